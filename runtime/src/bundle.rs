@@ -1,0 +1,56 @@
+//! ① The bundle: read `config.json` once, resolve the bundle and `root.path` to absolute paths.
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::spec::SpecError;
+
+/// A parsed (not yet validated) bundle.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Absolute, canonical bundle directory.
+    pub dir: PathBuf,
+    /// Absolute, canonical root filesystem.
+    pub rootfs: PathBuf,
+    /// The parsed config.json.
+    pub spec: Spec,
+}
+
+impl Bundle {
+    /// Read `<dir>/config.json` and resolve `root.path` against the bundle.
+    pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
+        let dir = std::fs::canonicalize(dir).map_err(|source| SpecError::Bundle {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        if !dir.is_dir() {
+            return Err(SpecError::Bundle {
+                path: dir,
+                source: std::io::Error::from_raw_os_error(libc::ENOTDIR),
+            });
+        }
+        let config = dir.join("config.json");
+        let text = std::fs::read(&config).map_err(|source| SpecError::Read {
+            path: config.clone(),
+            source,
+        })?;
+        let spec = crate::spec::parse(&config, &text)?;
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| SpecError::field("root", "is required"))?;
+        if root.path().as_os_str().is_empty() {
+            return Err(SpecError::field("root.path", "must not be empty"));
+        }
+        let joined = dir.join(root.path());
+        let rootfs = std::fs::canonicalize(&joined)
+            .map_err(|e| SpecError::field("root.path", format!("{}: {e}", joined.display())))?;
+        if !rootfs.is_dir() {
+            return Err(SpecError::field(
+                "root.path",
+                format!("{} is not a directory", rootfs.display()),
+            ));
+        }
+        Ok(Bundle { dir, rootfs, spec })
+    }
+}

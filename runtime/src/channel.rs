@@ -1,0 +1,257 @@
+//! ④ The parent↔init channel: a `SOCK_SEQPACKET` socketpair, so every message is one datagram.
+//!
+//! ```text
+//!  parent (sangja create)                     init (the clone)
+//!  ──────────────────────                     ────────────────
+//!  plan, state dir, cgroup, socketpair
+//!  clone ───────────────────────────────────► join cgroup, namespaces, mounts, pivot_root,
+//!                                             identity, resolve args[0]
+//!        ◄──────────── Ready ──────────────── (or Error{step, errno, detail}, then _exit)
+//!  write state.json, pid file, exit           block reading exec.fifo … `start` … execve
+//! ```
+//!
+//! A root container without hooks exchanges exactly one message. Encoding (no allocation in the
+//! init): byte 0 tag (`R` ready, `E` error), byte 1 step, bytes 2..6 errno (LE), rest detail.
+use std::os::fd::BorrowedFd;
+
+use crate::sys::{self, Errno};
+
+/// The init's set-up steps, named in error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Step {
+    /// Writing `0` to `cgroup.procs`.
+    JoinCgroup = 1,
+    /// setns into an existing namespace.
+    JoinNamespace,
+    /// unshare(CLONE_NEWCGROUP).
+    CgroupNamespace,
+    /// sethostname.
+    Hostname,
+    /// setdomainname.
+    Domainname,
+    /// Setting propagation of `/`.
+    RootPropagation,
+    /// Bind-mounting the rootfs onto itself.
+    BindRootfs,
+    /// Resolving or creating a mount destination inside the rootfs.
+    MountTarget,
+    /// A mount(2) for `mounts[]`.
+    Mount,
+    /// Changing propagation of a mount.
+    MountPropagation,
+    /// Setting mount attributes (ro, nosuid, …).
+    MountAttr,
+    /// Creating a device node.
+    Device,
+    /// Creating a /dev symlink.
+    DevSymlink,
+    /// pivot_root.
+    PivotRoot,
+    /// Detaching the old root.
+    UmountOldRoot,
+    /// MS_MOVE + chroot (`--no-pivot`).
+    Chroot,
+    /// Writing a sysctl.
+    Sysctl,
+    /// Masking a path.
+    MaskPath,
+    /// Making a path read-only.
+    ReadonlyPath,
+    /// Making the root read-only.
+    ReadonlyRoot,
+    /// Opening the exec fifo.
+    OpenFifo,
+    /// Session keyring.
+    Keyring,
+    /// setrlimit.
+    Rlimit,
+    /// oom_score_adj.
+    OomScoreAdj,
+    /// Dropping the bounding set.
+    CapBounding,
+    /// setgroups.
+    Setgroups,
+    /// setresgid.
+    Setgid,
+    /// setresuid.
+    Setuid,
+    /// capset.
+    Capset,
+    /// Raising ambient capabilities.
+    CapAmbient,
+    /// PR_SET_NO_NEW_PRIVS.
+    NoNewPrivs,
+    /// chdir to `process.cwd`.
+    Cwd,
+    /// Looking up `args[0]`.
+    Exec,
+    /// Marking fds close-on-exec.
+    Fds,
+    /// Unknown (a malformed message).
+    Unknown,
+}
+
+impl Step {
+    const ALL: [Step; 34] = [
+        Step::JoinCgroup,
+        Step::JoinNamespace,
+        Step::CgroupNamespace,
+        Step::Hostname,
+        Step::Domainname,
+        Step::RootPropagation,
+        Step::BindRootfs,
+        Step::MountTarget,
+        Step::Mount,
+        Step::MountPropagation,
+        Step::MountAttr,
+        Step::Device,
+        Step::DevSymlink,
+        Step::PivotRoot,
+        Step::UmountOldRoot,
+        Step::Chroot,
+        Step::Sysctl,
+        Step::MaskPath,
+        Step::ReadonlyPath,
+        Step::ReadonlyRoot,
+        Step::OpenFifo,
+        Step::Keyring,
+        Step::Rlimit,
+        Step::OomScoreAdj,
+        Step::CapBounding,
+        Step::Setgroups,
+        Step::Setgid,
+        Step::Setuid,
+        Step::Capset,
+        Step::CapAmbient,
+        Step::NoNewPrivs,
+        Step::Cwd,
+        Step::Exec,
+        Step::Fds,
+    ];
+
+    fn from_u8(b: u8) -> Step {
+        Step::ALL.iter().copied().find(|s| *s as u8 == b).unwrap_or(Step::Unknown)
+    }
+
+    /// What the step does, for messages (`mount`, `pivot_root`, `setresuid`…).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::JoinCgroup => "join cgroup (write cgroup.procs)",
+            Step::JoinNamespace => "setns",
+            Step::CgroupNamespace => "unshare cgroup namespace",
+            Step::Hostname => "sethostname",
+            Step::Domainname => "setdomainname",
+            Step::RootPropagation => "set propagation of /",
+            Step::BindRootfs => "bind mount rootfs",
+            Step::MountTarget => "create mount point",
+            Step::Mount => "mount",
+            Step::MountPropagation => "set mount propagation",
+            Step::MountAttr => "mount_setattr",
+            Step::Device => "mknod",
+            Step::DevSymlink => "symlink",
+            Step::PivotRoot => "pivot_root",
+            Step::UmountOldRoot => "umount old root",
+            Step::Chroot => "move rootfs and chroot",
+            Step::Sysctl => "write sysctl",
+            Step::MaskPath => "mask path",
+            Step::ReadonlyPath => "make path read-only",
+            Step::ReadonlyRoot => "make root read-only",
+            Step::OpenFifo => "open exec fifo",
+            Step::Keyring => "join session keyring",
+            Step::Rlimit => "setrlimit",
+            Step::OomScoreAdj => "write oom_score_adj",
+            Step::CapBounding => "drop bounding capability",
+            Step::Setgroups => "setgroups",
+            Step::Setgid => "setresgid",
+            Step::Setuid => "setresuid",
+            Step::Capset => "capset",
+            Step::CapAmbient => "raise ambient capability",
+            Step::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
+            Step::Cwd => "chdir to cwd",
+            Step::Exec => "exec",
+            Step::Fds => "close_range",
+            Step::Unknown => "set up container",
+        }
+    }
+}
+
+/// Max size of one message.
+pub const MSG_MAX: usize = 4096;
+
+/// What the init reports.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// Set-up done; the init now blocks on the exec fifo.
+    Ready,
+    /// A step failed.
+    Error {
+        /// The step.
+        step: Step,
+        /// errno (0 for a logical error such as "executable not found").
+        errno: i32,
+        /// The path or name the step acted on.
+        detail: &'a [u8],
+    },
+}
+
+/// Send `Ready` (init side).
+pub fn send_ready(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    sys::write(sock, b"R").map(drop)
+}
+
+/// Send an error (init side), truncating the detail to fit one message. No allocation.
+pub fn send_error(sock: BorrowedFd<'_>, step: Step, errno: i32, detail: &[u8]) {
+    let mut buf = [0u8; MSG_MAX];
+    buf[0] = b'E';
+    buf[1] = step as u8;
+    buf[2..6].copy_from_slice(&errno.to_le_bytes());
+    let n = detail.len().min(MSG_MAX - 6);
+    buf[6..6 + n].copy_from_slice(&detail[..n]);
+    let _ = sys::write(sock, &buf[..6 + n]);
+}
+
+/// Decode one message (parent side). `None` for an empty read (the init died without a word).
+pub fn decode(buf: &[u8]) -> Option<Message<'_>> {
+    match buf.first()? {
+        b'R' => Some(Message::Ready),
+        b'E' if buf.len() >= 6 => {
+            let mut e = [0u8; 4];
+            e.copy_from_slice(&buf[2..6]);
+            Some(Message::Error {
+                step: Step::from_u8(buf[1]),
+                errno: i32::from_le_bytes(e),
+                detail: &buf[6..],
+            })
+        }
+        _ => Some(Message::Error {
+            step: Step::Unknown,
+            errno: 0,
+            detail: b"malformed message from init",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn round_trip_over_a_seqpacket_pair() {
+        let (a, b) = sys::seqpacket_pair().expect("socketpair");
+        send_error(a.as_fd(), Step::PivotRoot, 22, b"/rootfs");
+        send_ready(a.as_fd()).expect("ready");
+        let mut buf = [0u8; MSG_MAX];
+        let n = sys::read(b.as_fd(), &mut buf).expect("read");
+        assert_eq!(
+            decode(&buf[..n]),
+            Some(Message::Error { step: Step::PivotRoot, errno: 22, detail: b"/rootfs" })
+        );
+        let n = sys::read(b.as_fd(), &mut buf).expect("read");
+        assert_eq!(decode(&buf[..n]), Some(Message::Ready));
+        for s in Step::ALL {
+            assert_eq!(Step::from_u8(s as u8), s);
+        }
+    }
+}

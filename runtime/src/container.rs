@@ -1,0 +1,373 @@
+//! The public lifecycle: create, start, state, kill, delete, load, list, wait.
+use std::fs;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::bundle::Bundle;
+use crate::cgroups::{Cgroup, Host};
+use crate::error::{Error, Result};
+use crate::plan::{Plan, PlanInput};
+use crate::state::{self, Liveness, Record, StateError, Status, FIFO_FILE};
+use crate::sys::{self, Errno};
+use crate::State;
+
+/// Options of [`Container::create`], mirroring runc's `create` flags.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// State root; one directory per container lives below it (runc's `--root`).
+    pub root: PathBuf,
+    /// Write the init's host pid here once the container is created (`--pid-file`).
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to send the pty master to when `process.terminal` is true (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+    /// Use `MS_MOVE` + `chroot` instead of `pivot_root` (`--no-pivot`).
+    pub no_pivot: bool,
+    /// Do not create a fresh session keyring for the container (`--no-new-keyring`).
+    pub no_new_keyring: bool,
+    /// Pass fds 3..3+N of the caller to the container process (`--preserve-fds`).
+    pub preserve_fds: u32,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            root: PathBuf::from(crate::DEFAULT_ROOT),
+            pid_file: None,
+            console_socket: None,
+            no_pivot: false,
+            no_new_keyring: false,
+            preserve_fds: 0,
+        }
+    }
+}
+
+/// A container known to the state root.
+///
+/// Obtained from [`Container::create`], [`Container::load`] or [`Container::list`]; its status is
+/// derived from the live init on every call, never trusted from disk.
+#[derive(Debug)]
+pub struct Container {
+    dir: PathBuf,
+    rec: Record,
+    /// The init is a child of this process (created here): `wait` can reap it.
+    is_child: bool,
+}
+
+/// Removes what a failed `create` made, in reverse order.
+struct Undo<'a> {
+    dir: Option<&'a Path>,
+    cgroup: Option<&'a Cgroup>,
+    pid: Option<libc::pid_t>,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, 0);
+        }
+        if let Some(cg) = self.cgroup {
+            if let Err(e) = cg.remove() {
+                log::warn!("cleanup: {e}");
+            }
+        }
+        if let Some(dir) = self.dir {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn sys_err<'p>(call: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> Error + 'p {
+    move |source| Error::Sys { call, path: path.to_path_buf(), source }
+}
+
+/// Write `pid` to `path` atomically (temp file in the same directory, then rename), as runc.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_err(sys_err("getcwd", path))?.join(path)
+    };
+    let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = abs.with_file_name(format!(".{name}.sangja-tmp"));
+    fs::write(&tmp, pid.to_string()).map_err(sys_err("write pid file", &tmp))?;
+    fs::rename(&tmp, &abs).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::Sys { call: "rename pid file", path: abs.clone(), source: e }
+    })
+}
+
+impl Container {
+    /// Create a container from the bundle: validate, plan, create the cgroup, clone the init and
+    /// wait until it has set everything up and blocks on the exec fifo. On any error nothing is
+    /// left behind (no state directory, cgroup, mount or process).
+    pub fn create(id: &str, bundle: impl AsRef<Path>, opts: &CreateOptions) -> Result<Container> {
+        crate::spec::validate_id(id)?;
+        let bundle = Bundle::load(bundle.as_ref())?;
+        crate::spec::validate(&bundle.spec, opts.console_socket.is_some(), true)?;
+        if opts.console_socket.is_some() {
+            return Err(Error::Usage("--console-socket is not supported by this sangja build yet".into()));
+        }
+        let spec = &bundle.spec;
+        let linux = spec.linux().as_ref();
+        let host = Host::detect()?;
+        let cgroups_path = linux
+            .and_then(|l| l.cgroups_path().as_ref())
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| format!("/sangja/{id}"));
+        let cgroup = Cgroup::new(&host, &cgroups_path);
+        let dir = opts.root.join(id);
+        let fifo = dir.join(FIFO_FILE);
+        let plan = Plan::build(
+            spec,
+            &PlanInput {
+                id,
+                bundle: &bundle.dir,
+                rootfs: &bundle.rootfs,
+                fifo: &fifo,
+                cgroups: Some((&host, &cgroup)),
+                no_pivot: opts.no_pivot,
+                no_new_keyring: opts.no_new_keyring,
+                preserve_fds: opts.preserve_fds,
+            },
+        )?;
+
+        // Side effects start here; `undo` removes them if anything below fails.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&opts.root)
+            .map_err(sys_err("mkdir", &opts.root))?;
+        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::AlreadyExists),
+            Err(e) => return Err(sys_err("mkdir", &dir)(e)),
+        }
+        let mut undo = Undo { dir: Some(&dir), cgroup: None, pid: None };
+        let fifo_c = &plan.fifo;
+        sys::mkfifo(fifo_c, 0o622).map_err(|e| Error::Sys { call: "mkfifo", path: fifo.clone(), source: e.into() })?;
+        cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
+        undo.cgroup = Some(&cgroup);
+        let procs = cgroup.procs_fds()?;
+        let pid = crate::launch::spawn(&plan, procs)?;
+        undo.pid = Some(pid);
+        let Liveness::Alive(pid_start) = state::liveness(pid) else {
+            return Err(crate::launch::LaunchError::Died(0).into());
+        };
+        let rec = Record {
+            oci_version: spec.version().clone(),
+            id: id.to_string(),
+            pid,
+            pid_start,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::time::rfc3339_now(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            cgroup: Some(cgroup.clone()),
+            own_pid_ns: plan.clone_flags & libc::CLONE_NEWPID as u64 != 0,
+        };
+        rec.save(&dir)?;
+        if let Some(p) = &opts.pid_file {
+            write_pid_file(p, pid)?;
+        }
+        undo.pid = None;
+        undo.cgroup = None;
+        undo.dir = None;
+        drop(undo);
+        log::debug!("created container {id}: init pid {pid}");
+        Ok(Container { dir, rec, is_child: true })
+    }
+
+    /// Load a container by id from a state root. Unknown ids fail with `container does not exist`.
+    pub fn load(root: &Path, id: &str) -> Result<Container> {
+        crate::spec::validate_id(id)?;
+        let dir = root.join(id);
+        match Record::load(&dir)? {
+            Some(rec) => Ok(Container { dir, rec, is_child: false }),
+            None => Err(Error::NotExist),
+        }
+    }
+
+    /// Every container in a state root, sorted by id. A missing root is an empty list.
+    pub fn list(root: &Path) -> Result<Vec<Container>> {
+        let entries = match fs::read_dir(root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StateError::Io { op: "read", path: root.to_path_buf(), source }.into()),
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            // Entries without state.json are still being created (or are debris): skip them.
+            if let Ok(Some(rec)) = Record::load(&dir) {
+                out.push(Container { dir, rec, is_child: false });
+            }
+        }
+        out.sort_by(|a, b| a.rec.id.cmp(&b.rec.id));
+        Ok(out)
+    }
+
+    /// Container id.
+    pub fn id(&self) -> &str {
+        &self.rec.id
+    }
+
+    /// Host pid of the init as recorded at create (see [`Container::state`] for the live view).
+    pub fn pid(&self) -> i32 {
+        self.rec.pid
+    }
+
+    /// Absolute bundle path.
+    pub fn bundle(&self) -> &Path {
+        &self.rec.bundle
+    }
+
+    /// Status derived from the live process: init gone (or its pid reused) ⇒ stopped; exec fifo
+    /// still present ⇒ created; otherwise running.
+    pub fn status(&self) -> Status {
+        if !state::init_alive(&self.rec) {
+            Status::Stopped
+        } else if self.dir.join(FIFO_FILE).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// User name owning the state directory (runc's `owner` in `list`).
+    pub fn owner(&self) -> String {
+        let uid = fs::metadata(&self.dir).map(|m| m.uid()).unwrap_or(0);
+        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 2 && f[2].parse() == Ok(uid))
+            .map(|f| f[0].to_string())
+            .unwrap_or_else(|| uid.to_string())
+    }
+
+    /// runc-shaped state (`owner` is empty, as runc's `state` prints it).
+    pub fn state(&self) -> State {
+        let status = self.status();
+        State {
+            oci_version: self.rec.oci_version.clone(),
+            id: self.rec.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { self.rec.pid },
+            status,
+            bundle: self.rec.bundle.clone(),
+            rootfs: self.rec.rootfs.clone(),
+            created: self.rec.created.clone(),
+            annotations: self.rec.annotations.clone(),
+            owner: String::new(),
+        }
+    }
+
+    /// Release the init waiting on the exec fifo: it then execs the container process.
+    pub fn start(&mut self) -> Result<()> {
+        match self.status() {
+            Status::Created => {}
+            Status::Stopped => return Err(Error::BadStatus("cannot start a container that has stopped".into())),
+            _ => return Err(Error::BadStatus("cannot start an already running container".into())),
+        }
+        let fifo = self.dir.join(FIFO_FILE);
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&fifo)
+            .map_err(|e| match e.raw_os_error() {
+                // No reader: the init is gone.
+                Some(libc::ENXIO) => Error::BadStatus("cannot start a container that has stopped".into()),
+                Some(libc::ENOENT) => Error::BadStatus("cannot start an already running container".into()),
+                _ => sys_err("open", &fifo)(e),
+            })?;
+        sys::write(file.as_fd(), b"0").map_err(|e| Error::Sys { call: "write", path: fifo.clone(), source: e.into() })?;
+        drop(file);
+        fs::remove_file(&fifo).map_err(sys_err("unlink", &fifo))?;
+        Ok(())
+    }
+
+    /// Send a signal to the init, or with `all` to every process of the container's cgroup.
+    pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
+        if self.status() == Status::Stopped {
+            return Err(Error::NotRunning);
+        }
+        if all {
+            if let Some(cg) = &self.rec.cgroup {
+                cg.signal_all(signal);
+                return Ok(());
+            }
+        }
+        self.signal_init(signal)
+    }
+
+    fn signal_init(&self, signal: i32) -> Result<()> {
+        let pidfd = match sys::pidfd_open(self.rec.pid) {
+            Ok(fd) => fd,
+            Err(Errno::ESRCH) => return Err(Error::NotRunning),
+            Err(e) => return Err(Error::Sys { call: "pidfd_open", path: PathBuf::new(), source: e.into() }),
+        };
+        // The pidfd pins the process: if its start time still matches, the signal cannot hit a
+        // recycled pid.
+        if !state::init_alive(&self.rec) {
+            return Err(Error::NotRunning);
+        }
+        sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| match e {
+            Errno::ESRCH => Error::NotRunning,
+            e => Error::Sys { call: "pidfd_send_signal", path: PathBuf::new(), source: e.into() },
+        })
+    }
+
+    /// Kill the init (and with no pid namespace of its own, the rest of the cgroup) and wait
+    /// until it is gone.
+    fn kill_and_wait(&self) {
+        if let Ok(pidfd) = sys::pidfd_open(self.rec.pid) {
+            if state::init_alive(&self.rec) {
+                let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+                let _ = sys::poll_one(pidfd.as_fd(), libc::POLLIN, 10_000);
+            }
+        }
+        if !self.rec.own_pid_ns {
+            if let Some(cg) = &self.rec.cgroup {
+                cg.signal_all(libc::SIGKILL);
+            }
+        }
+        if self.is_child {
+            let _ = sys::waitpid(self.rec.pid, libc::WNOHANG);
+        }
+    }
+
+    /// Remove the container: its processes, cgroup and state directory. A running (or paused)
+    /// container is refused unless `force`; a created one is killed, as runc does.
+    pub fn delete(self, force: bool) -> Result<()> {
+        let status = self.status();
+        if matches!(status, Status::Running | Status::Paused) && !force {
+            return Err(Error::BadStatus(format!(
+                "cannot delete container {} that is not stopped: {status}",
+                self.rec.id
+            )));
+        }
+        if status != Status::Stopped || !self.rec.own_pid_ns {
+            self.kill_and_wait();
+        }
+        if let Some(cg) = &self.rec.cgroup {
+            cg.remove()?;
+        }
+        fs::remove_dir_all(&self.dir).map_err(sys_err("remove", &self.dir))?;
+        Ok(())
+    }
+
+    /// Wait for the init, which must be a child of this process (after [`Container::create`] in
+    /// the same process, as `run` does). Signals sent to this process meanwhile (INT, TERM, HUP,
+    /// QUIT, USR1, USR2, WINCH) are forwarded to the init. Returns the exit code as a shell
+    /// reports it (128 + signal for a killed process).
+    pub fn wait(&self) -> Result<i32> {
+        if !self.is_child {
+            return Err(Error::Usage("wait: the container's init is not a child of this process".into()));
+        }
+        crate::wait::forward_until_exit(self.rec.pid)
+            .map_err(|e| Error::Sys { call: "wait", path: PathBuf::new(), source: e.into() })
+    }
+}
+

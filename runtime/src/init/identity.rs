@@ -1,0 +1,84 @@
+//! ⑤ Identity in the init: keyring, rlimits, capabilities across the uid change, groups, ids,
+//! umask, cwd, no_new_privs, and the `args[0]` lookup inside the new root.
+use std::ffi::CStr;
+
+use super::Fail;
+use crate::channel::Step;
+use crate::plan::Plan;
+use crate::sys::{self, Errno};
+
+fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
+    Fail { step, errno: errno as i32, detail }
+}
+
+/// Default umask when `process.user.umask` is absent (runc's).
+const DEFAULT_UMASK: u32 = 0o022;
+
+/// Become the container process's identity.
+pub fn apply(plan: &Plan) -> Result<(), Fail<'_>> {
+    let p = &plan.process;
+    if plan.new_keyring {
+        match sys::join_session_keyring(&plan.id) {
+            // Kernels without keyrings, or a seccomp'd host: runc ignores these too.
+            Ok(()) | Err(Errno::ENOSYS) | Err(Errno::EPERM) => {}
+            Err(e) => return Err(fail(Step::Keyring, e, plan.id.to_bytes())),
+        }
+    }
+    for (i, (res, soft, hard)) in p.rlimits.iter().enumerate() {
+        sys::setrlimit(*res, *soft, *hard).map_err(|e| fail(Step::Rlimit, e, rlimit_name(i, plan)))?;
+    }
+    // Keep permitted capabilities across the uid change, then set the exact sets.
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).map_err(|e| fail(Step::Capset, e, b"PR_SET_KEEPCAPS"))?;
+    for cap in 0..=p.last_cap.min(63) {
+        if p.caps.bounding & (1u64 << cap) == 0 {
+            match sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0) {
+                Ok(_) | Err(Errno::EINVAL) => {}
+                Err(e) => return Err(fail(Step::CapBounding, e, b"bounding")),
+            }
+        }
+    }
+    sys::setgroups(&p.groups).map_err(|e| fail(Step::Setgroups, e, b"additionalGids"))?;
+    sys::setgid_all(p.gid).map_err(|e| fail(Step::Setgid, e, b"user.gid"))?;
+    sys::setuid_all(p.uid).map_err(|e| fail(Step::Setuid, e, b"user.uid"))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0).map_err(|e| fail(Step::Capset, e, b"PR_SET_KEEPCAPS"))?;
+    sys::capset(p.caps.effective, p.caps.permitted, p.caps.inheritable)
+        .map_err(|e| fail(Step::Capset, e, b"effective/permitted/inheritable"))?;
+    for cap in 0..=p.last_cap.min(63) {
+        if p.caps.ambient & (1u64 << cap) != 0 {
+            sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong)
+                .map_err(|e| fail(Step::CapAmbient, e, b"ambient"))?;
+        }
+    }
+    sys::umask(p.umask.unwrap_or(DEFAULT_UMASK) as libc::mode_t);
+    sys::chdir(&p.cwd).map_err(|e| fail(Step::Cwd, e, p.cwd.to_bytes()))?;
+    if p.no_new_privileges {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).map_err(|e| fail(Step::NoNewPrivs, e, b"noNewPrivileges"))?;
+    }
+    Ok(())
+}
+
+fn rlimit_name(_i: usize, _plan: &Plan) -> &'static [u8] {
+    b"process.rlimits"
+}
+
+/// Find `args[0]` in the container (PATH lookup as the final user, as runc does). Reports
+/// errno 0 with `args[0]` when it is not found, which the parent turns into runc's message.
+pub fn find_executable(plan: &Plan) -> Result<&CStr, Fail<'_>> {
+    let p = &plan.process;
+    let mut last = Errno::ENOENT;
+    for c in &p.exe_candidates {
+        match sys::stat(c) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => match sys::access(c, libc::X_OK) {
+                Ok(()) => return Ok(c),
+                Err(e) => last = e,
+            },
+            Ok(_) => last = Errno::EACCES,
+            Err(e) => {
+                if last == Errno::ENOENT {
+                    last = e;
+                }
+            }
+        }
+    }
+    Err(fail(Step::Exec, last, p.arg0.to_bytes()))
+}

@@ -1,0 +1,115 @@
+//! ⑤⑥ The container init: one straight-line function from the clone to `execve`.
+//!
+//! Runs in the cloned child, which is single-threaded. It executes the [`Plan`] with raw
+//! syscalls only: no allocation, no locks, no logging. A failure is reported to the parent as
+//! one [`channel`](crate::channel) message and the child exits.
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use crate::channel::{self, Step};
+use crate::plan::Plan;
+use crate::sys::{self, Errno};
+
+mod identity;
+mod rootfs;
+
+/// A failed step: what, errno, and the path or name it acted on (borrowed from the plan).
+#[derive(Debug)]
+pub struct Fail<'a> {
+    /// The step.
+    pub step: Step,
+    /// errno (0 when not a syscall failure).
+    pub errno: i32,
+    /// Path or name.
+    pub detail: &'a [u8],
+}
+
+/// Exit code of an init that failed before exec.
+const SETUP_FAILED: i32 = 1;
+
+/// Entry point of the child. Never returns.
+pub fn run(plan: &Plan, sock: OwnedFd, cgroup_procs: Vec<OwnedFd>) -> ! {
+    let fifo = match setup(plan, sock.as_fd(), cgroup_procs) {
+        Ok(fifo) => fifo,
+        Err(f) => {
+            channel::send_error(sock.as_fd(), f.step, f.errno, f.detail);
+            sys::exit_now(SETUP_FAILED);
+        }
+    };
+    let exe = match identity::find_executable(plan) {
+        Ok(exe) => exe,
+        Err(f) => {
+            channel::send_error(sock.as_fd(), f.step, f.errno, f.detail);
+            sys::exit_now(SETUP_FAILED);
+        }
+    };
+    // The parent no longer needs to outlive us: do not die with it from here on.
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
+    if channel::send_ready(sock.as_fd()).is_err() {
+        sys::exit_now(SETUP_FAILED);
+    }
+    drop(sock);
+    // Block until `start` writes a byte into the exec fifo.
+    let mut b = [0u8; 1];
+    loop {
+        match sys::read(fifo.as_fd(), &mut b) {
+            Ok(1) => break,
+            Err(Errno::EINTR) => continue,
+            _ => sys::exit_now(SETUP_FAILED),
+        }
+    }
+    drop(fifo);
+    let e = sys::execve(exe, &plan.process.argv_ptrs, &plan.process.env_ptrs);
+    // Nobody listens on the channel any more: tell the container's stderr, as runc does.
+    let _ = sys::write(
+        // SAFETY: fd 2 is the container's stderr, kept open by design; borrowed only for this write.
+        unsafe { BorrowedFd::borrow_raw(2) },
+        b"sangja: exec failed after start\n",
+    );
+    sys::exit_now(if e == Errno::ENOENT { 127 } else { 126 });
+}
+
+fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
+    Fail { step, errno: errno as i32, detail }
+}
+
+/// Every set-up step up to (not including) the exec lookup. Returns the opened exec fifo.
+fn setup<'a>(plan: &'a Plan, _sock: BorrowedFd<'_>, cgroup_procs: Vec<OwnedFd>) -> Result<OwnedFd, Fail<'a>> {
+    // Die with the parent while it still waits for us (a killed `sangja create` leaves nothing).
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
+    sys::umask(0);
+    // Join the cgroup first: the init is accounted before it does anything, and a new cgroup
+    // namespace is then rooted at the container's cgroup.
+    for fd in &cgroup_procs {
+        sys::write(fd.as_fd(), b"0").map_err(|e| fail(Step::JoinCgroup, e, b"cgroup.procs"))?;
+    }
+    drop(cgroup_procs);
+    for ns in &plan.join {
+        let fd = sys::open(&ns.path, libc::O_RDONLY, 0).map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
+        sys::setns(fd.as_fd(), ns.nstype).map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
+    }
+    if plan.unshare_cgroupns {
+        sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| fail(Step::CgroupNamespace, e, b"cgroup"))?;
+    }
+    if let Some(h) = &plan.hostname {
+        sys::sethostname(h.to_bytes()).map_err(|e| fail(Step::Hostname, e, h.to_bytes()))?;
+    }
+    if let Some(d) = &plan.domainname {
+        sys::setdomainname(d.to_bytes()).map_err(|e| fail(Step::Domainname, e, d.to_bytes()))?;
+    }
+    // Opened O_RDWR so the open never blocks and `start` (O_WRONLY|O_NONBLOCK) finds a reader
+    // exactly as long as we live. Opened before pivot_root: it lives in the host's state dir.
+    let fifo = sys::open(&plan.fifo, libc::O_RDWR, 0).map_err(|e| fail(Step::OpenFifo, e, plan.fifo.to_bytes()))?;
+    if let Some(v) = &plan.process.oom_score_adj {
+        let fd = sys::open(c"/proc/self/oom_score_adj", libc::O_WRONLY, 0)
+            .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
+        sys::write(fd.as_fd(), v.to_bytes()).map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
+    }
+    let root = rootfs::prepare(plan)?;
+    drop(root);
+    rootfs::enter(plan)?;
+    rootfs::finish(plan)?;
+    identity::apply(plan)?;
+    sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;
+    sys::reset_signals();
+    Ok(fifo)
+}

@@ -1,0 +1,269 @@
+//! ⑤ Root filesystem in the init: mounts resolved safely inside the rootfs (`openat2` with
+//! `RESOLVE_IN_ROOT`, so neither symlinks nor `..` leave it), `/dev`, then `pivot_root`, masked
+//! and read-only paths. No allocation: paths come from the plan; scratch space is on the stack.
+use std::ffi::CStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use super::Fail;
+use crate::channel::Step;
+use crate::plan::{mounts::DEV_SYMLINKS, DeviceOp, MountKind, MountOp, Plan};
+use crate::sys::{self, Errno};
+
+const PATH_BUF: usize = 4096;
+
+/// Copy `s` into `buf` NUL-terminated; `None` when it does not fit.
+fn to_buf<'b>(s: &[u8], buf: &'b mut [u8; PATH_BUF]) -> Option<&'b CStr> {
+    if s.len() >= PATH_BUF {
+        return None;
+    }
+    buf[..s.len()].copy_from_slice(s);
+    buf[s.len()] = 0;
+    CStr::from_bytes_until_nul(&buf[..=s.len()]).ok()
+}
+
+/// Open `dest` (absolute, inside the rootfs) as `O_PATH`, creating missing directories (and the
+/// final component as an empty file when `file`) without ever leaving the rootfs.
+pub fn open_or_create(root: BorrowedFd<'_>, dest: &CStr, file: bool) -> Result<OwnedFd, Errno> {
+    match sys::open_in_root(root, dest, libc::O_PATH) {
+        Err(Errno::ENOENT) => {}
+        other => return other,
+    }
+    let bytes = dest.to_bytes();
+    let mut buf = [0u8; PATH_BUF];
+    let mut name = [0u8; PATH_BUF];
+    let mut parent = sys::open_in_root(root, c"/", libc::O_PATH | libc::O_DIRECTORY)?;
+    let mut i = 0;
+    let len = bytes.len();
+    while i < len {
+        while i < len && bytes[i] == b'/' {
+            i += 1;
+        }
+        if i >= len {
+            break;
+        }
+        let start = i;
+        while i < len && bytes[i] != b'/' {
+            i += 1;
+        }
+        let is_last = bytes[i..].iter().all(|b| *b == b'/');
+        let prefix = to_buf(&bytes[..i], &mut buf).ok_or(Errno::ENAMETOOLONG)?;
+        let fd = match sys::open_in_root(root, prefix, libc::O_PATH) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => {
+                let comp = to_buf(&bytes[start..i], &mut name).ok_or(Errno::ENAMETOOLONG)?;
+                let created = if is_last && file {
+                    sys::openat(
+                        parent.as_fd(),
+                        comp,
+                        libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
+                        0o644,
+                    )
+                    .map(drop)
+                } else {
+                    sys::mkdirat(parent.as_fd(), comp, 0o755)
+                };
+                match created {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e),
+                }
+                sys::open_in_root(root, prefix, libc::O_PATH)?
+            }
+            Err(e) => return Err(e),
+        };
+        parent = fd;
+    }
+    Ok(parent)
+}
+
+/// Split an absolute path into its parent directory (opened/created inside the rootfs) and the
+/// final component copied into `name`.
+fn open_parent<'n>(
+    root: BorrowedFd<'_>,
+    path: &CStr,
+    name: &'n mut [u8; PATH_BUF],
+) -> Result<(OwnedFd, &'n CStr), Errno> {
+    let bytes = path.to_bytes();
+    let trimmed = {
+        let mut end = bytes.len();
+        while end > 1 && bytes[end - 1] == b'/' {
+            end -= 1;
+        }
+        &bytes[..end]
+    };
+    let slash = trimmed.iter().rposition(|b| *b == b'/').unwrap_or(0);
+    let mut dir = [0u8; PATH_BUF];
+    let parent_path = if slash == 0 { &b"/"[..] } else { &trimmed[..slash] };
+    let parent_c = to_buf(parent_path, &mut dir).ok_or(Errno::ENAMETOOLONG)?;
+    let parent = open_or_create(root, parent_c, false)?;
+    let leaf = to_buf(&trimmed[slash + 1..], name).ok_or(Errno::ENAMETOOLONG)?;
+    Ok((parent, leaf))
+}
+
+fn fail<'a>(step: Step, errno: Errno, detail: &'a CStr) -> Fail<'a> {
+    Fail { step, errno: errno as i32, detail: detail.to_bytes() }
+}
+
+/// Perform one mount operation.
+fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
+    let mut name = [0u8; PATH_BUF];
+    if let MountKind::Symlink { target } = &op.kind {
+        let (parent, leaf) =
+            open_parent(root, &op.dest, &mut name).map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
+        return match sys::symlinkat(target, parent.as_fd(), leaf) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(fail(Step::DevSymlink, e, &op.dest)),
+        };
+    }
+    let target = open_or_create(root, &op.dest, op.file_target).map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
+    let mut pbuf = [0u8; 32];
+    let tpath = sys::proc_fd_path(target.as_raw_fd(), &mut pbuf);
+    let needs_top = match &op.kind {
+        MountKind::Bind { source, recursive } => {
+            let flags = libc::MS_BIND | if *recursive { libc::MS_REC } else { 0 };
+            sys::mount(Some(source), tpath, None, flags, None).map_err(|e| fail(Step::Mount, e, &op.dest))?;
+            op.attr_set != 0 || !op.propagation.is_empty()
+        }
+        MountKind::Fs { fstype, source } => {
+            sys::mount(Some(source), tpath, Some(fstype), op.flags, op.data.as_deref())
+                .map_err(|e| fail(Step::Mount, e, &op.dest))?;
+            op.attr_set != 0 || !op.propagation.is_empty()
+        }
+        MountKind::RemountRo => {
+            sys::mount_setattr(target.as_raw_fd(), c"", libc::AT_EMPTY_PATH as libc::c_uint, op.attr_set, 0)
+                .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
+            false
+        }
+        MountKind::Symlink { .. } => false,
+    };
+    if needs_top {
+        // The O_PATH fd still points below the new mount: reopen to reach the mount's root.
+        let top = sys::open_in_root(root, &op.dest, libc::O_PATH).map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
+        if op.attr_set != 0 {
+            let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+            if op.attr_recursive {
+                flags |= libc::AT_RECURSIVE as libc::c_uint;
+            }
+            sys::mount_setattr(top.as_raw_fd(), c"", flags, op.attr_set, 0)
+                .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
+        }
+        let mut tbuf = [0u8; 32];
+        let tp = sys::proc_fd_path(top.as_raw_fd(), &mut tbuf);
+        for p in &op.propagation {
+            sys::mount(None, tp, None, *p, None).map_err(|e| fail(Step::MountPropagation, e, &op.dest))?;
+        }
+    }
+    Ok(())
+}
+
+fn make_device<'a>(root: BorrowedFd<'_>, d: &'a DeviceOp) -> Result<(), Fail<'a>> {
+    let mut name = [0u8; PATH_BUF];
+    let (parent, leaf) = open_parent(root, &d.path, &mut name).map_err(|e| fail(Step::MountTarget, e, &d.path))?;
+    match sys::mknodat(parent.as_fd(), leaf, d.mode, d.dev) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => return Ok(()),
+        Err(Errno::EPERM) => {
+            // Not allowed to mknod (e.g. /dev is not ours): bind the host's node instead.
+            let target = open_or_create(root, &d.path, true).map_err(|e| fail(Step::Device, e, &d.path))?;
+            let mut pbuf = [0u8; 32];
+            let tpath = sys::proc_fd_path(target.as_raw_fd(), &mut pbuf);
+            return sys::mount(Some(&d.path), tpath, None, libc::MS_BIND, None)
+                .map_err(|e| fail(Step::Device, e, &d.path));
+        }
+        Err(e) => return Err(fail(Step::Device, e, &d.path)),
+    }
+    sys::fchmodat(parent.as_fd(), leaf, d.mode & 0o7777).map_err(|e| fail(Step::Device, e, &d.path))?;
+    if d.uid != 0 || d.gid != 0 {
+        sys::fchownat(parent.as_fd(), leaf, d.uid, d.gid).map_err(|e| fail(Step::Device, e, &d.path))?;
+    }
+    Ok(())
+}
+
+/// Everything before `pivot_root`: propagation, the rootfs bind, `mounts[]`, devices, symlinks.
+pub fn prepare<'a>(plan: &'a Plan) -> Result<OwnedFd, Fail<'a>> {
+    sys::mount(None, c"/", None, plan.root.initial_propagation, None)
+        .map_err(|e| fail(Step::RootPropagation, e, c"/"))?;
+    sys::mount(Some(&plan.rootfs), &plan.rootfs, None, libc::MS_BIND | libc::MS_REC, None)
+        .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
+    let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
+        .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
+    for op in &plan.mounts {
+        do_mount(root.as_fd(), op)?;
+    }
+    for d in &plan.devices {
+        make_device(root.as_fd(), d)?;
+    }
+    if plan.dev_symlinks {
+        let mut name = [0u8; PATH_BUF];
+        for (link, target) in DEV_SYMLINKS {
+            let (parent, leaf) = open_parent(root.as_fd(), link, &mut name).map_err(|e| fail(Step::DevSymlink, e, link))?;
+            match sys::symlinkat(target, parent.as_fd(), leaf) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(fail(Step::DevSymlink, e, link)),
+            }
+        }
+    }
+    Ok(root)
+}
+
+/// Enter the new root: `pivot_root(".", ".")` and a lazy unmount of the old root stacked below,
+/// or with `--no-pivot` an `MS_MOVE` onto `/` and `chroot`.
+pub fn enter<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
+    sys::chdir(&plan.rootfs).map_err(|e| fail(Step::PivotRoot, e, &plan.rootfs))?;
+    if plan.root.no_pivot {
+        sys::mount(Some(&plan.rootfs), c"/", None, libc::MS_MOVE, None)
+            .map_err(|e| fail(Step::Chroot, e, &plan.rootfs))?;
+        sys::chroot(c".").map_err(|e| fail(Step::Chroot, e, &plan.rootfs))?;
+    } else {
+        let old = sys::open(c"/", libc::O_DIRECTORY | libc::O_RDONLY, 0).map_err(|e| fail(Step::PivotRoot, e, c"/"))?;
+        sys::pivot_root(c".", c".").map_err(|e| fail(Step::PivotRoot, e, &plan.rootfs))?;
+        sys::fchdir(old.as_fd()).map_err(|e| fail(Step::PivotRoot, e, c"/"))?;
+        sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
+            .map_err(|e| fail(Step::UmountOldRoot, e, c"/"))?;
+        sys::umount2(c".", libc::MNT_DETACH).map_err(|e| fail(Step::UmountOldRoot, e, c"/"))?;
+    }
+    sys::chdir(c"/").map_err(|e| fail(Step::PivotRoot, e, c"/"))?;
+    if let Some(p) = plan.root.final_propagation {
+        sys::mount(None, c"/", None, p, None).map_err(|e| fail(Step::RootPropagation, e, c"/"))?;
+    }
+    Ok(())
+}
+
+/// After the pivot: sysctls, read-only and masked paths, read-only root.
+pub fn finish<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
+    for (path, value) in &plan.sysctl {
+        let fd = sys::open(path, libc::O_WRONLY | libc::O_TRUNC, 0).map_err(|e| fail(Step::Sysctl, e, path))?;
+        sys::write(fd.as_fd(), value.to_bytes()).map_err(|e| fail(Step::Sysctl, e, path))?;
+    }
+    for path in &plan.readonly {
+        match sys::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None) {
+            Err(Errno::ENOENT) => continue,
+            r => r.map_err(|e| fail(Step::ReadonlyPath, e, path))?,
+        }
+        sys::mount_setattr(
+            libc::AT_FDCWD,
+            path,
+            libc::AT_RECURSIVE as libc::c_uint,
+            sys::MOUNT_ATTR_RDONLY,
+            0,
+        )
+        .map_err(|e| fail(Step::ReadonlyPath, e, path))?;
+    }
+    for path in &plan.masked {
+        let st = match sys::stat(path) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(fail(Step::MaskPath, e, path)),
+        };
+        let r = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            sys::mount(Some(c"tmpfs"), path, Some(c"tmpfs"), libc::MS_RDONLY, None)
+        } else {
+            sys::mount(Some(c"/dev/null"), path, None, libc::MS_BIND, None)
+        };
+        r.map_err(|e| fail(Step::MaskPath, e, path))?;
+    }
+    if plan.root.readonly {
+        sys::mount_setattr(libc::AT_FDCWD, c"/", 0, sys::MOUNT_ATTR_RDONLY, 0)
+            .map_err(|e| fail(Step::ReadonlyRoot, e, c"/"))?;
+    }
+    Ok(())
+}

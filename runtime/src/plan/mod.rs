@@ -1,0 +1,214 @@
+//! ③ The plan: everything the init will do, decided and converted to C strings in the parent.
+//! After [`Plan::build`] returns, the init only executes; it allocates nothing and reads nothing
+//! it could have read before the clone.
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::cgroups::{Cgroup, Host};
+use crate::spec::SpecError;
+
+pub mod mounts;
+pub mod process;
+
+pub use mounts::{DeviceOp, MountKind, MountOp};
+pub use process::ProcessPlan;
+
+/// A C string from `s`, or an error naming `field` when it holds a NUL byte.
+pub fn cstr(s: String, field: &str) -> Result<CString, SpecError> {
+    CString::new(s).map_err(|_| SpecError::field(field, "contains a NUL byte"))
+}
+
+/// An existing namespace to join with `setns` in the init.
+#[derive(Debug)]
+pub struct JoinNs {
+    /// `CLONE_NEW*` type.
+    pub nstype: libc::c_int,
+    /// Path of the namespace file (`/proc/<pid>/ns/net`).
+    pub path: CString,
+}
+
+/// Root propagation and how to enter the new root.
+#[derive(Debug, Clone, Copy)]
+pub struct RootPlan {
+    /// Propagation applied to `/` recursively before anything is mounted.
+    pub initial_propagation: libc::c_ulong,
+    /// Propagation applied to the new `/` after pivot_root (shared/unbindable configs).
+    pub final_propagation: Option<libc::c_ulong>,
+    /// `root.readonly`.
+    pub readonly: bool,
+    /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+}
+
+/// The whole container set-up as data.
+#[derive(Debug)]
+pub struct Plan {
+    /// Container id (for the session keyring name).
+    pub id: CString,
+    /// Namespace flags for clone (new namespaces, except cgroup: see `unshare_cgroupns`).
+    pub clone_flags: u64,
+    /// Unshare a cgroup namespace after joining the cgroup.
+    pub unshare_cgroupns: bool,
+    /// Namespaces to join in the init (mount last, so paths resolve in the host's view).
+    pub join: Vec<JoinNs>,
+    /// A pid namespace to join: done by the parent around the clone (setns on pid namespaces only
+    /// affects children), so no second fork is needed.
+    pub join_pid: Option<(PathBuf, String)>,
+    /// Absolute host path of the rootfs.
+    pub rootfs: CString,
+    /// Root handling.
+    pub root: RootPlan,
+    /// Mount operations in order.
+    pub mounts: Vec<MountOp>,
+    /// Device nodes to create (skipped when `/dev` is bind-mounted from the host).
+    pub devices: Vec<DeviceOp>,
+    /// Create the default `/dev` symlinks.
+    pub dev_symlinks: bool,
+    /// `linux.maskedPaths`.
+    pub masked: Vec<CString>,
+    /// `linux.readonlyPaths`.
+    pub readonly: Vec<CString>,
+    /// `hostname`.
+    pub hostname: Option<CString>,
+    /// `domainname`.
+    pub domainname: Option<CString>,
+    /// (`/proc/sys/...` path, value).
+    pub sysctl: Vec<(CString, CString)>,
+    /// The process.
+    pub process: ProcessPlan,
+    /// Host path of the exec fifo.
+    pub fifo: CString,
+    /// Fds 3..3+N are passed to the process.
+    pub preserve_fds: u32,
+    /// Join a fresh session keyring.
+    pub new_keyring: bool,
+}
+
+/// Inputs of [`Plan::build`] besides the spec.
+#[derive(Debug)]
+pub struct PlanInput<'a> {
+    /// Container id.
+    pub id: &'a str,
+    /// Absolute bundle dir.
+    pub bundle: &'a Path,
+    /// Absolute rootfs.
+    pub rootfs: &'a Path,
+    /// The state directory's fifo path.
+    pub fifo: &'a Path,
+    /// Host cgroups and the container's (not yet created) cgroup.
+    pub cgroups: Option<(&'a Host, &'a Cgroup)>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
+    match t {
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Time => 0x80,
+    }
+}
+
+fn propagation(p: Option<&str>) -> (libc::c_ulong, Option<libc::c_ulong>) {
+    use libc::{MS_PRIVATE, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
+    match p.unwrap_or("") {
+        "slave" | "rslave" => (MS_SLAVE | MS_REC, None),
+        "shared" => (MS_SLAVE | MS_REC, Some(MS_SHARED)),
+        "rshared" => (MS_SLAVE | MS_REC, Some(MS_SHARED | MS_REC)),
+        "unbindable" => (MS_PRIVATE | MS_REC, Some(MS_UNBINDABLE)),
+        "runbindable" => (MS_PRIVATE | MS_REC, Some(MS_UNBINDABLE | MS_REC)),
+        "private" => (MS_PRIVATE | MS_REC, Some(MS_PRIVATE)),
+        _ => (MS_PRIVATE | MS_REC, None),
+    }
+}
+
+impl Plan {
+    /// Build the plan from a validated spec.
+    pub fn build(spec: &Spec, input: &PlanInput<'_>) -> Result<Plan, SpecError> {
+        let linux = spec.linux().as_ref();
+        let mut clone_flags = 0u64;
+        let mut unshare_cgroupns = false;
+        let mut join = Vec::new();
+        let mut join_pid = None;
+        for (i, ns) in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten().enumerate() {
+            let flag = ns_flag(ns.typ());
+            let field = format!("linux.namespaces[{i}].path");
+            match ns.path() {
+                None if ns.typ() == LinuxNamespaceType::Cgroup => unshare_cgroupns = true,
+                None => clone_flags |= flag as u64,
+                Some(p) if ns.typ() == LinuxNamespaceType::Pid => join_pid = Some((p.clone(), field)),
+                Some(p) => join.push(JoinNs {
+                    nstype: flag,
+                    path: cstr(p.to_string_lossy().into_owned(), &field)?,
+                }),
+            }
+        }
+        // Join the mount namespace last: the other paths are host paths.
+        join.sort_by_key(|j| j.nstype == libc::CLONE_NEWNS);
+        let mounts = mounts::plan_mounts(spec, input.bundle, input.cgroups, unshare_cgroupns)?;
+        let dev_bound = mounts
+            .iter()
+            .any(|m| m.dest.as_bytes() == b"/dev" && matches!(m.kind, MountKind::Bind { .. }));
+        let devices = if dev_bound { Vec::new() } else { mounts::plan_devices(spec)? };
+        let (initial, fin) = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()));
+        let cs = |list: Option<&Vec<String>>, field: &str| -> Result<Vec<CString>, SpecError> {
+            list.into_iter().flatten().map(|p| cstr(p.clone(), field)).collect()
+        };
+        let masked = cs(linux.and_then(|l| l.masked_paths().as_ref()), "linux.maskedPaths")?;
+        let readonly = cs(linux.and_then(|l| l.readonly_paths().as_ref()), "linux.readonlyPaths")?;
+        let mut sysctl = Vec::new();
+        if let Some(map) = linux.and_then(|l| l.sysctl().as_ref()) {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            for k in keys {
+                let field = format!("linux.sysctl.{k}");
+                let path = format!("/proc/sys/{}", k.replace('.', "/"));
+                sysctl.push((cstr(path, &field)?, cstr(map[k].clone(), &field)?));
+            }
+        }
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| SpecError::field("process", "is required to create a container"))?;
+        let opt = |s: Option<&String>, field: &str| -> Result<Option<CString>, SpecError> {
+            s.filter(|s| !s.is_empty()).map(|s| cstr(s.clone(), field)).transpose()
+        };
+        Ok(Plan {
+            id: cstr(input.id.to_string(), "id")?,
+            clone_flags,
+            unshare_cgroupns,
+            join,
+            join_pid,
+            rootfs: cstr(input.rootfs.to_string_lossy().into_owned(), "root.path")?,
+            root: RootPlan {
+                initial_propagation: initial,
+                final_propagation: fin,
+                readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+                no_pivot: input.no_pivot,
+            },
+            mounts,
+            devices,
+            dev_symlinks: !dev_bound,
+            masked,
+            readonly,
+            hostname: opt(spec.hostname().as_ref(), "hostname")?,
+            domainname: opt(spec.domainname().as_ref(), "domainname")?,
+            sysctl,
+            process: process::plan_process(process, input.rootfs)?,
+            fifo: cstr(input.fifo.to_string_lossy().into_owned(), "exec.fifo")?,
+            preserve_fds: input.preserve_fds,
+            new_keyring: !input.no_new_keyring,
+        })
+    }
+}

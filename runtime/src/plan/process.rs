@@ -1,0 +1,241 @@
+//! ③ Process planning: argv/envp as C strings, the executable's candidate paths (PATH lookup is
+//! done by the init against the container's root, with the candidates prepared here), identity,
+//! capability masks and rlimits.
+use std::ffi::CString;
+use std::path::Path;
+
+use oci_spec::runtime::{Capability, PosixRlimitType, Process};
+
+use super::cstr;
+use crate::spec::SpecError;
+
+/// Capability sets as 64-bit masks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CapSets {
+    /// Bounding set.
+    pub bounding: u64,
+    /// Effective set.
+    pub effective: u64,
+    /// Permitted set.
+    pub permitted: u64,
+    /// Inheritable set.
+    pub inheritable: u64,
+    /// Ambient set (only caps also in permitted and inheritable).
+    pub ambient: u64,
+}
+
+/// Everything the init needs to become the container process.
+#[derive(Debug)]
+pub struct ProcessPlan {
+    /// `args` (owns the strings `argv_ptrs` points into).
+    #[allow(dead_code)]
+    pub argv: Vec<CString>,
+    /// `env` plus `HOME` when missing (owns the strings `env_ptrs` points into).
+    #[allow(dead_code)]
+    pub env: Vec<CString>,
+    /// Paths to try for `args[0]`, in PATH order.
+    pub exe_candidates: Vec<CString>,
+    /// NULL-terminated pointers into `argv`, for execve.
+    pub argv_ptrs: Vec<*const libc::c_char>,
+    /// NULL-terminated pointers into `env`, for execve.
+    pub env_ptrs: Vec<*const libc::c_char>,
+    /// `args[0]` as given, for error messages.
+    pub arg0: CString,
+    /// `cwd`.
+    pub cwd: CString,
+    /// uid.
+    pub uid: u32,
+    /// gid.
+    pub gid: u32,
+    /// additionalGids.
+    pub groups: Vec<libc::gid_t>,
+    /// umask, if set.
+    pub umask: Option<u32>,
+    /// Capabilities; `None` when the config gives none (then all are dropped, as runc).
+    pub caps: CapSets,
+    /// Highest capability number the kernel knows.
+    pub last_cap: u32,
+    /// (resource, soft, hard).
+    pub rlimits: Vec<(libc::c_int, u64, u64)>,
+    /// `noNewPrivileges`.
+    pub no_new_privileges: bool,
+    /// `oomScoreAdj` as text for /proc/self/oom_score_adj.
+    pub oom_score_adj: Option<CString>,
+}
+
+/// Highest capability the running kernel knows (`/proc/sys/kernel/cap_last_cap`).
+pub fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+fn cap_mask(
+    set: Option<&std::collections::HashSet<Capability>>,
+    field: &str,
+    last_cap: u32,
+) -> u64 {
+    let mut mask = 0u64;
+    for c in set.into_iter().flatten() {
+        let n = caps_index(*c);
+        if n > last_cap {
+            log::warn!("{field}: {c} is not supported by the running kernel, ignoring it");
+            continue;
+        }
+        mask |= 1u64 << n;
+    }
+    mask
+}
+
+/// Capability number of an oci-spec capability (via its `CAP_*` name and the caps crate's table).
+fn caps_index(c: Capability) -> u32 {
+    let name = c.to_string();
+    let name = if name.starts_with("CAP_") { name } else { format!("CAP_{name}") };
+    name.parse::<caps::Capability>().map(|c| c.index() as u32).unwrap_or(u32::MAX)
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
+    (match t {
+        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+    }) as libc::c_int
+}
+
+/// The home directory of `uid` in the container's `/etc/passwd`, default `/` (as runc).
+fn home_of(rootfs: &Path, uid: u32) -> String {
+    // Read through the rootfs: a symlinked /etc/passwd pointing outside is simply not followed.
+    let path = rootfs.join("etc/passwd");
+    let is_plain = std::fs::symlink_metadata(&path).map(|m| m.is_file()).unwrap_or(false)
+        && std::fs::symlink_metadata(rootfs.join("etc")).map(|m| m.is_dir()).unwrap_or(false);
+    if !is_plain {
+        return "/".into();
+    }
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty() {
+            return f[5].to_string();
+        }
+    }
+    "/".into()
+}
+
+/// Plan the container process.
+pub fn plan_process(p: &Process, rootfs: &Path) -> Result<ProcessPlan, SpecError> {
+    let args = p.args().clone().unwrap_or_default();
+    let argv = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| cstr(a.clone(), &format!("process.args[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let user = p.user();
+    let mut env_list = p.env().clone().unwrap_or_default();
+    if !env_list.iter().any(|e| e.starts_with("HOME=")) {
+        env_list.push(format!("HOME={}", home_of(rootfs, user.uid())));
+    }
+    let env = env_list
+        .iter()
+        .enumerate()
+        .map(|(i, e)| cstr(e.clone(), &format!("process.env[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let arg0 = args.first().cloned().unwrap_or_default();
+    let candidates: Vec<String> = if arg0.contains('/') {
+        // Relative paths with a slash resolve against cwd, as execve would.
+        if arg0.starts_with('/') {
+            vec![arg0.clone()]
+        } else {
+            vec![format!("{}/{}", p.cwd().to_string_lossy().trim_end_matches('/'), arg0)]
+        }
+    } else {
+        let path = env_list
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        path.split(':')
+            .map(|d| if d.is_empty() { "." } else { d })
+            .map(|d| format!("{}/{arg0}", d.trim_end_matches('/')))
+            .collect()
+    };
+    let exe_candidates = candidates
+        .into_iter()
+        .map(|c| cstr(c, "process.args[0]"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let last = last_cap();
+    let caps = match p.capabilities() {
+        None => CapSets::default(),
+        Some(c) => {
+            let mut s = CapSets {
+                bounding: cap_mask(c.bounding().as_ref(), "process.capabilities.bounding", last),
+                effective: cap_mask(c.effective().as_ref(), "process.capabilities.effective", last),
+                permitted: cap_mask(c.permitted().as_ref(), "process.capabilities.permitted", last),
+                inheritable: cap_mask(c.inheritable().as_ref(), "process.capabilities.inheritable", last),
+                ambient: cap_mask(c.ambient().as_ref(), "process.capabilities.ambient", last),
+            };
+            let allowed = s.permitted & s.inheritable;
+            if s.ambient & !allowed != 0 {
+                log::debug!("process.capabilities.ambient: capabilities not in permitted and inheritable are not raised");
+            }
+            s.ambient &= allowed;
+            s
+        }
+    };
+    let rlimits = p
+        .rlimits()
+        .iter()
+        .flatten()
+        .map(|r| (rlimit_resource(r.typ()), r.soft(), r.hard()))
+        .collect();
+    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+        v.iter().map(|c| c.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+    };
+    Ok(ProcessPlan {
+        argv_ptrs: ptrs(&argv),
+        env_ptrs: ptrs(&env),
+        arg0: cstr(arg0, "process.args[0]")?,
+        argv,
+        env,
+        exe_candidates,
+        cwd: cstr(p.cwd().to_string_lossy().into_owned(), "process.cwd")?,
+        uid: user.uid(),
+        gid: user.gid(),
+        groups: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask(),
+        caps,
+        last_cap: last,
+        rlimits,
+        no_new_privileges: p.no_new_privileges().unwrap_or(false),
+        oom_score_adj: match p.oom_score_adj() {
+            Some(v) => Some(cstr(v.to_string(), "process.oomScoreAdj")?),
+            None => None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_numbers() {
+        assert_eq!(caps_index(Capability::Chown), 0);
+        assert_eq!(caps_index(Capability::Kill), 5);
+        assert_eq!(caps_index(Capability::NetBindService), 10);
+        assert_eq!(caps_index(Capability::AuditWrite), 29);
+    }
+}

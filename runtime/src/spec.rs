@@ -1,0 +1,362 @@
+//! ② Load and validate config.json. Every error names the JSON path of the offending field
+//! (`process.args`, `mounts[3].destination`), so a user can fix the bundle without guessing.
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+/// A bundle or config.json problem.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The bundle directory is missing or unusable.
+    #[error("bundle {}: {source}", path.display())]
+    Bundle {
+        /// The bundle path as given.
+        path: PathBuf,
+        /// Why it is unusable.
+        source: std::io::Error,
+    },
+    /// config.json could not be read.
+    #[error("read {}: {source}", path.display())]
+    Read {
+        /// Path of config.json.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// config.json is not valid JSON or a field has the wrong type.
+    #[error("{}: {field}: {message}", path.display())]
+    Parse {
+        /// Path of config.json.
+        path: PathBuf,
+        /// JSON path of the field (`.` for the document).
+        field: String,
+        /// Parser message.
+        message: String,
+    },
+    /// A field is present and well-typed but invalid or unsupported.
+    #[error("config.json: {field}: {message}")]
+    Field {
+        /// JSON path of the field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl SpecError {
+    /// A [`SpecError::Field`] for `field`.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> SpecError {
+        SpecError::Field {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Parse config.json text, naming the JSON path of a bad field.
+pub fn parse(path: &Path, text: &[u8]) -> Result<Spec, SpecError> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_json appends " at line L column C"; keep it, it helps with malformed JSON.
+        SpecError::Parse {
+            path: path.to_path_buf(),
+            field,
+            message: inner.to_string(),
+        }
+    })
+}
+
+/// The runtime-spec versions accepted: 1.0.0 through 1.3.x.
+fn check_version(v: &str) -> Result<(), SpecError> {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    let nums: Option<Vec<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
+    match nums.as_deref() {
+        Some([1, minor, _]) if *minor <= 3 => Ok(()),
+        _ => Err(SpecError::field(
+            "ociVersion",
+            format!("unsupported version {v:?} (sangja accepts 1.0.0 through 1.3.x)"),
+        )),
+    }
+}
+
+/// Does `dest` (absolute) climb above `/` lexically?
+fn escapes_root(dest: &Path) -> bool {
+    let mut depth: i32 = 0;
+    for c in dest.components() {
+        match c {
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Validate everything that does not need the filesystem. `console_socket` is the `--console-socket`
+/// flag; `detached` is true for `create` and `run --detach`.
+pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(), SpecError> {
+    check_version(spec.version())?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| SpecError::field("process", "is required to create a container"))?;
+    match process.args().as_deref() {
+        None | Some([]) => return Err(SpecError::field("process.args", "must not be empty")),
+        Some([first, ..]) if first.is_empty() => {
+            return Err(SpecError::field("process.args[0]", "must not be empty"))
+        }
+        Some(args) => {
+            if let Some(i) = args.iter().position(|a| a.contains('\0')) {
+                return Err(SpecError::field(format!("process.args[{i}]"), "contains a NUL byte"));
+            }
+        }
+    }
+    if let Some(env) = process.env() {
+        for (i, e) in env.iter().enumerate() {
+            if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
+                return Err(SpecError::field(format!("process.env[{i}]"), format!("{e:?} is not KEY=value")));
+            }
+        }
+    }
+    if !process.cwd().is_absolute() {
+        return Err(SpecError::field("process.cwd", "must be an absolute path"));
+    }
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && detached && !console_socket {
+        return Err(SpecError::field(
+            "process.terminal",
+            "cannot allocate tty if runc will detach without setting console socket",
+        ));
+    }
+    if console_socket && (!terminal || !detached) {
+        return Err(SpecError::field(
+            "process.terminal",
+            "cannot use console socket if runc will not detach or allocate tty",
+        ));
+    }
+    if terminal {
+        return Err(SpecError::field(
+            "process.terminal",
+            "terminals are not supported by this sangja build yet",
+        ));
+    }
+    if process.apparmor_profile().as_deref().is_some_and(|p| !p.is_empty()) {
+        return Err(SpecError::field("process.apparmorProfile", "AppArmor is not supported yet"));
+    }
+    if process.selinux_label().as_deref().is_some_and(|p| !p.is_empty()) {
+        return Err(SpecError::field("process.selinuxLabel", "SELinux is not supported yet"));
+    }
+    if let Some(rl) = process.rlimits() {
+        let mut seen = HashSet::new();
+        for (i, r) in rl.iter().enumerate() {
+            if !seen.insert(format!("{:?}", r.typ())) {
+                return Err(SpecError::field(format!("process.rlimits[{i}].type"), "duplicate rlimit"));
+            }
+            if r.soft() > r.hard() {
+                return Err(SpecError::field(format!("process.rlimits[{i}]"), "soft limit exceeds hard limit"));
+            }
+        }
+    }
+    if let Some(h) = spec.hooks() {
+        let any = [
+            h.prestart().is_some(),
+            h.create_runtime().is_some(),
+            h.create_container().is_some(),
+            h.start_container().is_some(),
+            h.poststart().is_some(),
+            h.poststop().is_some(),
+        ];
+        if any.iter().any(|b| *b) {
+            return Err(SpecError::field("hooks", "hooks are not supported yet"));
+        }
+    }
+    if let Some(mounts) = spec.mounts() {
+        for (i, m) in mounts.iter().enumerate() {
+            let d = m.destination();
+            if !d.is_absolute() {
+                return Err(SpecError::field(
+                    format!("mounts[{i}].destination"),
+                    format!("{:?} must be an absolute path", d),
+                ));
+            }
+            if escapes_root(d) {
+                return Err(SpecError::field(
+                    format!("mounts[{i}].destination"),
+                    format!("{:?} escapes the container root", d),
+                ));
+            }
+            if d.as_os_str().as_encoded_bytes().contains(&0) {
+                return Err(SpecError::field(format!("mounts[{i}].destination"), "contains a NUL byte"));
+            }
+        }
+    }
+    let linux = spec.linux().as_ref();
+    let mut kinds = HashSet::new();
+    let mut new_uts = false;
+    if let Some(nss) = linux.and_then(|l| l.namespaces().as_ref()) {
+        for (i, ns) in nss.iter().enumerate() {
+            if !kinds.insert(ns.typ()) {
+                return Err(SpecError::field(format!("linux.namespaces[{i}].type"), "duplicate namespace"));
+            }
+            match ns.typ() {
+                LinuxNamespaceType::User => {
+                    return Err(SpecError::field(
+                        format!("linux.namespaces[{i}]"),
+                        "user namespaces are not supported yet",
+                    ))
+                }
+                LinuxNamespaceType::Time => {
+                    return Err(SpecError::field(
+                        format!("linux.namespaces[{i}]"),
+                        "time namespaces are not supported yet",
+                    ))
+                }
+                LinuxNamespaceType::Uts => new_uts = ns.path().is_none(),
+                _ => {}
+            }
+            if let Some(p) = ns.path() {
+                if !p.is_absolute() {
+                    return Err(SpecError::field(format!("linux.namespaces[{i}].path"), "must be an absolute path"));
+                }
+            }
+        }
+    }
+    if !kinds.contains(&LinuxNamespaceType::Mount) {
+        return Err(SpecError::field("linux.namespaces", "a mount namespace is required"));
+    }
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_uts {
+        return Err(SpecError::field("hostname", "unable to set hostname without a private UTS namespace"));
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !new_uts {
+        return Err(SpecError::field("domainname", "unable to set domainname without a private UTS namespace"));
+    }
+    if let Some(l) = linux {
+        if l.seccomp().is_some() {
+            return Err(SpecError::field("linux.seccomp", "seccomp is not supported by this sangja build yet"));
+        }
+        if let Some(devs) = l.devices() {
+            for (i, d) in devs.iter().enumerate() {
+                let p = d.path();
+                if !p.is_absolute() || escapes_root(p) {
+                    return Err(SpecError::field(format!("linux.devices[{i}].path"), "must be an absolute path inside the container"));
+                }
+            }
+        }
+        for (name, list) in [("linux.maskedPaths", l.masked_paths()), ("linux.readonlyPaths", l.readonly_paths())] {
+            for (i, p) in list.iter().flatten().enumerate() {
+                if !p.starts_with('/') || escapes_root(Path::new(p)) {
+                    return Err(SpecError::field(format!("{name}[{i}]"), "must be an absolute path inside the container"));
+                }
+            }
+        }
+        if let Some(p) = l.rootfs_propagation() {
+            if !matches!(
+                p.as_str(),
+                "" | "private" | "rprivate" | "slave" | "rslave" | "shared" | "rshared" | "unbindable" | "runbindable"
+            ) {
+                return Err(SpecError::field("linux.rootfsPropagation", format!("unknown propagation {p:?}")));
+            }
+        }
+        if let Some(sysctl) = l.sysctl() {
+            for k in sysctl.keys() {
+                if k.contains("..") || k.contains('/') && k.contains('.') || k.is_empty() {
+                    return Err(SpecError::field(format!("linux.sysctl.{k}"), "invalid key"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validate a container id as runc does: `[A-Za-z0-9_+.-]+`, not `.` or `..`.
+pub fn validate_id(id: &str) -> Result<(), crate::Error> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidId(id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_of(json: &str) -> Result<Spec, SpecError> {
+        parse(Path::new("config.json"), json.as_bytes())
+    }
+
+    const BASE: &str = r#"{"ociVersion":"1.0.2-dev","root":{"path":"rootfs"},
+        "process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},
+        "linux":{"namespaces":[{"type":"mount"}]}}"#;
+
+    #[test]
+    fn runc_spec_shape_validates() {
+        let s = spec_of(BASE).expect("parse");
+        validate(&s, false, true).expect("valid");
+    }
+
+    #[test]
+    fn versions() {
+        assert!(check_version("1.0.0").is_ok());
+        assert!(check_version("1.0.2-dev").is_ok());
+        assert!(check_version("1.3.0").is_ok());
+        let e = check_version("2.0.0").unwrap_err().to_string();
+        assert!(e.contains("ociVersion"), "{e}");
+        assert!(check_version("1.4.0").is_err());
+        assert!(check_version("x").is_err());
+    }
+
+    #[test]
+    fn bad_types_name_the_json_path() {
+        let e = spec_of(r#"{"ociVersion":"1.0.0","process":{"user":{"uid":0,"gid":0},"cwd":"/","args":"sh"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("process.args"), "{e}");
+        let e = spec_of(r#"{"ociVersion":"1.0.0","mounts":[{"destination":"/a"},{"destination":5}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mounts[1].destination"), "{e}");
+    }
+
+    #[test]
+    fn missing_args_and_escaping_mounts() {
+        let s = spec_of(&BASE.replace(r#""args":["sh"],"#, "")).expect("parse");
+        assert!(validate(&s, false, true).unwrap_err().to_string().contains("process.args"));
+        let s = spec_of(&BASE.replace(
+            r#""linux""#,
+            r#""mounts":[{"destination":"/ok","type":"tmpfs"},{"destination":"/../../etc","type":"tmpfs"}],"linux""#,
+        ))
+        .expect("parse");
+        let e = validate(&s, false, true).unwrap_err().to_string();
+        assert!(e.contains("mounts[1].destination"), "{e}");
+    }
+
+    #[test]
+    fn ids() {
+        assert!(validate_id("abc-1_2.3+x").is_ok());
+        for bad in ["", ".", "..", "../x", "a/b", "a b"] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn escape_detection() {
+        assert!(escapes_root(Path::new("/../etc")));
+        assert!(escapes_root(Path::new("/a/../../etc")));
+        assert!(!escapes_root(Path::new("/a/../etc")));
+    }
+}

@@ -1,0 +1,592 @@
+//! Thin typed wrappers over the syscalls the runtime needs: the only place with `unsafe`.
+//!
+//! Every wrapper takes already-prepared C strings (built in the plan, before clone) and returns
+//! `Result<_, Errno>`, so the init can call them between clone and execve without allocating.
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+pub use nix::errno::Errno;
+
+/// Result of a raw syscall wrapper.
+pub type SysResult<T> = Result<T, Errno>;
+
+/// `mount_setattr(2)` attribute bits.
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+/// `mount_setattr(2)`: nosuid.
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+/// `mount_setattr(2)`: nodev.
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+/// `mount_setattr(2)`: noexec.
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+
+fn check(ret: libc::c_int) -> SysResult<libc::c_int> {
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_long(ret: libc::c_long) -> SysResult<libc::c_long> {
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn ptr_or_null(s: Option<&CStr>) -> *const libc::c_char {
+    s.map_or(std::ptr::null(), CStr::as_ptr)
+}
+
+/// What `clone3` returned in the calling process.
+#[derive(Debug)]
+pub enum Forked {
+    /// We are the parent; the child's pid in our pid namespace.
+    Parent(libc::pid_t),
+    /// We are the child.
+    Child,
+}
+
+/// `clone3` without `CLONE_VM`: fork-like, with namespace flags. Falls back to `clone` when the
+/// kernel lacks `clone3`.
+///
+/// # Safety
+/// The caller must be single-threaded (or only call async-signal-safe code in the child), as after
+/// `fork(2)`.
+pub unsafe fn clone_fork(flags: u64) -> SysResult<Forked> {
+    let mut args = libc::clone_args {
+        flags,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    // SAFETY: clone_args is a valid, initialised struct of the size passed; without CLONE_VM the
+    // child gets a copy of our address space, so returning twice is sound as for fork(2).
+    let mut ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    if ret < 0 && Errno::last() == Errno::ENOSYS {
+        // SAFETY: legacy clone with a NULL stack behaves like fork(2) with extra flags.
+        ret = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                (flags as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        };
+    }
+    match check_long(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as libc::pid_t)),
+    }
+}
+
+/// `mount(2)`.
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+) -> SysResult<()> {
+    // SAFETY: all pointers are NUL-terminated strings or NULL, valid for the call.
+    check(unsafe {
+        libc::mount(
+            ptr_or_null(source),
+            target.as_ptr(),
+            ptr_or_null(fstype),
+            flags,
+            ptr_or_null(data).cast(),
+        )
+    })
+    .map(drop)
+}
+
+/// `umount2(2)`.
+pub fn umount2(target: &CStr, flags: libc::c_int) -> SysResult<()> {
+    // SAFETY: target is a valid C string.
+    check(unsafe { libc::umount2(target.as_ptr(), flags) }).map(drop)
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `mount_setattr(2)` on `dirfd`/`path`: set `attr_set` bits (recursively with `AT_RECURSIVE`).
+pub fn mount_setattr(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: libc::c_uint,
+    attr_set: u64,
+    attr_clr: u64,
+) -> SysResult<()> {
+    let attr = MountAttr {
+        attr_set,
+        attr_clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: attr is a valid mount_attr of the size passed; path is a valid C string.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// `openat2(2)` with `RESOLVE_IN_ROOT`: resolve `path` as if `root` were `/` (symlinks and `..`
+/// cannot leave it).
+pub fn open_in_root(root: BorrowedFd<'_>, path: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: how is a valid open_how of the size passed; path is a valid C string.
+    let fd = check_long(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `open(2)`.
+pub fn open(path: &CStr, flags: libc::c_int, mode: libc::mode_t) -> SysResult<OwnedFd> {
+    // SAFETY: path is a valid C string.
+    let fd = check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `openat(2)` relative to `dirfd` (which may be an `O_PATH` fd).
+pub fn openat(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> SysResult<OwnedFd> {
+    // SAFETY: name is a valid C string, dirfd a live fd.
+    let fd = check(unsafe {
+        libc::openat(dirfd.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC, mode)
+    })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `mkdirat(2)`.
+pub fn mkdirat(dirfd: BorrowedFd<'_>, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: name is a valid C string, dirfd a live fd.
+    check(unsafe { libc::mkdirat(dirfd.as_raw_fd(), name.as_ptr(), mode) }).map(drop)
+}
+
+/// `mknodat(2)`.
+pub fn mknodat(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    mode: libc::mode_t,
+    dev: libc::dev_t,
+) -> SysResult<()> {
+    // SAFETY: name is a valid C string, dirfd a live fd.
+    check(unsafe { libc::mknodat(dirfd.as_raw_fd(), name.as_ptr(), mode, dev) }).map(drop)
+}
+
+/// `symlinkat(2)`.
+pub fn symlinkat(target: &CStr, dirfd: BorrowedFd<'_>, name: &CStr) -> SysResult<()> {
+    // SAFETY: both strings are valid C strings, dirfd a live fd.
+    check(unsafe { libc::symlinkat(target.as_ptr(), dirfd.as_raw_fd(), name.as_ptr()) }).map(drop)
+}
+
+/// `fchownat(2)` without following a final symlink.
+pub fn fchownat(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+) -> SysResult<()> {
+    // SAFETY: name is a valid C string, dirfd a live fd.
+    check(unsafe {
+        libc::fchownat(
+            dirfd.as_raw_fd(),
+            name.as_ptr(),
+            uid,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
+}
+
+/// `fchmodat(2)`.
+pub fn fchmodat(dirfd: BorrowedFd<'_>, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: name is a valid C string, dirfd a live fd.
+    check(unsafe { libc::fchmodat(dirfd.as_raw_fd(), name.as_ptr(), mode, 0) }).map(drop)
+}
+
+/// `stat(2)`.
+pub fn stat(path: &CStr) -> SysResult<libc::stat> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: path is a valid C string and st a valid out-pointer.
+    check(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+    Ok(st)
+}
+
+/// `write(2)` of the whole buffer (one call; short writes are errors here).
+pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> SysResult<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `read(2)`.
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: buf is valid and writable for buf.len() bytes.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `setns(2)`.
+pub fn setns(fd: BorrowedFd<'_>, nstype: libc::c_int) -> SysResult<()> {
+    // SAFETY: plain syscall on a live fd.
+    check(unsafe { libc::setns(fd.as_raw_fd(), nstype) }).map(drop)
+}
+
+/// `unshare(2)`.
+pub fn unshare(flags: libc::c_int) -> SysResult<()> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// `sethostname(2)`.
+pub fn sethostname(name: &[u8]) -> SysResult<()> {
+    // SAFETY: name is valid for its length.
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+/// `setdomainname(2)`.
+pub fn setdomainname(name: &[u8]) -> SysResult<()> {
+    // SAFETY: name is valid for its length.
+    check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+/// `pivot_root(2)`.
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult<()> {
+    // SAFETY: both are valid C strings.
+    check_long(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })
+        .map(drop)
+}
+
+/// `chdir(2)`.
+pub fn chdir(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is a valid C string.
+    check(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}
+
+/// `fchdir(2)`.
+pub fn fchdir(fd: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: plain syscall on a live fd.
+    check(unsafe { libc::fchdir(fd.as_raw_fd()) }).map(drop)
+}
+
+/// `chroot(2)`.
+pub fn chroot(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is a valid C string.
+    check(unsafe { libc::chroot(path.as_ptr()) }).map(drop)
+}
+
+/// `prctl(2)` with integer arguments.
+pub fn prctl(option: libc::c_int, a2: libc::c_ulong, a3: libc::c_ulong) -> SysResult<libc::c_int> {
+    // SAFETY: only integer-argument prctl options are passed through this wrapper.
+    check(unsafe { libc::prctl(option, a2, a3, 0 as libc::c_ulong, 0 as libc::c_ulong) })
+}
+
+/// `setrlimit(2)` (via prlimit on ourselves).
+pub fn setrlimit(resource: libc::c_int, soft: u64, hard: u64) -> SysResult<()> {
+    let lim = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: lim is a valid rlimit64; a NULL old-limit pointer is allowed.
+    check(unsafe { libc::prlimit64(0, resource as _, &lim, std::ptr::null_mut()) }).map(drop)
+}
+
+/// `setgroups(2)`.
+pub fn setgroups(groups: &[libc::gid_t]) -> SysResult<()> {
+    // SAFETY: groups is valid for its length.
+    check(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) }).map(drop)
+}
+
+/// `setresgid(2)` with all three ids equal. Raw syscall: glibc's wrapper would broadcast to
+/// threads with signals, which we neither need nor want in the init.
+pub fn setgid_all(gid: libc::gid_t) -> SysResult<()> {
+    // SAFETY: plain syscall.
+    check_long(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(drop)
+}
+
+/// `setresuid(2)` with all three ids equal (raw syscall, see [`setgid_all`]).
+pub fn setuid_all(uid: libc::uid_t) -> SysResult<()> {
+    // SAFETY: plain syscall.
+    check_long(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)
+}
+
+/// `capset(2)` with 64-bit masks (version 3 header).
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> SysResult<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [
+        Data {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
+        Data {
+            effective: (effective >> 32) as u32,
+            permitted: (permitted >> 32) as u32,
+            inheritable: (inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: header and data match the kernel's v3 layout (two data elements).
+    check_long(unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) }).map(drop)
+}
+
+/// `umask(2)`.
+pub fn umask(mask: libc::mode_t) {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask) };
+}
+
+/// `access(2)`.
+pub fn access(path: &CStr, mode: libc::c_int) -> SysResult<()> {
+    // SAFETY: path is a valid C string.
+    check(unsafe { libc::access(path.as_ptr(), mode) }).map(drop)
+}
+
+/// `close_range(2)` marking every fd from `first` close-on-exec.
+pub fn cloexec_from(first: libc::c_uint) -> SysResult<()> {
+    // SAFETY: plain syscall; CLOSE_RANGE_CLOEXEC only flips flags.
+    check(unsafe { libc::close_range(first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as _) })
+        .map(drop)
+}
+
+/// Reset every catchable signal to its default action and unblock all signals, so the container
+/// process does not inherit the runtime's dispositions (Rust ignores SIGPIPE, for one).
+pub fn reset_signals() {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL is always valid; errors for reserved numbers are ignored.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: an empty set is valid for SIG_SETMASK.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: a fresh session keyring.
+pub fn join_session_keyring(name: &CStr) -> SysResult<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    // SAFETY: name is a valid C string.
+    check_long(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) })
+        .map(drop)
+}
+
+/// `execve(2)`: only returns on failure.
+pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
+    // SAFETY: argv and envp are NULL-terminated arrays of pointers into C strings the caller
+    // keeps alive (the plan).
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Errno::last()
+}
+
+/// `_exit(2)`: leave the child without running Rust or libc exit handlers.
+pub fn exit_now(code: libc::c_int) -> ! {
+    // SAFETY: _exit never returns and is async-signal-safe.
+    unsafe { libc::_exit(code) }
+}
+
+/// `pidfd_open(2)`.
+pub fn pidfd_open(pid: libc::pid_t) -> SysResult<OwnedFd> {
+    // SAFETY: plain syscall.
+    let fd = check_long(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `pidfd_send_signal(2)`.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> SysResult<()> {
+    // SAFETY: plain syscall on a live pidfd; NULL siginfo is allowed.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// `kill(2)`.
+pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> SysResult<()> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// `poll(2)` on one fd for `events`; returns true when ready before `timeout_ms`.
+pub fn poll_one(fd: BorrowedFd<'_>, events: libc::c_short, timeout_ms: libc::c_int) -> SysResult<bool> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: p is one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if r < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(r > 0);
+    }
+}
+
+/// `waitpid(2)`, retried on EINTR; returns the raw wait status.
+pub fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> SysResult<(libc::pid_t, libc::c_int)> {
+    let mut status = 0;
+    loop {
+        // SAFETY: status is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+        if r < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok((r, status));
+    }
+}
+
+/// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`: the parent↔init channel.
+pub fn seqpacket_pair() -> SysResult<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out-array of two ints.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: the kernel returned two new fds that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `mkfifo(3)`.
+pub fn mkfifo(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: path is a valid C string.
+    check(unsafe { libc::mkfifo(path.as_ptr(), mode) }).map(drop)
+}
+
+/// Format `/proc/self/fd/<fd>` into `buf` (NUL-terminated) without allocating.
+pub fn proc_fd_path(fd: RawFd, buf: &mut [u8; 32]) -> &CStr {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 12];
+    let mut n = fd.max(0) as u32;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        buf[PREFIX.len() + i] = digits[len - 1 - i];
+    }
+    buf[PREFIX.len() + len] = 0;
+    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/proc/self/fd/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_fd_path_formats_without_allocating() {
+        let mut buf = [0u8; 32];
+        assert_eq!(proc_fd_path(7, &mut buf).to_bytes(), b"/proc/self/fd/7");
+        assert_eq!(proc_fd_path(1234, &mut buf).to_bytes(), b"/proc/self/fd/1234");
+        assert_eq!(proc_fd_path(0, &mut buf).to_bytes(), b"/proc/self/fd/0");
+    }
+}

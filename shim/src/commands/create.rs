@@ -1,0 +1,84 @@
+//! `create ID [--bundle DIR] [--pid-file F] [--console-socket S] [--no-pivot] [--no-new-keyring]
+//! [--preserve-fds N]`: set the container up and leave its init waiting for `start`. Prints nothing.
+use sangja::{Container, CreateOptions};
+
+use super::{absolute, CliError, CmdResult, Ctx};
+use crate::cli::CreateArgs;
+
+/// The refusal for `--systemd-cgroup`, until the systemd driver exists.
+pub const SYSTEMD_UNSUPPORTED: &str = "systemd cgroup driver is not supported yet";
+
+/// Run `create`.
+pub fn run(ctx: &Ctx, args: &CreateArgs) -> CmdResult {
+    create(ctx, args).map_err(CliError::failed("create"))?;
+    Ok(0)
+}
+
+/// Create the container of `args` (shared with `run`).
+pub fn create(ctx: &Ctx, args: &CreateArgs) -> Result<Container, CliError> {
+    if ctx.systemd_cgroup {
+        return Err(CliError::Message(SYSTEMD_UNSUPPORTED.to_string()));
+    }
+    let opts = options(ctx, args)?;
+    let bundle = absolute(&args.bundle)?;
+    Ok(Container::create(&args.id, bundle, &opts)?)
+}
+
+/// The library options for `args`, paths made absolute against the caller's directory.
+fn options(ctx: &Ctx, args: &CreateArgs) -> Result<CreateOptions, CliError> {
+    Ok(CreateOptions {
+        root: ctx.root.clone(),
+        pid_file: args.pid_file.as_deref().map(absolute).transpose()?,
+        console_socket: args.console_socket.as_deref().map(absolute).transpose()?,
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
+        preserve_fds: args.preserve_fds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn args() -> CreateArgs {
+        CreateArgs {
+            id: "c1".into(),
+            bundle: PathBuf::from("."),
+            console_socket: Some(PathBuf::from("/s.sock")),
+            pid_file: Some(PathBuf::from("rel.pid")),
+            no_pivot: true,
+            no_new_keyring: false,
+            preserve_fds: 3,
+        }
+    }
+
+    #[test]
+    fn flags_map_to_options() {
+        let ctx = Ctx {
+            root: PathBuf::from("/r"),
+            systemd_cgroup: false,
+        };
+        let opts = match options(&ctx, &args()) {
+            Ok(o) => o,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(opts.root, PathBuf::from("/r"));
+        assert_eq!(opts.console_socket, Some(PathBuf::from("/s.sock")));
+        assert!(opts
+            .pid_file
+            .is_some_and(|p| p.is_absolute() && p.ends_with("rel.pid")));
+        assert!(opts.no_pivot && !opts.no_new_keyring);
+        assert_eq!(opts.preserve_fds, 3);
+    }
+
+    #[test]
+    fn systemd_cgroup_is_refused() {
+        let ctx = Ctx {
+            root: PathBuf::from("/r"),
+            systemd_cgroup: true,
+        };
+        let e = create(&ctx, &args()).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some(SYSTEMD_UNSUPPORTED));
+    }
+}

@@ -1,0 +1,177 @@
+//! One module per verb. Each parses nothing (clap did) and decides nothing about containers (the
+//! library does): it maps flags to a library call and the result to output and an exit code.
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::cli::Command;
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+mod unimplemented;
+
+/// What every verb may need from the global flags.
+#[derive(Debug)]
+pub struct Ctx {
+    /// `--root`, made absolute (runc resolves it against the caller's working directory).
+    pub root: PathBuf,
+    /// `--systemd-cgroup` was given.
+    pub systemd_cgroup: bool,
+}
+
+/// Why a verb failed; its `Display` is the one line printed and logged.
+#[derive(Debug)]
+pub enum CliError {
+    /// The library refused or failed (its text carries runc's wording).
+    Runtime(sangja::Error),
+    /// `create` or `run` failed: runc words these `runc create failed: <error>`, and we keep the shape
+    /// (`sangja create failed: <error>`).
+    Failed {
+        /// The verb.
+        verb: &'static str,
+        /// The library's error.
+        source: sangja::Error,
+    },
+    /// A failure of the command line itself (bad flag value, unsupported option, output error).
+    Message(String),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Runtime(e) => write!(f, "{e}"),
+            CliError::Failed { verb, source } => write!(f, "sangja {verb} failed: {source}"),
+            CliError::Message(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<sangja::Error> for CliError {
+    fn from(e: sangja::Error) -> Self {
+        CliError::Runtime(e)
+    }
+}
+
+impl CliError {
+    /// Prefix a library error with `sangja <verb> failed: ` as runc does for `create` and `run`.
+    pub fn failed(verb: &'static str) -> impl FnOnce(CliError) -> CliError {
+        move |e| match e {
+            CliError::Runtime(source) => CliError::Failed { verb, source },
+            other => other,
+        }
+    }
+}
+
+impl From<sangja::signal::SignalError> for CliError {
+    fn from(e: sangja::signal::SignalError) -> Self {
+        CliError::Runtime(sangja::Error::from(e))
+    }
+}
+
+/// Outcome of a verb: the process exit code, or the error to report (exit 1).
+pub type CmdResult = Result<i32, CliError>;
+
+/// Run one verb.
+pub fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
+    match command {
+        Command::Create(args) => create::run(ctx, &args),
+        Command::Start(args) => start::run(ctx, &args),
+        Command::Run(args) => run::run(ctx, &args),
+        Command::State(args) => state::run(ctx, &args),
+        Command::Kill(args) => kill::run(ctx, &args),
+        Command::Delete(args) => delete::run(ctx, &args),
+        Command::List(args) => list::run(ctx, &args),
+        Command::Spec(args) => spec::run(&args),
+        Command::Checkpoint(_) => unimplemented::run("checkpoint"),
+        Command::Events(_) => unimplemented::run("events"),
+        Command::Exec(_) => unimplemented::run("exec"),
+        Command::Pause(_) => unimplemented::run("pause"),
+        Command::Ps(_) => unimplemented::run("ps"),
+        Command::Restore(_) => unimplemented::run("restore"),
+        Command::Resume(_) => unimplemented::run("resume"),
+        Command::Update(_) => unimplemented::run("update"),
+        Command::Features(_) => unimplemented::run("features"),
+    }
+}
+
+/// Write `text` to stdout and flush (the process exits without running destructors).
+pub fn print(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::Message(format!("write stdout: {}", os_error(&e))))
+}
+
+/// `path` made absolute against the current directory, as runc does for its path flags, so the
+/// library may change directory without changing what a relative flag names.
+pub fn absolute(path: &Path) -> Result<PathBuf, CliError> {
+    std::path::absolute(path)
+        .map_err(|e| CliError::Message(format!("abs {}: {}", path.display(), os_error(&e))))
+}
+
+/// An OS error worded as Go prints it (`no such file or directory`), which is what clients and
+/// people comparing with runc expect; other errors as they are.
+pub fn os_error(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => {
+            let desc = nix::errno::Errno::from_raw(code).desc();
+            let mut chars = desc.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => e.to_string(),
+            }
+        }
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_read_like_go() {
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(os_error(&e), "no such file or directory");
+        let e = std::io::Error::from_raw_os_error(libc::EPERM);
+        assert_eq!(os_error(&e), "operation not permitted");
+    }
+
+    #[test]
+    fn error_text_is_the_library_text() {
+        assert_eq!(
+            CliError::from(sangja::Error::NotExist).to_string(),
+            "container does not exist"
+        );
+        let e = sangja::signal::parse_signal("FOO")
+            .err()
+            .map(CliError::from);
+        assert_eq!(
+            e.map(|e| e.to_string()).as_deref(),
+            Some("unknown signal \"FOO\"")
+        );
+    }
+
+    #[test]
+    fn create_and_run_errors_are_prefixed() {
+        let e = CliError::failed("create")(CliError::from(sangja::Error::AlreadyExists));
+        assert_eq!(
+            e.to_string(),
+            "sangja create failed: container with given ID already exists"
+        );
+        let e = CliError::failed("run")(CliError::Message("x".into()));
+        assert_eq!(e.to_string(), "x");
+    }
+
+    #[test]
+    fn relative_paths_become_absolute() {
+        let p = absolute(Path::new("x/y")).ok();
+        assert!(p.is_some_and(|p| p.is_absolute() && p.ends_with("x/y")));
+    }
+}

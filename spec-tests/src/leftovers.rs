@@ -1,0 +1,105 @@
+//! "Nothing left behind": after a failed (or finished) command, no state dir, cgroup, mount or process of
+//! the container may remain.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::harness::{Bundle, Harness};
+use crate::host;
+
+/// Everything that remains of container `id` from bundle `b`, as human-readable findings.
+pub fn leftovers(h: &Harness, id: &str, b: &Bundle) -> Vec<String> {
+    let mut found = Vec::new();
+
+    // 1. State dir.
+    if id.is_empty() {
+        if let Ok(rd) = fs::read_dir(h.root()) {
+            let names: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+            if !names.is_empty() {
+                found.push(format!(
+                    "state root {} is not empty: {names:?}",
+                    h.root().display()
+                ));
+            }
+        }
+    } else {
+        let dir = h.root().join(id);
+        if dir.exists() {
+            found.push(format!("state dir {} exists", dir.display()));
+        }
+    }
+
+    // 2. Cgroups in every hierarchy (v1 controllers and cgroup2), at the default sangja path, at runc's
+    //    defaults (the id at the top or under our own cgroup), and at the config's cgroupsPath.
+    if !id.is_empty() {
+        let mut rel: Vec<PathBuf> = vec![
+            PathBuf::from("sangja").join(id),
+            PathBuf::from(id),
+        ];
+        for (_, path) in host::proc_cgroups("self") {
+            rel.push(PathBuf::from(path.trim_start_matches('/')).join(id));
+        }
+        if let Some(p) = b.config.pointer("/linux/cgroupsPath").and_then(|v| v.as_str()) {
+            rel.push(PathBuf::from(p.trim_start_matches('/')));
+        }
+        for m in host::cgroup_mounts() {
+            for r in &rel {
+                let dir = m.path.join(r);
+                if dir != m.path && dir.is_dir() {
+                    found.push(format!("cgroup {} exists", dir.display()));
+                }
+            }
+        }
+    }
+
+    // 3. Mounts on the host mentioning the bundle.
+    for m in host::own_mounts() {
+        if Path::new(&m.mount_point).starts_with(&b.dir) || Path::new(&m.root).starts_with(&b.dir) {
+            found.push(format!(
+                "mount {} (root {}) left in the host mount namespace",
+                m.mount_point, m.root
+            ));
+        }
+    }
+
+    // 4. Processes with cwd or root in the bundle, or the id on their command line.
+    let me = std::process::id();
+    for pid in host::all_pids() {
+        if u32::try_from(pid).is_ok_and(|p| p == me) {
+            continue;
+        }
+        for link in ["cwd", "root"] {
+            if let Ok(target) = fs::read_link(format!("/proc/{pid}/{link}")) {
+                if target.starts_with(&b.dir) {
+                    found.push(format!(
+                        "process {pid} has its {link} at {}",
+                        target.display()
+                    ));
+                }
+            }
+        }
+        if !id.is_empty() {
+            if let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) {
+                if cmdline.split(|c| *c == 0).any(|arg| arg == id.as_bytes()) {
+                    found.push(format!(
+                        "process {pid} has {id:?} on its command line: {}",
+                        String::from_utf8_lossy(&cmdline).replace('\0', " ")
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Asserts (allowing 2 s for the kernel to reap) that nothing of container `id` remains.
+#[track_caller]
+pub fn assert_nothing_left(h: &Harness, id: &str, b: &Bundle) {
+    let mut last = Vec::new();
+    let clean = host::wait_until(Duration::from_secs(2), || {
+        last = leftovers(h, id, b);
+        last.is_empty()
+    });
+    assert!(clean, "container {id:?} left things behind:\n  {}", last.join("\n  "));
+}
