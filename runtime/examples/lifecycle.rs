@@ -13,7 +13,9 @@ fn main() {
         eprintln!("usage: lifecycle BUNDLE [ID]");
         std::process::exit(2);
     };
-    let id = args.next().unwrap_or_else(|| format!("example-{}", std::process::id()));
+    let id = args
+        .next()
+        .unwrap_or_else(|| format!("example-{}", std::process::id()));
     let opts = CreateOptions {
         root: std::env::temp_dir().join("sangja-example"),
         ..CreateOptions::default()
@@ -30,7 +32,12 @@ fn main() {
 
 fn run(id: &str, bundle: &str, opts: &CreateOptions) -> sangja::Result<i32> {
     let mut c = Container::create(id, bundle, opts)?;
-    println!("created {} (init pid {}, status {})", c.id(), c.pid(), c.status());
+    println!(
+        "created {} (init pid {}, status {})",
+        c.id(),
+        c.pid(),
+        c.status()
+    );
     c.start()?;
     let code = c.wait()?;
     println!("container exited with {code}");

@@ -84,9 +84,11 @@ impl Hierarchy {
 
     /// Directory name below the cgroup mount (`memory`, `systemd`, `unified`).
     pub fn name(&self) -> &str {
-        self.mount.file_name().and_then(|n| n.to_str()).unwrap_or("")
+        self.mount
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
     }
-
 }
 
 /// The host's cgroup layout and hierarchies, read once per command (two `statfs` and one small
@@ -100,7 +102,9 @@ pub struct Host {
 }
 
 fn statfs_type(path: &str) -> Option<i64> {
-    nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0 as i64)
+    nix::sys::statfs::statfs(path)
+        .ok()
+        .map(|s| s.filesystem_type().0)
 }
 
 impl Host {
@@ -118,7 +122,8 @@ impl Host {
         let mut hierarchies = Vec::new();
         for line in own.lines() {
             let mut parts = line.splitn(3, ':');
-            let (Some(_), Some(ctrl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(_), Some(ctrl), Some(path)) = (parts.next(), parts.next(), parts.next())
+            else {
                 continue;
             };
             let mount = if ctrl.is_empty() {
@@ -145,9 +150,14 @@ impl Host {
             });
         }
         if hierarchies.is_empty() {
-            return Err(CgroupError::Host("no cgroup hierarchy is mounted under /sys/fs/cgroup".into()));
+            return Err(CgroupError::Host(
+                "no cgroup hierarchy is mounted under /sys/fs/cgroup".into(),
+            ));
         }
-        Ok(Host { layout, hierarchies })
+        Ok(Host {
+            layout,
+            hierarchies,
+        })
     }
 }
 
@@ -172,7 +182,11 @@ fn resolve(cgroups_path: &str, own: &str) -> String {
 }
 
 fn io<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> CgroupError + 'p {
-    move |source| CgroupError::Io { op, path: path.to_path_buf(), source }
+    move |source| CgroupError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
@@ -203,10 +217,17 @@ impl Cgroup {
             .iter()
             .map(|h| {
                 let rel = resolve(cgroups_path, &h.own);
-                (h.controllers.clone(), h.mount.join(rel.trim_start_matches('/')))
+                (
+                    h.controllers.clone(),
+                    h.mount.join(rel.trim_start_matches('/')),
+                )
             })
             .collect();
-        Cgroup { layout: host.layout, path: cgroups_path.to_string(), dirs }
+        Cgroup {
+            layout: host.layout,
+            path: cgroups_path.to_string(),
+            dirs,
+        }
     }
 
     /// Create the cgroup in every hierarchy (refusing a frozen one) and apply `resources`.
@@ -277,9 +298,20 @@ impl Cgroup {
         }
     }
 
-    fn write_resource(&self, dir: &Path, file: &str, field: &'static str, value: String) -> Result<(), CgroupError> {
+    fn write_resource(
+        &self,
+        dir: &Path,
+        file: &str,
+        field: &'static str,
+        value: String,
+    ) -> Result<(), CgroupError> {
         let path = dir.join(file);
-        write_file(&path, &value).map_err(|source| CgroupError::Resource { field, value, path, source })
+        write_file(&path, &value).map_err(|source| CgroupError::Resource {
+            field,
+            value,
+            path,
+            source,
+        })
     }
 
     /// Apply the resource limits this build supports (memory limit, pids limit).
@@ -287,15 +319,28 @@ impl Cgroup {
         let Some(r) = resources else { return Ok(()) };
         if let Some(limit) = r.memory().as_ref().and_then(|m| m.limit()) {
             if let Some(dir) = self.v2_dir() {
-                let v = if limit < 0 { "max".to_string() } else { limit.to_string() };
+                let v = if limit < 0 {
+                    "max".to_string()
+                } else {
+                    limit.to_string()
+                };
                 self.write_resource(dir, "memory.max", "linux.resources.memory.limit", v)?;
             } else if let Some(dir) = self.dir_of("memory") {
-                self.write_resource(dir, "memory.limit_in_bytes", "linux.resources.memory.limit", limit.to_string())?;
+                self.write_resource(
+                    dir,
+                    "memory.limit_in_bytes",
+                    "linux.resources.memory.limit",
+                    limit.to_string(),
+                )?;
             }
         }
         if let Some(p) = r.pids().as_ref() {
             let limit = p.limit();
-            let v = if limit <= 0 { "max".to_string() } else { limit.to_string() };
+            let v = if limit <= 0 {
+                "max".to_string()
+            } else {
+                limit.to_string()
+            };
             let dir = self.v2_dir().or_else(|| self.dir_of("pids"));
             if let Some(dir) = dir {
                 self.write_resource(dir, "pids.max", "linux.resources.pids.limit", v)?;
@@ -369,7 +414,11 @@ impl Cgroup {
         }
         match failed.into_iter().next() {
             None => Ok(()),
-            Some((path, source)) => Err(CgroupError::Io { op: "rmdir", path, source }),
+            Some((path, source)) => Err(CgroupError::Io {
+                op: "rmdir",
+                path,
+                source,
+            }),
         }
     }
 }

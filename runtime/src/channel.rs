@@ -131,7 +131,11 @@ impl Step {
     ];
 
     fn from_u8(b: u8) -> Step {
-        Step::ALL.iter().copied().find(|s| *s as u8 == b).unwrap_or(Step::Unknown)
+        Step::ALL
+            .iter()
+            .copied()
+            .find(|s| *s as u8 == b)
+            .unwrap_or(Step::Unknown)
     }
 
     /// What the step does, for messages (`mount`, `pivot_root`, `setresuid`…).
@@ -246,7 +250,11 @@ mod tests {
         let n = sys::read(b.as_fd(), &mut buf).expect("read");
         assert_eq!(
             decode(&buf[..n]),
-            Some(Message::Error { step: Step::PivotRoot, errno: 22, detail: b"/rootfs" })
+            Some(Message::Error {
+                step: Step::PivotRoot,
+                errno: 22,
+                detail: b"/rootfs"
+            })
         );
         let n = sys::read(b.as_fd(), &mut buf).expect("read");
         assert_eq!(decode(&buf[..n]), Some(Message::Ready));

@@ -79,7 +79,11 @@ impl Drop for Undo<'_> {
 }
 
 fn sys_err<'p>(call: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> Error + 'p {
-    move |source| Error::Sys { call, path: path.to_path_buf(), source }
+    move |source| Error::Sys {
+        call,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Write `pid` to `path` atomically (temp file in the same directory, then rename), as runc.
@@ -87,14 +91,23 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir().map_err(sys_err("getcwd", path))?.join(path)
+        std::env::current_dir()
+            .map_err(sys_err("getcwd", path))?
+            .join(path)
     };
-    let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = abs.with_file_name(format!(".{name}.sangja-tmp"));
     fs::write(&tmp, pid.to_string()).map_err(sys_err("write pid file", &tmp))?;
     fs::rename(&tmp, &abs).map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        Error::Sys { call: "rename pid file", path: abs.clone(), source: e }
+        Error::Sys {
+            call: "rename pid file",
+            path: abs.clone(),
+            source: e,
+        }
     })
 }
 
@@ -107,7 +120,9 @@ impl Container {
         let bundle = Bundle::load(bundle.as_ref())?;
         crate::spec::validate(&bundle.spec, opts.console_socket.is_some(), true)?;
         if opts.console_socket.is_some() {
-            return Err(Error::Usage("--console-socket is not supported by this sangja build yet".into()));
+            return Err(Error::Usage(
+                "--console-socket is not supported by this sangja build yet".into(),
+            ));
         }
         let spec = &bundle.spec;
         let linux = spec.linux().as_ref();
@@ -142,12 +157,22 @@ impl Container {
             .map_err(sys_err("mkdir", &opts.root))?;
         match fs::DirBuilder::new().mode(0o711).create(&dir) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::AlreadyExists),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::AlreadyExists)
+            }
             Err(e) => return Err(sys_err("mkdir", &dir)(e)),
         }
-        let mut undo = Undo { dir: Some(&dir), cgroup: None, pid: None };
+        let mut undo = Undo {
+            dir: Some(&dir),
+            cgroup: None,
+            pid: None,
+        };
         let fifo_c = &plan.fifo;
-        sys::mkfifo(fifo_c, 0o622).map_err(|e| Error::Sys { call: "mkfifo", path: fifo.clone(), source: e.into() })?;
+        sys::mkfifo(fifo_c, 0o622).map_err(|e| Error::Sys {
+            call: "mkfifo",
+            path: fifo.clone(),
+            source: e.into(),
+        })?;
         cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
         undo.cgroup = Some(&cgroup);
         let procs = cgroup.procs_fds()?;
@@ -177,7 +202,11 @@ impl Container {
         undo.dir = None;
         drop(undo);
         log::debug!("created container {id}: init pid {pid}");
-        Ok(Container { dir, rec, is_child: true })
+        Ok(Container {
+            dir,
+            rec,
+            is_child: true,
+        })
     }
 
     /// Load a container by id from a state root. Unknown ids fail with `container does not exist`.
@@ -185,7 +214,11 @@ impl Container {
         crate::spec::validate_id(id)?;
         let dir = root.join(id);
         match Record::load(&dir)? {
-            Some(rec) => Ok(Container { dir, rec, is_child: false }),
+            Some(rec) => Ok(Container {
+                dir,
+                rec,
+                is_child: false,
+            }),
             None => Err(Error::NotExist),
         }
     }
@@ -195,14 +228,25 @@ impl Container {
         let entries = match fs::read_dir(root) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(StateError::Io { op: "read", path: root.to_path_buf(), source }.into()),
+            Err(source) => {
+                return Err(StateError::Io {
+                    op: "read",
+                    path: root.to_path_buf(),
+                    source,
+                }
+                .into())
+            }
         };
         let mut out = Vec::new();
         for entry in entries.flatten() {
             let dir = entry.path();
             // Entries without state.json are still being created (or are debris): skip them.
             if let Ok(Some(rec)) = Record::load(&dir) {
-                out.push(Container { dir, rec, is_child: false });
+                out.push(Container {
+                    dir,
+                    rec,
+                    is_child: false,
+                });
             }
         }
         out.sort_by(|a, b| a.rec.id.cmp(&b.rec.id));
@@ -254,7 +298,11 @@ impl Container {
         State {
             oci_version: self.rec.oci_version.clone(),
             id: self.rec.id.clone(),
-            pid: if status == Status::Stopped { 0 } else { self.rec.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.rec.pid
+            },
             status,
             bundle: self.rec.bundle.clone(),
             rootfs: self.rec.rootfs.clone(),
@@ -268,8 +316,16 @@ impl Container {
     pub fn start(&mut self) -> Result<()> {
         match self.status() {
             Status::Created => {}
-            Status::Stopped => return Err(Error::BadStatus("cannot start a container that has stopped".into())),
-            _ => return Err(Error::BadStatus("cannot start an already running container".into())),
+            Status::Stopped => {
+                return Err(Error::BadStatus(
+                    "cannot start a container that has stopped".into(),
+                ))
+            }
+            _ => {
+                return Err(Error::BadStatus(
+                    "cannot start an already running container".into(),
+                ))
+            }
         }
         let fifo = self.dir.join(FIFO_FILE);
         let file = fs::OpenOptions::new()
@@ -278,11 +334,19 @@ impl Container {
             .open(&fifo)
             .map_err(|e| match e.raw_os_error() {
                 // No reader: the init is gone.
-                Some(libc::ENXIO) => Error::BadStatus("cannot start a container that has stopped".into()),
-                Some(libc::ENOENT) => Error::BadStatus("cannot start an already running container".into()),
+                Some(libc::ENXIO) => {
+                    Error::BadStatus("cannot start a container that has stopped".into())
+                }
+                Some(libc::ENOENT) => {
+                    Error::BadStatus("cannot start an already running container".into())
+                }
                 _ => sys_err("open", &fifo)(e),
             })?;
-        sys::write(file.as_fd(), b"0").map_err(|e| Error::Sys { call: "write", path: fifo.clone(), source: e.into() })?;
+        sys::write(file.as_fd(), b"0").map_err(|e| Error::Sys {
+            call: "write",
+            path: fifo.clone(),
+            source: e.into(),
+        })?;
         drop(file);
         fs::remove_file(&fifo).map_err(sys_err("unlink", &fifo))?;
         Ok(())
@@ -306,7 +370,13 @@ impl Container {
         let pidfd = match sys::pidfd_open(self.rec.pid) {
             Ok(fd) => fd,
             Err(Errno::ESRCH) => return Err(Error::NotRunning),
-            Err(e) => return Err(Error::Sys { call: "pidfd_open", path: PathBuf::new(), source: e.into() }),
+            Err(e) => {
+                return Err(Error::Sys {
+                    call: "pidfd_open",
+                    path: PathBuf::new(),
+                    source: e.into(),
+                })
+            }
         };
         // The pidfd pins the process: if its start time still matches, the signal cannot hit a
         // recycled pid.
@@ -315,7 +385,11 @@ impl Container {
         }
         sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| match e {
             Errno::ESRCH => Error::NotRunning,
-            e => Error::Sys { call: "pidfd_send_signal", path: PathBuf::new(), source: e.into() },
+            e => Error::Sys {
+                call: "pidfd_send_signal",
+                path: PathBuf::new(),
+                source: e.into(),
+            },
         })
     }
 
@@ -364,10 +438,14 @@ impl Container {
     /// reports it (128 + signal for a killed process).
     pub fn wait(&self) -> Result<i32> {
         if !self.is_child {
-            return Err(Error::Usage("wait: the container's init is not a child of this process".into()));
+            return Err(Error::Usage(
+                "wait: the container's init is not a child of this process".into(),
+            ));
         }
-        crate::wait::forward_until_exit(self.rec.pid)
-            .map_err(|e| Error::Sys { call: "wait", path: PathBuf::new(), source: e.into() })
+        crate::wait::forward_until_exit(self.rec.pid).map_err(|e| Error::Sys {
+            call: "wait",
+            path: PathBuf::new(),
+            source: e.into(),
+        })
     }
 }
-

@@ -47,7 +47,9 @@ pub enum LaunchError {
         reason: String,
     },
     /// The init died without reporting.
-    #[error("unable to start container process: init exited before reporting (wait status {0:#x})")]
+    #[error(
+        "unable to start container process: init exited before reporting (wait status {0:#x})"
+    )]
     Died(i32),
 }
 
@@ -55,7 +57,10 @@ pub enum LaunchError {
 /// on failure the init has been killed and reaped.
 pub fn spawn(plan: &Plan, cgroup_procs: Vec<OwnedFd>) -> Result<libc::pid_t, LaunchError> {
     let (parent_sock, child_sock) =
-        sys::seqpacket_pair().map_err(|source| LaunchError::Parent { call: "socketpair", source })?;
+        sys::seqpacket_pair().map_err(|source| LaunchError::Parent {
+            call: "socketpair",
+            source,
+        })?;
     // setns(CLONE_NEWPID) only changes the namespace of our *children*: join around the clone and
     // restore, so the init is born in the target namespace without a second fork.
     let restore_pid = match &plan.join_pid {
@@ -74,7 +79,12 @@ pub fn spawn(plan: &Plan, cgroup_procs: Vec<OwnedFd>) -> Result<libc::pid_t, Lau
             crate::init::run(plan, child_sock, cgroup_procs)
         }
         Ok(Forked::Parent(pid)) => pid,
-        Err(source) => return Err(LaunchError::Parent { call: "clone3", source }),
+        Err(source) => {
+            return Err(LaunchError::Parent {
+                call: "clone3",
+                source,
+            })
+        }
     };
     drop(child_sock);
     drop(cgroup_procs);
@@ -88,16 +98,27 @@ pub fn spawn(plan: &Plan, cgroup_procs: Vec<OwnedFd>) -> Result<libc::pid_t, Lau
     };
     let err = match channel::decode(&buf[..n]) {
         Some(Message::Ready) => return Ok(pid),
-        Some(Message::Error { step: Step::Exec, errno, detail }) => {
+        Some(Message::Error {
+            step: Step::Exec,
+            errno,
+            detail,
+        }) => {
             let arg0 = String::from_utf8_lossy(detail).into_owned();
             let reason = if errno == libc::ENOENT && !arg0.contains('/') {
                 "executable file not found in $PATH".to_string()
             } else {
-                format!("stat {arg0}: {}", Errno::from_raw(errno).desc().to_lowercase())
+                format!(
+                    "stat {arg0}: {}",
+                    Errno::from_raw(errno).desc().to_lowercase()
+                )
             };
             LaunchError::Exec { arg0, reason }
         }
-        Some(Message::Error { step, errno, detail }) => LaunchError::Init {
+        Some(Message::Error {
+            step,
+            errno,
+            detail,
+        }) => LaunchError::Init {
             step: step.describe(),
             detail: String::from_utf8_lossy(detail).into_owned(),
             errno: Errno::from_raw(errno),

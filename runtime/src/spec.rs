@@ -116,14 +116,20 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
         }
         Some(args) => {
             if let Some(i) = args.iter().position(|a| a.contains('\0')) {
-                return Err(SpecError::field(format!("process.args[{i}]"), "contains a NUL byte"));
+                return Err(SpecError::field(
+                    format!("process.args[{i}]"),
+                    "contains a NUL byte",
+                ));
             }
         }
     }
     if let Some(env) = process.env() {
         for (i, e) in env.iter().enumerate() {
             if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
-                return Err(SpecError::field(format!("process.env[{i}]"), format!("{e:?} is not KEY=value")));
+                return Err(SpecError::field(
+                    format!("process.env[{i}]"),
+                    format!("{e:?} is not KEY=value"),
+                ));
             }
         }
     }
@@ -149,20 +155,40 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
             "terminals are not supported by this sangja build yet",
         ));
     }
-    if process.apparmor_profile().as_deref().is_some_and(|p| !p.is_empty()) {
-        return Err(SpecError::field("process.apparmorProfile", "AppArmor is not supported yet"));
+    if process
+        .apparmor_profile()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(SpecError::field(
+            "process.apparmorProfile",
+            "AppArmor is not supported yet",
+        ));
     }
-    if process.selinux_label().as_deref().is_some_and(|p| !p.is_empty()) {
-        return Err(SpecError::field("process.selinuxLabel", "SELinux is not supported yet"));
+    if process
+        .selinux_label()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(SpecError::field(
+            "process.selinuxLabel",
+            "SELinux is not supported yet",
+        ));
     }
     if let Some(rl) = process.rlimits() {
         let mut seen = HashSet::new();
         for (i, r) in rl.iter().enumerate() {
             if !seen.insert(format!("{:?}", r.typ())) {
-                return Err(SpecError::field(format!("process.rlimits[{i}].type"), "duplicate rlimit"));
+                return Err(SpecError::field(
+                    format!("process.rlimits[{i}].type"),
+                    "duplicate rlimit",
+                ));
             }
             if r.soft() > r.hard() {
-                return Err(SpecError::field(format!("process.rlimits[{i}]"), "soft limit exceeds hard limit"));
+                return Err(SpecError::field(
+                    format!("process.rlimits[{i}]"),
+                    "soft limit exceeds hard limit",
+                ));
             }
         }
     }
@@ -195,7 +221,10 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
                 ));
             }
             if d.as_os_str().as_encoded_bytes().contains(&0) {
-                return Err(SpecError::field(format!("mounts[{i}].destination"), "contains a NUL byte"));
+                return Err(SpecError::field(
+                    format!("mounts[{i}].destination"),
+                    "contains a NUL byte",
+                ));
             }
         }
     }
@@ -205,7 +234,10 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
     if let Some(nss) = linux.and_then(|l| l.namespaces().as_ref()) {
         for (i, ns) in nss.iter().enumerate() {
             if !kinds.insert(ns.typ()) {
-                return Err(SpecError::field(format!("linux.namespaces[{i}].type"), "duplicate namespace"));
+                return Err(SpecError::field(
+                    format!("linux.namespaces[{i}].type"),
+                    "duplicate namespace",
+                ));
             }
             match ns.typ() {
                 LinuxNamespaceType::User => {
@@ -225,45 +257,79 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
             }
             if let Some(p) = ns.path() {
                 if !p.is_absolute() {
-                    return Err(SpecError::field(format!("linux.namespaces[{i}].path"), "must be an absolute path"));
+                    return Err(SpecError::field(
+                        format!("linux.namespaces[{i}].path"),
+                        "must be an absolute path",
+                    ));
                 }
             }
         }
     }
     if !kinds.contains(&LinuxNamespaceType::Mount) {
-        return Err(SpecError::field("linux.namespaces", "a mount namespace is required"));
+        return Err(SpecError::field(
+            "linux.namespaces",
+            "a mount namespace is required",
+        ));
     }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_uts {
-        return Err(SpecError::field("hostname", "unable to set hostname without a private UTS namespace"));
+        return Err(SpecError::field(
+            "hostname",
+            "unable to set hostname without a private UTS namespace",
+        ));
     }
     if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !new_uts {
-        return Err(SpecError::field("domainname", "unable to set domainname without a private UTS namespace"));
+        return Err(SpecError::field(
+            "domainname",
+            "unable to set domainname without a private UTS namespace",
+        ));
     }
     if let Some(l) = linux {
         if l.seccomp().is_some() {
-            return Err(SpecError::field("linux.seccomp", "seccomp is not supported by this sangja build yet"));
+            return Err(SpecError::field(
+                "linux.seccomp",
+                "seccomp is not supported by this sangja build yet",
+            ));
         }
         if let Some(devs) = l.devices() {
             for (i, d) in devs.iter().enumerate() {
                 let p = d.path();
                 if !p.is_absolute() || escapes_root(p) {
-                    return Err(SpecError::field(format!("linux.devices[{i}].path"), "must be an absolute path inside the container"));
+                    return Err(SpecError::field(
+                        format!("linux.devices[{i}].path"),
+                        "must be an absolute path inside the container",
+                    ));
                 }
             }
         }
-        for (name, list) in [("linux.maskedPaths", l.masked_paths()), ("linux.readonlyPaths", l.readonly_paths())] {
+        for (name, list) in [
+            ("linux.maskedPaths", l.masked_paths()),
+            ("linux.readonlyPaths", l.readonly_paths()),
+        ] {
             for (i, p) in list.iter().flatten().enumerate() {
                 if !p.starts_with('/') || escapes_root(Path::new(p)) {
-                    return Err(SpecError::field(format!("{name}[{i}]"), "must be an absolute path inside the container"));
+                    return Err(SpecError::field(
+                        format!("{name}[{i}]"),
+                        "must be an absolute path inside the container",
+                    ));
                 }
             }
         }
         if let Some(p) = l.rootfs_propagation() {
             if !matches!(
                 p.as_str(),
-                "" | "private" | "rprivate" | "slave" | "rslave" | "shared" | "rshared" | "unbindable" | "runbindable"
+                "" | "private"
+                    | "rprivate"
+                    | "slave"
+                    | "rslave"
+                    | "shared"
+                    | "rshared"
+                    | "unbindable"
+                    | "runbindable"
             ) {
-                return Err(SpecError::field("linux.rootfsPropagation", format!("unknown propagation {p:?}")));
+                return Err(SpecError::field(
+                    "linux.rootfsPropagation",
+                    format!("unknown propagation {p:?}"),
+                ));
             }
         }
         if let Some(sysctl) = l.sysctl() {
@@ -283,7 +349,9 @@ pub fn validate_id(id: &str) -> Result<(), crate::Error> {
         && id != "."
         && id != ".."
         && id.len() <= 1024
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+.-".contains(&b));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+.-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -322,20 +390,26 @@ mod tests {
 
     #[test]
     fn bad_types_name_the_json_path() {
-        let e = spec_of(r#"{"ociVersion":"1.0.0","process":{"user":{"uid":0,"gid":0},"cwd":"/","args":"sh"}}"#)
-            .unwrap_err()
-            .to_string();
+        let e = spec_of(
+            r#"{"ociVersion":"1.0.0","process":{"user":{"uid":0,"gid":0},"cwd":"/","args":"sh"}}"#,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("process.args"), "{e}");
-        let e = spec_of(r#"{"ociVersion":"1.0.0","mounts":[{"destination":"/a"},{"destination":5}]}"#)
-            .unwrap_err()
-            .to_string();
+        let e =
+            spec_of(r#"{"ociVersion":"1.0.0","mounts":[{"destination":"/a"},{"destination":5}]}"#)
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("mounts[1].destination"), "{e}");
     }
 
     #[test]
     fn missing_args_and_escaping_mounts() {
         let s = spec_of(&BASE.replace(r#""args":["sh"],"#, "")).expect("parse");
-        assert!(validate(&s, false, true).unwrap_err().to_string().contains("process.args"));
+        assert!(validate(&s, false, true)
+            .unwrap_err()
+            .to_string()
+            .contains("process.args"));
         let s = spec_of(&BASE.replace(
             r#""linux""#,
             r#""mounts":[{"destination":"/ok","type":"tmpfs"},{"destination":"/../../etc","type":"tmpfs"}],"linux""#,

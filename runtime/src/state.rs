@@ -117,10 +117,21 @@ impl Record {
     /// Write atomically (temp file + rename) into `dir`.
     pub fn save(&self, dir: &std::path::Path) -> Result<(), StateError> {
         let tmp = dir.join(".state.json.tmp");
-        let data = serde_json::to_vec(self).map_err(|source| StateError::Parse { path: tmp.clone(), source })?;
-        std::fs::write(&tmp, data).map_err(|source| StateError::Io { op: "write", path: tmp.clone(), source })?;
+        let data = serde_json::to_vec(self).map_err(|source| StateError::Parse {
+            path: tmp.clone(),
+            source,
+        })?;
+        std::fs::write(&tmp, data).map_err(|source| StateError::Io {
+            op: "write",
+            path: tmp.clone(),
+            source,
+        })?;
         let dst = dir.join(STATE_FILE);
-        std::fs::rename(&tmp, &dst).map_err(|source| StateError::Io { op: "rename", path: dst, source })
+        std::fs::rename(&tmp, &dst).map_err(|source| StateError::Io {
+            op: "rename",
+            path: dst,
+            source,
+        })
     }
 
     /// Read `dir/state.json`. `Ok(None)` when it does not exist.
@@ -131,7 +142,11 @@ impl Record {
                 .map(Some)
                 .map_err(|source| StateError::Parse { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StateError::Io { op: "read", path, source }),
+            Err(source) => Err(StateError::Io {
+                op: "read",
+                path,
+                source,
+            }),
         }
     }
 }

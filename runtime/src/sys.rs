@@ -204,7 +204,12 @@ pub fn openat(
 ) -> SysResult<OwnedFd> {
     // SAFETY: name is a valid C string, dirfd a live fd.
     let fd = check(unsafe {
-        libc::openat(dirfd.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC, mode)
+        libc::openat(
+            dirfd.as_raw_fd(),
+            name.as_ptr(),
+            flags | libc::O_CLOEXEC,
+            mode,
+        )
     })?;
     // SAFETY: the kernel returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -449,8 +454,10 @@ pub fn reset_signals() {
 pub fn join_session_keyring(name: &CStr) -> SysResult<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
     // SAFETY: name is a valid C string.
-    check_long(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) })
-        .map(drop)
+    check_long(unsafe {
+        libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr())
+    })
+    .map(drop)
 }
 
 /// `execve(2)`: only returns on failure.
@@ -497,7 +504,11 @@ pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> SysResult<()> {
 }
 
 /// `poll(2)` on one fd for `events`; returns true when ready before `timeout_ms`.
-pub fn poll_one(fd: BorrowedFd<'_>, events: libc::c_short, timeout_ms: libc::c_int) -> SysResult<bool> {
+pub fn poll_one(
+    fd: BorrowedFd<'_>,
+    events: libc::c_short,
+    timeout_ms: libc::c_int,
+) -> SysResult<bool> {
     let mut p = libc::pollfd {
         fd: fd.as_raw_fd(),
         events,
@@ -586,7 +597,10 @@ mod tests {
     fn proc_fd_path_formats_without_allocating() {
         let mut buf = [0u8; 32];
         assert_eq!(proc_fd_path(7, &mut buf).to_bytes(), b"/proc/self/fd/7");
-        assert_eq!(proc_fd_path(1234, &mut buf).to_bytes(), b"/proc/self/fd/1234");
+        assert_eq!(
+            proc_fd_path(1234, &mut buf).to_bytes(),
+            b"/proc/self/fd/1234"
+        );
         assert_eq!(proc_fd_path(0, &mut buf).to_bytes(), b"/proc/self/fd/0");
     }
 }

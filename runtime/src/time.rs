@@ -3,7 +3,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, formatted as `2026-11-25T09:16:26.123456789Z`.
 pub fn rfc3339_now() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(d.as_secs() as i64, d.subsec_nanos())
 }
 

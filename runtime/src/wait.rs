@@ -58,16 +58,20 @@ fn forward_loop(pid: libc::pid_t, set: &libc::sigset_t) -> Result<i32, Errno> {
     }
     // SAFETY: signalfd returned a new fd nothing else owns.
     let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
-    let pidfd = match sys::pidfd_open(pid) {
-        Ok(fd) => fd,
-        // Already reaped by someone else is impossible for our child; ESRCH means it exited and
-        // was reaped: fall through to waitpid, which reports ECHILD.
-        Err(e) => return Err(e),
-    };
+    // Our child cannot have been reaped by anyone else, so the pidfd always refers to it.
+    let pidfd = sys::pidfd_open(pid)?;
     loop {
         let mut fds = [
-            libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: sfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // SAFETY: fds is an array of two valid pollfd.
         let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };

@@ -62,7 +62,10 @@ pub fn runc_spec() -> Value {
 /// Sets the value at a JSON pointer (`/process/user/uid`), creating missing objects on the way.
 /// A numeric segment indexes an existing array.
 pub fn set_pointer(root: &mut Value, pointer: &str, value: Value) {
-    assert!(pointer.starts_with('/'), "JSON pointer must start with '/': {pointer}");
+    assert!(
+        pointer.starts_with('/'),
+        "JSON pointer must start with '/': {pointer}"
+    );
     let segments: Vec<String> = pointer[1..]
         .split('/')
         .map(|s| s.replace("~1", "/").replace("~0", "~"))

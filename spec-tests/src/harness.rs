@@ -203,10 +203,8 @@ impl Harness {
         );
         let n = HARNESS_COUNTER.fetch_add(1, Ordering::SeqCst);
         let short = sanitize(name, 40);
-        let base = std::env::temp_dir().join(format!(
-            "sangja-spec-{short}-{}-{n}",
-            std::process::id()
-        ));
+        let base =
+            std::env::temp_dir().join(format!("sangja-spec-{short}-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&base);
         let root = base.join("state");
         for d in [&root, &base.join("out")] {

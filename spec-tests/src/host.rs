@@ -47,7 +47,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = b[i + 1..i + 4]
                 .iter()
                 .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
@@ -132,8 +135,10 @@ pub fn cgroup_mounts() -> Vec<CgroupMount> {
             m.super_opts
                 .iter()
                 .filter(|o| {
-                    !matches!(o.as_str(), "rw" | "ro" | "clone_children" | "noprefix" | "xattr")
-                        && !o.starts_with("release_agent")
+                    !matches!(
+                        o.as_str(),
+                        "rw" | "ro" | "clone_children" | "noprefix" | "xattr"
+                    ) && !o.starts_with("release_agent")
                         && !o.starts_with("cpuset_v2_mode")
                 })
                 .cloned()

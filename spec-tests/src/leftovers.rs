@@ -2,6 +2,7 @@
 //! the container may remain.
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,8 +13,11 @@ use crate::host;
 pub fn leftovers(h: &Harness, id: &str, b: &Bundle) -> Vec<String> {
     let mut found = Vec::new();
 
+    // Ids that name the state root itself (or its parent) cannot be checked by path: check the root is empty.
+    let degenerate = id.is_empty() || id == "." || id == "..";
+
     // 1. State dir.
-    if id.is_empty() {
+    if degenerate {
         if let Ok(rd) = fs::read_dir(h.root()) {
             let names: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
             if !names.is_empty() {
@@ -32,17 +36,20 @@ pub fn leftovers(h: &Harness, id: &str, b: &Bundle) -> Vec<String> {
 
     // 2. Cgroups in every hierarchy (v1 controllers and cgroup2), at the default sangja path, at runc's
     //    defaults (the id at the top or under our own cgroup), and at the config's cgroupsPath.
-    if !id.is_empty() {
-        let mut rel: Vec<PathBuf> = vec![
-            PathBuf::from("sangja").join(id),
-            PathBuf::from(id),
-        ];
+    if !degenerate {
+        let mut rel: Vec<PathBuf> = vec![PathBuf::from("sangja").join(id), PathBuf::from(id)];
         for (_, path) in host::proc_cgroups("self") {
             rel.push(PathBuf::from(path.trim_start_matches('/')).join(id));
         }
-        if let Some(p) = b.config.pointer("/linux/cgroupsPath").and_then(|v| v.as_str()) {
+        if let Some(p) = b
+            .config
+            .pointer("/linux/cgroupsPath")
+            .and_then(|v| v.as_str())
+        {
             rel.push(PathBuf::from(p.trim_start_matches('/')));
         }
+        rel.sort();
+        rel.dedup();
         for m in host::cgroup_mounts() {
             for r in &rel {
                 let dir = m.path.join(r);
@@ -63,7 +70,15 @@ pub fn leftovers(h: &Harness, id: &str, b: &Bundle) -> Vec<String> {
         }
     }
 
-    // 4. Processes with cwd or root in the bundle, or the id on their command line.
+    // 4. Processes with cwd or root in the bundle (seen from the host namespace), whose root directory is
+    //    a private rootfs of the bundle (same inode, as seen through /proc/<pid>/root from any namespace),
+    //    or with the id on their command line.
+    let private_root = b
+        .rootfs()
+        .starts_with(&b.dir)
+        .then(|| fs::metadata(b.rootfs()).ok())
+        .flatten()
+        .map(|m| (m.dev(), m.ino()));
     let me = std::process::id();
     for pid in host::all_pids() {
         if u32::try_from(pid).is_ok_and(|p| p == me) {
@@ -79,7 +94,15 @@ pub fn leftovers(h: &Harness, id: &str, b: &Bundle) -> Vec<String> {
                 }
             }
         }
-        if !id.is_empty() {
+        if let (Some(want), Ok(m)) = (private_root, fs::metadata(format!("/proc/{pid}/root"))) {
+            if (m.dev(), m.ino()) == want {
+                found.push(format!(
+                    "process {pid} has the bundle's rootfs {} as its root",
+                    b.rootfs().display()
+                ));
+            }
+        }
+        if !degenerate {
             if let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) {
                 if cmdline.split(|c| *c == 0).any(|arg| arg == id.as_bytes()) {
                     found.push(format!(
@@ -101,5 +124,9 @@ pub fn assert_nothing_left(h: &Harness, id: &str, b: &Bundle) {
         last = leftovers(h, id, b);
         last.is_empty()
     });
-    assert!(clean, "container {id:?} left things behind:\n  {}", last.join("\n  "));
+    assert!(
+        clean,
+        "container {id:?} left things behind:\n  {}",
+        last.join("\n  ")
+    );
 }

@@ -12,7 +12,7 @@
 //!
 //! Every test needs root. `SANGJA_BIN=/path/to/runtime` tests another binary (e.g. `/usr/sbin/runc`).
 //!
-//! ```no_run
+//! ```ignore
 //! # // in a test file declared as a [[test]] of sangja-shim:
 //! let h = spec_tests::harness!();
 //! let mut b = h.bundle();

@@ -85,13 +85,8 @@ pub fn build(dest: &Path, busybox: &Path) {
     let bin = dest.join("bin");
     fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("mkdir {}: {e}", bin.display()));
     let target = bin.join("busybox");
-    fs::copy(busybox, &target).unwrap_or_else(|e| {
-        panic!(
-            "copy {} -> {}: {e}",
-            busybox.display(),
-            target.display()
-        )
-    });
+    fs::copy(busybox, &target)
+        .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", busybox.display(), target.display()));
     fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).expect("chmod busybox");
     let list = Command::new(busybox)
         .arg("--list")

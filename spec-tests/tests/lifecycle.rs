@@ -5,7 +5,7 @@ use std::fs;
 use std::sync::Barrier;
 
 use serde_json::Value;
-use spec_tests::{assert_nothing_left, harness, host, secs, CmdOpts};
+use spec_tests::{assert_nothing_left, harness, host, leftovers::leftovers, secs, CmdOpts};
 
 /// A shell that reports SIGTERM on stdout and exits 0 on it; "ready" once the trap is installed.
 const TERM_REPORTER: &str = "trap 'echo got-TERM; exit 0' TERM; echo ready; sleep 30 & wait";
@@ -48,7 +48,10 @@ fn create_start_kill_delete_walks_the_states() {
     assert_eq!(st["status"], "created");
     let pid = st["pid"].as_i64().expect("pid is a number");
     assert!(pid > 0, "created container has pid {pid}");
-    assert!(host::pid_alive(pid), "init {pid} of a created container is not alive");
+    assert!(
+        host::pid_alive(pid),
+        "init {pid} of a created container is not alive"
+    );
     assert_eq!(st["bundle"], b.dir_str(), "state.bundle");
     assert_eq!(
         st["rootfs"],
@@ -57,7 +60,9 @@ fn create_start_kill_delete_walks_the_states() {
     );
     assert!(st["owner"].is_string(), "owner is a string: {st}");
     assert!(
-        st["ociVersion"].as_str().is_some_and(|v| v.starts_with("1.")),
+        st["ociVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.")),
         "ociVersion: {st}"
     );
     assert_rfc3339(st["created"].as_str().expect("created is a string"));
@@ -85,7 +90,8 @@ fn create_start_kill_delete_walks_the_states() {
     );
 
     h.cmd(&["delete", &c.id]).ok();
-    h.cmd(&["state", &c.id]).assert_stderr_contains("container does not exist");
+    h.cmd(&["state", &c.id])
+        .assert_stderr_contains("container does not exist");
     assert_nothing_left(&h, &c.id, &b);
 }
 
@@ -133,7 +139,10 @@ fn run_exits_with_the_container_status() {
     let mut b = h.bundle();
     b.args(&["sh", "-c", "echo out; echo err >&2; exit 3"]);
     let out = h.run(&b);
-    assert_eq!(out.code, 3, "run must exit with the container's code:\n{out}");
+    assert_eq!(
+        out.code, 3,
+        "run must exit with the container's code:\n{out}"
+    );
     assert_eq!(out.stdout, "out\n", "container stdout:\n{out}");
     assert!(out.stderr.contains("err"), "container stderr:\n{out}");
 
@@ -157,13 +166,28 @@ fn run_detach_leaves_it_running() {
     let pid_file = h.base().join("run.pid");
     let pf = pid_file.to_str().expect("UTF-8");
     let started = std::time::Instant::now();
-    h.cmd(&["run", "--detach", "--pid-file", pf, "--bundle", b.dir_str(), &id])
-        .ok();
-    assert!(started.elapsed() < secs(10), "run --detach waited for the container");
+    h.cmd(&[
+        "run",
+        "--detach",
+        "--pid-file",
+        pf,
+        "--bundle",
+        b.dir_str(),
+        &id,
+    ])
+    .ok();
+    assert!(
+        started.elapsed() < secs(10),
+        "run --detach waited for the container"
+    );
     assert_eq!(h.status(&id), "running");
     let pid = h.pid(&id);
     let written = fs::read_to_string(&pid_file).expect("pid file written");
-    assert_eq!(written.trim().parse::<i64>().ok(), Some(pid), "pid file {written:?}");
+    assert_eq!(
+        written.trim().parse::<i64>().ok(),
+        Some(pid),
+        "pid file {written:?}"
+    );
     h.cmd(&["kill", &id, "KILL"]).ok();
     h.wait_status(&id, "stopped", secs(10));
     h.cmd(&["delete", &id]).ok();
@@ -185,12 +209,24 @@ fn pid_file_holds_the_state_pid() {
         Some(h.pid(&id)),
         "pid file content {text:?}"
     );
-    assert!(!text.contains('\n'), "runc writes the pid without a newline: {text:?}");
+    assert!(
+        !text.contains('\n'),
+        "runc writes the pid without a newline: {text:?}"
+    );
 }
 
 #[test]
 fn list_table_json_and_quiet() {
     let h = harness!();
+    // Empty: header only, no ids; runc prints `null` for an empty JSON list, `[]` is fine too.
+    let empty = h.cmd(&["list"]);
+    empty.ok();
+    assert_eq!(empty.stdout.lines().count(), 1, "{empty}");
+    assert_eq!(h.cmd(&["list", "-q"]).stdout, "");
+    let json = h.cmd(&["list", "--format", "json"]);
+    json.ok();
+    assert!(matches!(json.stdout.trim(), "null" | "[]"), "{json}");
+
     let mut b = h.bundle();
     b.args(&["sleep", "30"]);
     let created = h.create(&b);
@@ -258,7 +294,9 @@ fn spec_writes_a_runnable_config() {
     out.ok();
     let text = fs::read_to_string(dir.join("config.json")).expect("spec wrote config.json");
     let v: Value = serde_json::from_str(&text).expect("config.json is JSON");
-    assert!(v["ociVersion"].as_str().is_some_and(|s| s.starts_with("1.")));
+    assert!(v["ociVersion"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("1.")));
     assert_eq!(v["process"]["args"], serde_json::json!(["sh"]));
     assert_eq!(v["root"]["path"], "rootfs");
     let ns: Vec<&str> = v["linux"]["namespaces"]
@@ -268,7 +306,10 @@ fn spec_writes_a_runnable_config() {
         .filter_map(|n| n["type"].as_str())
         .collect();
     for want in ["pid", "network", "ipc", "uts", "mount"] {
-        assert!(ns.contains(&want), "spec lacks the {want} namespace: {ns:?}");
+        assert!(
+            ns.contains(&want),
+            "spec lacks the {want} namespace: {ns:?}"
+        );
     }
 
     // Refuses to overwrite, like runc.
@@ -308,12 +349,20 @@ fn delete_refuses_a_running_container_without_force() {
     let out = h.cmd(&["delete", &c.id]);
     out.failed();
     assert_eq!(out.error_lines().len(), 1, "one-line error:\n{out}");
-    assert!(out.stderr.contains("running"), "error names the status:\n{out}");
-    assert_eq!(h.status(&c.id), "running", "the refused delete hurt the container");
+    assert!(
+        out.stderr.contains("running"),
+        "error names the status:\n{out}"
+    );
+    assert_eq!(
+        h.status(&c.id),
+        "running",
+        "the refused delete hurt the container"
+    );
     assert!(host::pid_alive(pid));
 
     h.cmd(&["delete", "--force", &c.id]).ok();
-    h.cmd(&["state", &c.id]).assert_stderr_contains("container does not exist");
+    h.cmd(&["state", &c.id])
+        .assert_stderr_contains("container does not exist");
     assert!(
         host::wait_until(secs(5), || !host::pid_alive(pid)),
         "delete --force left init {pid} alive"
@@ -369,7 +418,10 @@ fn create_of_an_existing_id_fails() {
     let (out, _) = h.try_create(&b, &c.id, &[]);
     out.assert_error("container with given ID already exists");
     let st = h.state(&c.id);
-    assert_eq!(st["status"], "created", "the failed create hurt the first: {st}");
+    assert_eq!(
+        st["status"], "created",
+        "the failed create hurt the first: {st}"
+    );
     assert_eq!(st["pid"].as_i64(), Some(pid));
 }
 
@@ -379,7 +431,7 @@ fn racing_creates_of_one_id_exactly_one_wins() {
     let mut b = h.bundle();
     b.args(&["sleep", "30"]);
     b.write();
-    for round in 0..5 {
+    for round in 0..10 {
         let id = h.id();
         let barrier = Barrier::new(2);
         let outs: Vec<_> = std::thread::scope(|s| {
@@ -387,7 +439,8 @@ fn racing_creates_of_one_id_exactly_one_wins() {
                 .map(|_| {
                     s.spawn(|| {
                         barrier.wait();
-                        h.try_create(&b, &id, &[]).0
+                        // Not try_create: it rewrites config.json and shares output files per id.
+                        h.cmd(&["create", "--bundle", b.dir_str(), &id])
                     })
                 })
                 .collect();
@@ -434,7 +487,11 @@ fn relative_and_absolute_root_path() {
 
     let abs = b.rootfs().to_str().expect("UTF-8").to_string();
     b.set("/root/path", Value::from(abs));
-    assert_eq!(h.probe(&mut b, &["cat", "/marker"]), marker, "absolute root.path");
+    assert_eq!(
+        h.probe(&mut b, &["cat", "/marker"]),
+        marker,
+        "absolute root.path"
+    );
 }
 
 #[test]
@@ -456,4 +513,24 @@ fn no_pivot_runs_in_the_rootfs() {
         .collect();
     want.sort_unstable();
     assert_eq!(seen, want, "`ls /` inside vs the rootfs");
+}
+
+/// Guards the bad-input tests against passing vacuously: the checker must see a live container's state dir,
+/// cgroup and process.
+#[test]
+fn leftover_checker_sees_a_live_container() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    b.args(&["sleep", "30"]);
+    let c = h.create(&b);
+    let found = leftovers(&h, &c.id, &b);
+    let text = found.join("\n");
+    for kind in ["state dir ", "cgroup ", "process "] {
+        assert!(
+            found.iter().any(|l| l.starts_with(kind)),
+            "checker missed the {kind}of a live container:\n{text}"
+        );
+    }
+    h.cmd(&["delete", "--force", &c.id]).ok();
+    assert_nothing_left(&h, &c.id, &b);
 }

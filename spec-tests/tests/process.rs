@@ -39,9 +39,8 @@ fn cap_mask(caps: &[&str]) -> u64 {
 
 /// The five Cap* masks from /proc/self/status: (Inh, Prm, Eff, Bnd, Amb).
 fn caps_seen(status: &str) -> [u64; 5] {
-    ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"].map(|k| {
-        u64::from_str_radix(&status_field(status, k)[0], 16).expect("hex capability mask")
-    })
+    ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
+        .map(|k| u64::from_str_radix(&status_field(status, k)[0], 16).expect("hex capability mask"))
 }
 
 #[test]
@@ -112,7 +111,10 @@ fn cwd_is_the_configured_directory() {
     let h = harness!();
     let mut b = h.bundle();
     b.set("/process/cwd", json!("/etc"));
-    assert_eq!(h.probe(&mut b, &["readlink", "/proc/self/cwd"]).trim(), "/etc");
+    assert_eq!(
+        h.probe(&mut b, &["readlink", "/proc/self/cwd"]).trim(),
+        "/etc"
+    );
     b.set("/process/cwd", json!("/home/tester"));
     assert_eq!(h.probe(&mut b, &["pwd"]).trim(), "/home/tester");
 }
@@ -127,7 +129,10 @@ fn user_uid_gid_and_additional_gids() {
     );
     let out = h.sh(&mut b, "id; cat /proc/self/status");
     let (id_line, status) = out.split_once('\n').expect("two parts");
-    assert_eq!(id_line, "uid=1000(tester) gid=1000(tester) groups=2000,3000");
+    assert_eq!(
+        id_line,
+        "uid=1000(tester) gid=1000(tester) groups=2000,3000"
+    );
     assert_eq!(status_field(status, "Uid"), ["1000"; 4]);
     assert_eq!(status_field(status, "Gid"), ["1000"; 4]);
     assert_eq!(status_field(status, "Groups"), ["2000", "3000"]);
@@ -174,7 +179,12 @@ fn all_five_capability_sets_for_a_non_root_user() {
     let h = harness!();
     let mut b = h.bundle();
     b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
-    let bounding = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"];
+    let bounding = [
+        "CAP_CHOWN",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_ADMIN",
+    ];
     let permitted = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let inheritable = ["CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let ambient = ["CAP_NET_BIND_SERVICE"];
@@ -229,7 +239,10 @@ fn root_capabilities_are_bounded() {
 
     // And the dropped CAP_SYS_ADMIN is really gone: mount fails.
     let out = h.sh(&mut b, "mount -t tmpfs t /tmp 2>&1; echo rc=$?");
-    assert!(!out.contains("rc=0"), "mount succeeded without CAP_SYS_ADMIN: {out}");
+    assert!(
+        !out.contains("rc=0"),
+        "mount succeeded without CAP_SYS_ADMIN: {out}"
+    );
 }
 
 #[test]
@@ -270,9 +283,18 @@ fn rlimits_are_applied() {
     let out = h.sh(&mut b, "ulimit -n; cat /proc/self/limits");
     let (ulimit, limits) = out.split_once('\n').expect("two parts");
     assert_eq!(ulimit, "512");
-    assert_eq!(limit(limits, "Max open files"), ("512".into(), "768".into()));
-    assert_eq!(limit(limits, "Max processes"), ("1000".into(), "2000".into()));
-    assert_eq!(limit(limits, "Max core file size"), ("0".into(), "4096".into()));
+    assert_eq!(
+        limit(limits, "Max open files"),
+        ("512".into(), "768".into())
+    );
+    assert_eq!(
+        limit(limits, "Max processes"),
+        ("1000".into(), "2000".into())
+    );
+    assert_eq!(
+        limit(limits, "Max core file size"),
+        ("0".into(), "4096".into())
+    );
 }
 
 #[test]
@@ -280,9 +302,15 @@ fn oom_score_adj_is_applied() {
     let h = harness!();
     let mut b = h.bundle();
     b.set("/process/oomScoreAdj", json!(500));
-    assert_eq!(h.probe(&mut b, &["cat", "/proc/self/oom_score_adj"]).trim(), "500");
+    assert_eq!(
+        h.probe(&mut b, &["cat", "/proc/self/oom_score_adj"]).trim(),
+        "500"
+    );
     b.set("/process/oomScoreAdj", json!(123));
-    assert_eq!(h.probe(&mut b, &["cat", "/proc/self/oom_score_adj"]).trim(), "123");
+    assert_eq!(
+        h.probe(&mut b, &["cat", "/proc/self/oom_score_adj"]).trim(),
+        "123"
+    );
 }
 
 #[test]

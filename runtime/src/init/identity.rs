@@ -8,7 +8,11 @@ use crate::plan::Plan;
 use crate::sys::{self, Errno};
 
 fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
-    Fail { step, errno: errno as i32, detail }
+    Fail {
+        step,
+        errno: errno as i32,
+        detail,
+    }
 }
 
 /// Default umask when `process.user.umask` is absent (runc's).
@@ -25,10 +29,12 @@ pub fn apply(plan: &Plan) -> Result<(), Fail<'_>> {
         }
     }
     for (i, (res, soft, hard)) in p.rlimits.iter().enumerate() {
-        sys::setrlimit(*res, *soft, *hard).map_err(|e| fail(Step::Rlimit, e, rlimit_name(i, plan)))?;
+        sys::setrlimit(*res, *soft, *hard)
+            .map_err(|e| fail(Step::Rlimit, e, rlimit_name(i, plan)))?;
     }
     // Keep permitted capabilities across the uid change, then set the exact sets.
-    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).map_err(|e| fail(Step::Capset, e, b"PR_SET_KEEPCAPS"))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0)
+        .map_err(|e| fail(Step::Capset, e, b"PR_SET_KEEPCAPS"))?;
     for cap in 0..=p.last_cap.min(63) {
         if p.caps.bounding & (1u64 << cap) == 0 {
             match sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0) {
@@ -40,19 +46,25 @@ pub fn apply(plan: &Plan) -> Result<(), Fail<'_>> {
     sys::setgroups(&p.groups).map_err(|e| fail(Step::Setgroups, e, b"additionalGids"))?;
     sys::setgid_all(p.gid).map_err(|e| fail(Step::Setgid, e, b"user.gid"))?;
     sys::setuid_all(p.uid).map_err(|e| fail(Step::Setuid, e, b"user.uid"))?;
-    sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0).map_err(|e| fail(Step::Capset, e, b"PR_SET_KEEPCAPS"))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0)
+        .map_err(|e| fail(Step::Capset, e, b"PR_SET_KEEPCAPS"))?;
     sys::capset(p.caps.effective, p.caps.permitted, p.caps.inheritable)
         .map_err(|e| fail(Step::Capset, e, b"effective/permitted/inheritable"))?;
     for cap in 0..=p.last_cap.min(63) {
         if p.caps.ambient & (1u64 << cap) != 0 {
-            sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong)
-                .map_err(|e| fail(Step::CapAmbient, e, b"ambient"))?;
+            sys::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                cap as libc::c_ulong,
+            )
+            .map_err(|e| fail(Step::CapAmbient, e, b"ambient"))?;
         }
     }
     sys::umask(p.umask.unwrap_or(DEFAULT_UMASK) as libc::mode_t);
     sys::chdir(&p.cwd).map_err(|e| fail(Step::Cwd, e, p.cwd.to_bytes()))?;
     if p.no_new_privileges {
-        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).map_err(|e| fail(Step::NoNewPrivs, e, b"noNewPrivileges"))?;
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)
+            .map_err(|e| fail(Step::NoNewPrivs, e, b"noNewPrivileges"))?;
     }
     Ok(())
 }
@@ -68,10 +80,12 @@ pub fn find_executable(plan: &Plan) -> Result<&CStr, Fail<'_>> {
     let mut last = Errno::ENOENT;
     for c in &p.exe_candidates {
         match sys::stat(c) {
-            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => match sys::access(c, libc::X_OK) {
-                Ok(()) => return Ok(c),
-                Err(e) => last = e,
-            },
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {
+                match sys::access(c, libc::X_OK) {
+                    Ok(()) => return Ok(c),
+                    Err(e) => last = e,
+                }
+            }
             Ok(_) => last = Errno::EACCES,
             Err(e) => {
                 if last == Errno::ENOENT {

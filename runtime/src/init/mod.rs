@@ -69,13 +69,24 @@ pub fn run(plan: &Plan, sock: OwnedFd, cgroup_procs: Vec<OwnedFd>) -> ! {
 }
 
 fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
-    Fail { step, errno: errno as i32, detail }
+    Fail {
+        step,
+        errno: errno as i32,
+        detail,
+    }
 }
 
 /// Every set-up step up to (not including) the exec lookup. Returns the opened exec fifo.
-fn setup<'a>(plan: &'a Plan, _sock: BorrowedFd<'_>, cgroup_procs: Vec<OwnedFd>) -> Result<OwnedFd, Fail<'a>> {
+fn setup<'a>(
+    plan: &'a Plan,
+    _sock: BorrowedFd<'_>,
+    cgroup_procs: Vec<OwnedFd>,
+) -> Result<OwnedFd, Fail<'a>> {
     // Die with the parent while it still waits for us (a killed `sangja create` leaves nothing).
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
+    // Until execve, this process is the sangja binary: keep /proc/<pid>/exe and friends out of
+    // reach of anything already in the namespaces we join (execve resets it).
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
     sys::umask(0);
     // Join the cgroup first: the init is accounted before it does anything, and a new cgroup
     // namespace is then rooted at the container's cgroup.
@@ -84,11 +95,14 @@ fn setup<'a>(plan: &'a Plan, _sock: BorrowedFd<'_>, cgroup_procs: Vec<OwnedFd>) 
     }
     drop(cgroup_procs);
     for ns in &plan.join {
-        let fd = sys::open(&ns.path, libc::O_RDONLY, 0).map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
-        sys::setns(fd.as_fd(), ns.nstype).map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
+        let fd = sys::open(&ns.path, libc::O_RDONLY, 0)
+            .map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
+        sys::setns(fd.as_fd(), ns.nstype)
+            .map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
     }
     if plan.unshare_cgroupns {
-        sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| fail(Step::CgroupNamespace, e, b"cgroup"))?;
+        sys::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| fail(Step::CgroupNamespace, e, b"cgroup"))?;
     }
     if let Some(h) = &plan.hostname {
         sys::sethostname(h.to_bytes()).map_err(|e| fail(Step::Hostname, e, h.to_bytes()))?;
@@ -98,11 +112,13 @@ fn setup<'a>(plan: &'a Plan, _sock: BorrowedFd<'_>, cgroup_procs: Vec<OwnedFd>) 
     }
     // Opened O_RDWR so the open never blocks and `start` (O_WRONLY|O_NONBLOCK) finds a reader
     // exactly as long as we live. Opened before pivot_root: it lives in the host's state dir.
-    let fifo = sys::open(&plan.fifo, libc::O_RDWR, 0).map_err(|e| fail(Step::OpenFifo, e, plan.fifo.to_bytes()))?;
+    let fifo = sys::open(&plan.fifo, libc::O_RDWR, 0)
+        .map_err(|e| fail(Step::OpenFifo, e, plan.fifo.to_bytes()))?;
     if let Some(v) = &plan.process.oom_score_adj {
         let fd = sys::open(c"/proc/self/oom_score_adj", libc::O_WRONLY, 0)
             .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
-        sys::write(fd.as_fd(), v.to_bytes()).map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
+        sys::write(fd.as_fd(), v.to_bytes())
+            .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
     }
     let root = rootfs::prepare(plan)?;
     drop(root);

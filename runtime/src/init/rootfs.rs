@@ -92,7 +92,11 @@ fn open_parent<'n>(
     };
     let slash = trimmed.iter().rposition(|b| *b == b'/').unwrap_or(0);
     let mut dir = [0u8; PATH_BUF];
-    let parent_path = if slash == 0 { &b"/"[..] } else { &trimmed[..slash] };
+    let parent_path = if slash == 0 {
+        &b"/"[..]
+    } else {
+        &trimmed[..slash]
+    };
     let parent_c = to_buf(parent_path, &mut dir).ok_or(Errno::ENAMETOOLONG)?;
     let parent = open_or_create(root, parent_c, false)?;
     let leaf = to_buf(&trimmed[slash + 1..], name).ok_or(Errno::ENAMETOOLONG)?;
@@ -100,44 +104,63 @@ fn open_parent<'n>(
 }
 
 fn fail<'a>(step: Step, errno: Errno, detail: &'a CStr) -> Fail<'a> {
-    Fail { step, errno: errno as i32, detail: detail.to_bytes() }
+    Fail {
+        step,
+        errno: errno as i32,
+        detail: detail.to_bytes(),
+    }
 }
 
 /// Perform one mount operation.
 fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
     let mut name = [0u8; PATH_BUF];
     if let MountKind::Symlink { target } = &op.kind {
-        let (parent, leaf) =
-            open_parent(root, &op.dest, &mut name).map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
+        let (parent, leaf) = open_parent(root, &op.dest, &mut name)
+            .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
         return match sys::symlinkat(target, parent.as_fd(), leaf) {
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err(fail(Step::DevSymlink, e, &op.dest)),
         };
     }
-    let target = open_or_create(root, &op.dest, op.file_target).map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
+    let target = open_or_create(root, &op.dest, op.file_target)
+        .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
     let mut pbuf = [0u8; 32];
     let tpath = sys::proc_fd_path(target.as_raw_fd(), &mut pbuf);
     let needs_top = match &op.kind {
         MountKind::Bind { source, recursive } => {
             let flags = libc::MS_BIND | if *recursive { libc::MS_REC } else { 0 };
-            sys::mount(Some(source), tpath, None, flags, None).map_err(|e| fail(Step::Mount, e, &op.dest))?;
-            op.attr_set != 0 || !op.propagation.is_empty()
-        }
-        MountKind::Fs { fstype, source } => {
-            sys::mount(Some(source), tpath, Some(fstype), op.flags, op.data.as_deref())
+            sys::mount(Some(source), tpath, None, flags, None)
                 .map_err(|e| fail(Step::Mount, e, &op.dest))?;
             op.attr_set != 0 || !op.propagation.is_empty()
         }
+        MountKind::Fs { fstype, source } => {
+            sys::mount(
+                Some(source),
+                tpath,
+                Some(fstype),
+                op.flags,
+                op.data.as_deref(),
+            )
+            .map_err(|e| fail(Step::Mount, e, &op.dest))?;
+            op.attr_set != 0 || !op.propagation.is_empty()
+        }
         MountKind::RemountRo => {
-            sys::mount_setattr(target.as_raw_fd(), c"", libc::AT_EMPTY_PATH as libc::c_uint, op.attr_set, 0)
-                .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
+            sys::mount_setattr(
+                target.as_raw_fd(),
+                c"",
+                libc::AT_EMPTY_PATH as libc::c_uint,
+                op.attr_set,
+                0,
+            )
+            .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
             false
         }
         MountKind::Symlink { .. } => false,
     };
     if needs_top {
         // The O_PATH fd still points below the new mount: reopen to reach the mount's root.
-        let top = sys::open_in_root(root, &op.dest, libc::O_PATH).map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
+        let top = sys::open_in_root(root, &op.dest, libc::O_PATH)
+            .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
         if op.attr_set != 0 {
             let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
             if op.attr_recursive {
@@ -149,7 +172,8 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
         let mut tbuf = [0u8; 32];
         let tp = sys::proc_fd_path(top.as_raw_fd(), &mut tbuf);
         for p in &op.propagation {
-            sys::mount(None, tp, None, *p, None).map_err(|e| fail(Step::MountPropagation, e, &op.dest))?;
+            sys::mount(None, tp, None, *p, None)
+                .map_err(|e| fail(Step::MountPropagation, e, &op.dest))?;
         }
     }
     Ok(())
@@ -157,13 +181,15 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
 
 fn make_device<'a>(root: BorrowedFd<'_>, d: &'a DeviceOp) -> Result<(), Fail<'a>> {
     let mut name = [0u8; PATH_BUF];
-    let (parent, leaf) = open_parent(root, &d.path, &mut name).map_err(|e| fail(Step::MountTarget, e, &d.path))?;
+    let (parent, leaf) =
+        open_parent(root, &d.path, &mut name).map_err(|e| fail(Step::MountTarget, e, &d.path))?;
     match sys::mknodat(parent.as_fd(), leaf, d.mode, d.dev) {
         Ok(()) => {}
         Err(Errno::EEXIST) => return Ok(()),
         Err(Errno::EPERM) => {
             // Not allowed to mknod (e.g. /dev is not ours): bind the host's node instead.
-            let target = open_or_create(root, &d.path, true).map_err(|e| fail(Step::Device, e, &d.path))?;
+            let target =
+                open_or_create(root, &d.path, true).map_err(|e| fail(Step::Device, e, &d.path))?;
             let mut pbuf = [0u8; 32];
             let tpath = sys::proc_fd_path(target.as_raw_fd(), &mut pbuf);
             return sys::mount(Some(&d.path), tpath, None, libc::MS_BIND, None)
@@ -171,9 +197,11 @@ fn make_device<'a>(root: BorrowedFd<'_>, d: &'a DeviceOp) -> Result<(), Fail<'a>
         }
         Err(e) => return Err(fail(Step::Device, e, &d.path)),
     }
-    sys::fchmodat(parent.as_fd(), leaf, d.mode & 0o7777).map_err(|e| fail(Step::Device, e, &d.path))?;
+    sys::fchmodat(parent.as_fd(), leaf, d.mode & 0o7777)
+        .map_err(|e| fail(Step::Device, e, &d.path))?;
     if d.uid != 0 || d.gid != 0 {
-        sys::fchownat(parent.as_fd(), leaf, d.uid, d.gid).map_err(|e| fail(Step::Device, e, &d.path))?;
+        sys::fchownat(parent.as_fd(), leaf, d.uid, d.gid)
+            .map_err(|e| fail(Step::Device, e, &d.path))?;
     }
     Ok(())
 }
@@ -182,8 +210,14 @@ fn make_device<'a>(root: BorrowedFd<'_>, d: &'a DeviceOp) -> Result<(), Fail<'a>
 pub fn prepare<'a>(plan: &'a Plan) -> Result<OwnedFd, Fail<'a>> {
     sys::mount(None, c"/", None, plan.root.initial_propagation, None)
         .map_err(|e| fail(Step::RootPropagation, e, c"/"))?;
-    sys::mount(Some(&plan.rootfs), &plan.rootfs, None, libc::MS_BIND | libc::MS_REC, None)
-        .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
+    sys::mount(
+        Some(&plan.rootfs),
+        &plan.rootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
     let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
     for op in &plan.mounts {
@@ -195,7 +229,8 @@ pub fn prepare<'a>(plan: &'a Plan) -> Result<OwnedFd, Fail<'a>> {
     if plan.dev_symlinks {
         let mut name = [0u8; PATH_BUF];
         for (link, target) in DEV_SYMLINKS {
-            let (parent, leaf) = open_parent(root.as_fd(), link, &mut name).map_err(|e| fail(Step::DevSymlink, e, link))?;
+            let (parent, leaf) = open_parent(root.as_fd(), link, &mut name)
+                .map_err(|e| fail(Step::DevSymlink, e, link))?;
             match sys::symlinkat(target, parent.as_fd(), leaf) {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(fail(Step::DevSymlink, e, link)),
@@ -214,7 +249,8 @@ pub fn enter<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
             .map_err(|e| fail(Step::Chroot, e, &plan.rootfs))?;
         sys::chroot(c".").map_err(|e| fail(Step::Chroot, e, &plan.rootfs))?;
     } else {
-        let old = sys::open(c"/", libc::O_DIRECTORY | libc::O_RDONLY, 0).map_err(|e| fail(Step::PivotRoot, e, c"/"))?;
+        let old = sys::open(c"/", libc::O_DIRECTORY | libc::O_RDONLY, 0)
+            .map_err(|e| fail(Step::PivotRoot, e, c"/"))?;
         sys::pivot_root(c".", c".").map_err(|e| fail(Step::PivotRoot, e, &plan.rootfs))?;
         sys::fchdir(old.as_fd()).map_err(|e| fail(Step::PivotRoot, e, c"/"))?;
         sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
@@ -231,7 +267,8 @@ pub fn enter<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
 /// After the pivot: sysctls, read-only and masked paths, read-only root.
 pub fn finish<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
     for (path, value) in &plan.sysctl {
-        let fd = sys::open(path, libc::O_WRONLY | libc::O_TRUNC, 0).map_err(|e| fail(Step::Sysctl, e, path))?;
+        let fd = sys::open(path, libc::O_WRONLY | libc::O_TRUNC, 0)
+            .map_err(|e| fail(Step::Sysctl, e, path))?;
         sys::write(fd.as_fd(), value.to_bytes()).map_err(|e| fail(Step::Sysctl, e, path))?;
     }
     for path in &plan.readonly {

@@ -141,13 +141,20 @@ impl Plan {
         let mut unshare_cgroupns = false;
         let mut join = Vec::new();
         let mut join_pid = None;
-        for (i, ns) in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten().enumerate() {
+        for (i, ns) in linux
+            .and_then(|l| l.namespaces().as_ref())
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let flag = ns_flag(ns.typ());
             let field = format!("linux.namespaces[{i}].path");
             match ns.path() {
                 None if ns.typ() == LinuxNamespaceType::Cgroup => unshare_cgroupns = true,
                 None => clone_flags |= flag as u64,
-                Some(p) if ns.typ() == LinuxNamespaceType::Pid => join_pid = Some((p.clone(), field)),
+                Some(p) if ns.typ() == LinuxNamespaceType::Pid => {
+                    join_pid = Some((p.clone(), field))
+                }
                 Some(p) => join.push(JoinNs {
                     nstype: flag,
                     path: cstr(p.to_string_lossy().into_owned(), &field)?,
@@ -160,13 +167,26 @@ impl Plan {
         let dev_bound = mounts
             .iter()
             .any(|m| m.dest.as_bytes() == b"/dev" && matches!(m.kind, MountKind::Bind { .. }));
-        let devices = if dev_bound { Vec::new() } else { mounts::plan_devices(spec)? };
+        let devices = if dev_bound {
+            Vec::new()
+        } else {
+            mounts::plan_devices(spec)?
+        };
         let (initial, fin) = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()));
         let cs = |list: Option<&Vec<String>>, field: &str| -> Result<Vec<CString>, SpecError> {
-            list.into_iter().flatten().map(|p| cstr(p.clone(), field)).collect()
+            list.into_iter()
+                .flatten()
+                .map(|p| cstr(p.clone(), field))
+                .collect()
         };
-        let masked = cs(linux.and_then(|l| l.masked_paths().as_ref()), "linux.maskedPaths")?;
-        let readonly = cs(linux.and_then(|l| l.readonly_paths().as_ref()), "linux.readonlyPaths")?;
+        let masked = cs(
+            linux.and_then(|l| l.masked_paths().as_ref()),
+            "linux.maskedPaths",
+        )?;
+        let readonly = cs(
+            linux.and_then(|l| l.readonly_paths().as_ref()),
+            "linux.readonlyPaths",
+        )?;
         let mut sysctl = Vec::new();
         if let Some(map) = linux.and_then(|l| l.sysctl().as_ref()) {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -182,7 +202,9 @@ impl Plan {
             .as_ref()
             .ok_or_else(|| SpecError::field("process", "is required to create a container"))?;
         let opt = |s: Option<&String>, field: &str| -> Result<Option<CString>, SpecError> {
-            s.filter(|s| !s.is_empty()).map(|s| cstr(s.clone(), field)).transpose()
+            s.filter(|s| !s.is_empty())
+                .map(|s| cstr(s.clone(), field))
+                .transpose()
         };
         Ok(Plan {
             id: cstr(input.id.to_string(), "id")?,
@@ -194,7 +216,11 @@ impl Plan {
             root: RootPlan {
                 initial_propagation: initial,
                 final_propagation: fin,
-                readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+                readonly: spec
+                    .root()
+                    .as_ref()
+                    .and_then(|r| r.readonly())
+                    .unwrap_or(false),
                 no_pivot: input.no_pivot,
             },
             mounts,

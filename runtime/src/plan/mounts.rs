@@ -133,7 +133,13 @@ fn parse_options(options: &[String]) -> Parsed {
             "slave" => (p.propagation.push(libc::MS_SLAVE), (0, 0)).1,
             "rslave" => (p.propagation.push(libc::MS_SLAVE | libc::MS_REC), (0, 0)).1,
             "unbindable" => (p.propagation.push(libc::MS_UNBINDABLE), (0, 0)).1,
-            "runbindable" => (p.propagation.push(libc::MS_UNBINDABLE | libc::MS_REC), (0, 0)).1,
+            "runbindable" => {
+                (
+                    p.propagation.push(libc::MS_UNBINDABLE | libc::MS_REC),
+                    (0, 0),
+                )
+                    .1
+            }
             "rro" | "rnosuid" | "rnodev" | "rnoexec" => {
                 p.attr_recursive = true;
                 p.attr |= match o.as_str() {
@@ -197,17 +203,24 @@ fn plan_mount(
     let p = parse_options(&options);
     let typ = m.typ().clone().unwrap_or_default();
     if p.bind || typ == "bind" {
-        let src = m
-            .source()
-            .as_ref()
-            .ok_or_else(|| SpecError::field(format!("{field}.source"), "is required for a bind mount"))?;
-        let src = if src.is_absolute() { src.clone() } else { bundle.join(src) };
-        let meta = std::fs::metadata(&src)
-            .map_err(|e| SpecError::field(format!("{field}.source"), format!("{}: {e}", src.display())))?;
+        let src = m.source().as_ref().ok_or_else(|| {
+            SpecError::field(format!("{field}.source"), "is required for a bind mount")
+        })?;
+        let src = if src.is_absolute() {
+            src.clone()
+        } else {
+            bundle.join(src)
+        };
+        let meta = std::fs::metadata(&src).map_err(|e| {
+            SpecError::field(format!("{field}.source"), format!("{}: {e}", src.display()))
+        })?;
         ops.push(MountOp {
-                dest,
+            dest,
             kind: MountKind::Bind {
-                source: cstr(src.to_string_lossy().into_owned(), &format!("{field}.source"))?,
+                source: cstr(
+                    src.to_string_lossy().into_owned(),
+                    &format!("{field}.source"),
+                )?,
                 recursive: p.rbind,
             },
             flags: p.flags & !libc::MS_REMOUNT,
@@ -220,7 +233,10 @@ fn plan_mount(
         return Ok(());
     }
     if typ.is_empty() {
-        return Err(SpecError::field(format!("{field}.type"), "is required unless the mount is a bind mount"));
+        return Err(SpecError::field(
+            format!("{field}.type"),
+            "is required unless the mount is a bind mount",
+        ));
     }
     if typ == "cgroup" || typ == "cgroup2" {
         if let Some((host, cg)) = cgroups {
@@ -228,7 +244,11 @@ fn plan_mount(
             return Ok(());
         }
     }
-    let source = m.source().as_ref().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| typ.clone());
+    let source = m
+        .source()
+        .as_ref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| typ.clone());
     ops.push(MountOp {
         dest,
         kind: MountKind::Fs {
@@ -261,14 +281,23 @@ fn plan_cgroup_mount(
     let c = |s: String| cstr(s, &field);
     let base_flags = p.flags & !libc::MS_REMOUNT;
     if host.layout == crate::cgroups::Layout::V2 {
-        let (_, dir) = cg.dirs.first().ok_or_else(|| SpecError::field(&field, "no cgroup hierarchy"))?;
+        let (_, dir) = cg
+            .dirs
+            .first()
+            .ok_or_else(|| SpecError::field(&field, "no cgroup hierarchy"))?;
         let kind = if cgroupns {
-            MountKind::Fs { fstype: c("cgroup2".into())?, source: c("cgroup".into())? }
+            MountKind::Fs {
+                fstype: c("cgroup2".into())?,
+                source: c("cgroup".into())?,
+            }
         } else {
-            MountKind::Bind { source: c(dir.to_string_lossy().into_owned())?, recursive: false }
+            MountKind::Bind {
+                source: c(dir.to_string_lossy().into_owned())?,
+                recursive: false,
+            }
         };
         ops.push(MountOp {
-                dest: c(dest.to_string())?,
+            dest: c(dest.to_string())?,
             kind,
             flags: base_flags,
             attr_set: attr_from_flags(base_flags),
@@ -282,7 +311,10 @@ fn plan_cgroup_mount(
     let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     ops.push(MountOp {
         dest: c(dest.to_string())?,
-        kind: MountKind::Fs { fstype: c("tmpfs".into())?, source: c("tmpfs".into())? },
+        kind: MountKind::Fs {
+            fstype: c("tmpfs".into())?,
+            source: c("tmpfs".into())?,
+        },
         flags: tmpfs_flags,
         attr_set: 0,
         attr_recursive: false,
@@ -295,12 +327,21 @@ fn plan_cgroup_mount(
         let sub = format!("{}/{}", dest.trim_end_matches('/'), h.name());
         let kind = if cgroupns {
             if h.is_v2() {
-                MountKind::Fs { fstype: c("cgroup2".into())?, source: c("cgroup2".into())? }
+                MountKind::Fs {
+                    fstype: c("cgroup2".into())?,
+                    source: c("cgroup2".into())?,
+                }
             } else {
-                MountKind::Fs { fstype: c("cgroup".into())?, source: c("cgroup".into())? }
+                MountKind::Fs {
+                    fstype: c("cgroup".into())?,
+                    source: c("cgroup".into())?,
+                }
             }
         } else {
-            MountKind::Bind { source: c(dir.to_string_lossy().into_owned())?, recursive: false }
+            MountKind::Bind {
+                source: c(dir.to_string_lossy().into_owned())?,
+                recursive: false,
+            }
         };
         let data = match (&kind, h.is_v2()) {
             (MountKind::Fs { .. }, false) => {
@@ -314,7 +355,7 @@ fn plan_cgroup_mount(
             _ => None,
         };
         ops.push(MountOp {
-                dest: c(sub)?,
+            dest: c(sub)?,
             kind,
             flags: sub_flags,
             attr_set: attr_from_flags(sub_flags),
@@ -327,8 +368,10 @@ fn plan_cgroup_mount(
         if h.controllers.contains(',') && !h.controllers.starts_with("name=") {
             for single in h.controllers.split(',') {
                 ops.push(MountOp {
-                                dest: c(format!("{}/{single}", dest.trim_end_matches('/')))?,
-                    kind: MountKind::Symlink { target: c(h.name().to_string())? },
+                    dest: c(format!("{}/{single}", dest.trim_end_matches('/')))?,
+                    kind: MountKind::Symlink {
+                        target: c(h.name().to_string())?,
+                    },
                     flags: 0,
                     attr_set: 0,
                     attr_recursive: false,
@@ -341,7 +384,7 @@ fn plan_cgroup_mount(
     }
     if base_flags & libc::MS_RDONLY != 0 {
         ops.push(MountOp {
-                dest: c(dest.to_string())?,
+            dest: c(dest.to_string())?,
             kind: MountKind::RemountRo,
             flags: 0,
             attr_set: crate::sys::MOUNT_ATTR_RDONLY,
@@ -375,7 +418,13 @@ fn makedev(major: i64, minor: i64) -> libc::dev_t {
 /// The devices runtime-spec requires in every container, then `linux.devices`.
 pub fn plan_devices(spec: &Spec) -> Result<Vec<DeviceOp>, SpecError> {
     let mut out = Vec::new();
-    for (name, minor) in [("null", 3), ("zero", 5), ("full", 7), ("random", 8), ("urandom", 9)] {
+    for (name, minor) in [
+        ("null", 3),
+        ("zero", 5),
+        ("full", 7),
+        ("random", 8),
+        ("urandom", 9),
+    ] {
         out.push(DeviceOp {
             path: cstr(format!("/dev/{name}"), "linux.devices")?,
             mode: libc::S_IFCHR | 0o666,
@@ -399,12 +448,18 @@ pub fn plan_devices(spec: &Spec) -> Result<Vec<DeviceOp>, SpecError> {
             LinuxDeviceType::B => libc::S_IFBLK,
             LinuxDeviceType::P => libc::S_IFIFO,
             LinuxDeviceType::A => {
-                return Err(SpecError::field(format!("{field}.type"), "\"a\" is not a device node type"))
+                return Err(SpecError::field(
+                    format!("{field}.type"),
+                    "\"a\" is not a device node type",
+                ))
             }
         };
         let perm = d.file_mode().unwrap_or(0o666) & 0o7777;
         let op = DeviceOp {
-            path: cstr(d.path().to_string_lossy().into_owned(), &format!("{field}.path"))?,
+            path: cstr(
+                d.path().to_string_lossy().into_owned(),
+                &format!("{field}.path"),
+            )?,
             mode: kind | perm,
             dev: makedev(d.major(), d.minor()),
             uid: d.uid().unwrap_or(0),
@@ -432,14 +487,27 @@ mod tests {
 
     #[test]
     fn options_split_into_flags_propagation_and_data() {
-        let opts: Vec<String> = ["nosuid", "strictatime", "mode=755", "size=65536k", "rslave", "ro"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let opts: Vec<String> = [
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+            "ro",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let p = parse_options(&opts);
-        assert_eq!(p.flags, libc::MS_NOSUID | libc::MS_STRICTATIME | libc::MS_RDONLY);
+        assert_eq!(
+            p.flags,
+            libc::MS_NOSUID | libc::MS_STRICTATIME | libc::MS_RDONLY
+        );
         assert_eq!(p.propagation, vec![libc::MS_SLAVE | libc::MS_REC]);
-        assert_eq!(p.data, vec!["mode=755".to_string(), "size=65536k".to_string()]);
+        assert_eq!(
+            p.data,
+            vec!["mode=755".to_string(), "size=65536k".to_string()]
+        );
         let p = parse_options(&["ro".to_string(), "rw".to_string(), "rbind".to_string()]);
         assert_eq!(p.flags & libc::MS_RDONLY, 0);
         assert!(p.bind && p.rbind);

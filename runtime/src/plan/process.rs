@@ -91,8 +91,14 @@ fn cap_mask(
 /// Capability number of an oci-spec capability (via its `CAP_*` name and the caps crate's table).
 fn caps_index(c: Capability) -> u32 {
     let name = c.to_string();
-    let name = if name.starts_with("CAP_") { name } else { format!("CAP_{name}") };
-    name.parse::<caps::Capability>().map(|c| c.index() as u32).unwrap_or(u32::MAX)
+    let name = if name.starts_with("CAP_") {
+        name
+    } else {
+        format!("CAP_{name}")
+    };
+    name.parse::<caps::Capability>()
+        .map(|c| c.index() as u32)
+        .unwrap_or(u32::MAX)
 }
 
 fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
@@ -120,8 +126,12 @@ fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
 fn home_of(rootfs: &Path, uid: u32) -> String {
     // Read through the rootfs: a symlinked /etc/passwd pointing outside is simply not followed.
     let path = rootfs.join("etc/passwd");
-    let is_plain = std::fs::symlink_metadata(&path).map(|m| m.is_file()).unwrap_or(false)
-        && std::fs::symlink_metadata(rootfs.join("etc")).map(|m| m.is_dir()).unwrap_or(false);
+    let is_plain = std::fs::symlink_metadata(&path)
+        .map(|m| m.is_file())
+        .unwrap_or(false)
+        && std::fs::symlink_metadata(rootfs.join("etc"))
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
     if !is_plain {
         return "/".into();
     }
@@ -159,7 +169,11 @@ pub fn plan_process(p: &Process, rootfs: &Path) -> Result<ProcessPlan, SpecError
         if arg0.starts_with('/') {
             vec![arg0.clone()]
         } else {
-            vec![format!("{}/{}", p.cwd().to_string_lossy().trim_end_matches('/'), arg0)]
+            vec![format!(
+                "{}/{}",
+                p.cwd().to_string_lossy().trim_end_matches('/'),
+                arg0
+            )]
         }
     } else {
         let path = env_list
@@ -182,9 +196,21 @@ pub fn plan_process(p: &Process, rootfs: &Path) -> Result<ProcessPlan, SpecError
         Some(c) => {
             let mut s = CapSets {
                 bounding: cap_mask(c.bounding().as_ref(), "process.capabilities.bounding", last),
-                effective: cap_mask(c.effective().as_ref(), "process.capabilities.effective", last),
-                permitted: cap_mask(c.permitted().as_ref(), "process.capabilities.permitted", last),
-                inheritable: cap_mask(c.inheritable().as_ref(), "process.capabilities.inheritable", last),
+                effective: cap_mask(
+                    c.effective().as_ref(),
+                    "process.capabilities.effective",
+                    last,
+                ),
+                permitted: cap_mask(
+                    c.permitted().as_ref(),
+                    "process.capabilities.permitted",
+                    last,
+                ),
+                inheritable: cap_mask(
+                    c.inheritable().as_ref(),
+                    "process.capabilities.inheritable",
+                    last,
+                ),
                 ambient: cap_mask(c.ambient().as_ref(), "process.capabilities.ambient", last),
             };
             let allowed = s.permitted & s.inheritable;
@@ -202,7 +228,10 @@ pub fn plan_process(p: &Process, rootfs: &Path) -> Result<ProcessPlan, SpecError
         .map(|r| (rlimit_resource(r.typ()), r.soft(), r.hard()))
         .collect();
     let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-        v.iter().map(|c| c.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+        v.iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
     };
     Ok(ProcessPlan {
         argv_ptrs: ptrs(&argv),

@@ -6,11 +6,7 @@
 //! - table: Go's `tabwriter` with minwidth 12, tabwidth 1, padding 3, padchar ' '.
 //!
 //! Unlike `state`, whose `owner` is always empty in runc, `list` fills `owner` with the user name
-//! owning the container's state directory (`#<uid>` when the uid has no name).
-use std::io::ErrorKind;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-
+//! owning the container's state directory ([`Container::owner`]).
 use sangja::{Container, State};
 
 use super::{print, CliError, CmdResult, Ctx};
@@ -21,17 +17,17 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> CmdResult {
     if !args.quiet && args.format != "table" && args.format != "json" {
         return Err(CliError::Message("invalid format option".into()));
     }
-    let containers = match std::fs::metadata(&ctx.root) {
-        // runc lists nothing, successfully, when the root was never created.
-        Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-        _ => Container::list(&ctx.root)?,
-    };
+    // A root never created lists as empty (the library's rule, as runc's).
+    let containers = Container::list(&ctx.root)?;
     let text = if args.quiet {
         containers.iter().map(|c| format!("{}\n", c.id())).collect()
     } else {
         let states: Vec<State> = containers
             .iter()
-            .map(|c| with_owner(&ctx.root, c.state()))
+            .map(|c| State {
+                owner: c.owner(),
+                ..c.state()
+            })
             .collect();
         if args.format == "json" {
             json(&states)?
@@ -41,18 +37,6 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> CmdResult {
     };
     print(&text)?;
     Ok(0)
-}
-
-/// `state` with `owner` set to the name of the state directory's owner, as runc's `list` does.
-fn with_owner(root: &Path, mut state: State) -> State {
-    if let Ok(meta) = std::fs::metadata(root.join(&state.id)) {
-        let uid = meta.uid();
-        state.owner = match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-            Ok(Some(user)) => user.name,
-            _ => format!("#{uid}"),
-        };
-    }
-    state
 }
 
 /// The JSON form: a compact array and a newline, `null` for none.
