@@ -149,6 +149,13 @@ impl Host {
                 own: path.to_string(),
             });
         }
+        // /proc/self/cgroup lists hierarchies newest first; mount them in hierarchy-id order (as
+        // the host's mountinfo has them), the controller-less cgroup2 (id 0) last.
+        hierarchies.reverse();
+        if let Some(pos) = hierarchies.iter().position(|h| h.is_v2()) {
+            let v2 = hierarchies.remove(pos);
+            hierarchies.push(v2);
+        }
         if hierarchies.is_empty() {
             return Err(CgroupError::Host(
                 "no cgroup hierarchy is mounted under /sys/fs/cgroup".into(),

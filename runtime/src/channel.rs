@@ -88,12 +88,14 @@ pub enum Step {
     Exec,
     /// Marking fds close-on-exec.
     Fds,
+    /// Bringing up `lo` in a new network namespace.
+    Loopback,
     /// Unknown (a malformed message).
     Unknown,
 }
 
 impl Step {
-    const ALL: [Step; 34] = [
+    const ALL: [Step; 35] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -128,6 +130,7 @@ impl Step {
         Step::Cwd,
         Step::Exec,
         Step::Fds,
+        Step::Loopback,
     ];
 
     fn from_u8(b: u8) -> Step {
@@ -175,6 +178,7 @@ impl Step {
             Step::Cwd => "chdir to cwd",
             Step::Exec => "exec",
             Step::Fds => "close_range",
+            Step::Loopback => "bring up loopback",
             Step::Unknown => "set up container",
         }
     }

@@ -289,7 +289,7 @@ impl Container {
             .map(|l| l.split(':').collect::<Vec<_>>())
             .find(|f| f.len() > 2 && f[2].parse() == Ok(uid))
             .map(|f| f[0].to_string())
-            .unwrap_or_else(|| uid.to_string())
+            .unwrap_or_else(|| format!("#{uid}"))
     }
 
     /// runc-shaped state (`owner` is empty, as runc's `state` prints it).

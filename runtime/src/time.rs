@@ -1,7 +1,7 @@
 //! Wall-clock timestamps in RFC 3339 (UTC, nanoseconds), as runc writes them in `created` and log lines.
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Now, formatted as `2026-11-25T09:16:26.123456789Z`.
+/// Now, formatted as `2026-11-25T09:16:26.123456789Z` (trailing zeros of the fraction dropped).
 pub fn rfc3339_now() -> String {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -14,8 +14,12 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
+    // Like Go's RFC3339Nano (runc's format): trailing zeros of the fraction are dropped.
+    let frac = format!("{nanos:09}");
+    let frac = frac.trim_end_matches('0');
+    let dot = if frac.is_empty() { "" } else { "." };
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{dot}{frac}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -42,8 +46,9 @@ mod tests {
 
     #[test]
     fn formats_known_instants() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(0, 120_000_000), "1970-01-01T00:00:00.12Z");
         assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
-        assert_eq!(rfc3339(1_795_000_000, 0), "2026-11-18T11:06:40.000000000Z");
+        assert_eq!(rfc3339(1_795_000_000, 0), "2026-11-18T11:06:40Z");
     }
 }

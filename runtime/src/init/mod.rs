@@ -104,6 +104,9 @@ fn setup<'a>(
         sys::unshare(libc::CLONE_NEWCGROUP)
             .map_err(|e| fail(Step::CgroupNamespace, e, b"cgroup"))?;
     }
+    if plan.clone_flags & libc::CLONE_NEWNET as u64 != 0 {
+        sys::loopback_up().map_err(|e| fail(Step::Loopback, e, b"lo"))?;
+    }
     if let Some(h) = &plan.hostname {
         sys::sethostname(h.to_bytes()).map_err(|e| fail(Step::Hostname, e, h.to_bytes()))?;
     }

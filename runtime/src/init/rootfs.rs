@@ -22,57 +22,97 @@ fn to_buf<'b>(s: &[u8], buf: &'b mut [u8; PATH_BUF]) -> Option<&'b CStr> {
 }
 
 /// Open `dest` (absolute, inside the rootfs) as `O_PATH`, creating missing directories (and the
-/// final component as an empty file when `file`) without ever leaving the rootfs.
+/// final component as an empty file when `file`) without ever leaving the rootfs. A dangling
+/// symlink on the way is followed inside the rootfs and its target created, as runc does.
 pub fn open_or_create(root: BorrowedFd<'_>, dest: &CStr, file: bool) -> Result<OwnedFd, Errno> {
     match sys::open_in_root(root, dest, libc::O_PATH) {
         Err(Errno::ENOENT) => {}
         other => return other,
     }
-    let bytes = dest.to_bytes();
-    let mut buf = [0u8; PATH_BUF];
-    let mut name = [0u8; PATH_BUF];
-    let mut parent = sys::open_in_root(root, c"/", libc::O_PATH | libc::O_DIRECTORY)?;
-    let mut i = 0;
-    let len = bytes.len();
-    while i < len {
-        while i < len && bytes[i] == b'/' {
-            i += 1;
-        }
-        if i >= len {
-            break;
-        }
-        let start = i;
-        while i < len && bytes[i] != b'/' {
-            i += 1;
-        }
-        let is_last = bytes[i..].iter().all(|b| *b == b'/');
-        let prefix = to_buf(&bytes[..i], &mut buf).ok_or(Errno::ENAMETOOLONG)?;
-        let fd = match sys::open_in_root(root, prefix, libc::O_PATH) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => {
-                let comp = to_buf(&bytes[start..i], &mut name).ok_or(Errno::ENAMETOOLONG)?;
-                let created = if is_last && file {
-                    sys::openat(
-                        parent.as_fd(),
-                        comp,
-                        libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
-                        0o644,
-                    )
-                    .map(drop)
-                } else {
-                    sys::mkdirat(parent.as_fd(), comp, 0o755)
-                };
-                match created {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(e),
-                }
-                sys::open_in_root(root, prefix, libc::O_PATH)?
-            }
-            Err(e) => return Err(e),
-        };
-        parent = fd;
+    let mut path = [0u8; PATH_BUF];
+    let mut len = dest.to_bytes().len();
+    if len >= PATH_BUF {
+        return Err(Errno::ENAMETOOLONG);
     }
-    Ok(parent)
+    path[..len].copy_from_slice(dest.to_bytes());
+    let mut hops = 0;
+    'walk: loop {
+        let mut buf = [0u8; PATH_BUF];
+        let mut name = [0u8; PATH_BUF];
+        let mut parent = sys::open_in_root(root, c"/", libc::O_PATH | libc::O_DIRECTORY)?;
+        let mut i = 0;
+        while i < len {
+            while i < len && path[i] == b'/' {
+                i += 1;
+            }
+            if i >= len {
+                break;
+            }
+            let start = i;
+            while i < len && path[i] != b'/' {
+                i += 1;
+            }
+            let is_last = path[i..len].iter().all(|b| *b == b'/');
+            let prefix = to_buf(&path[..i], &mut buf).ok_or(Errno::ENAMETOOLONG)?;
+            match sys::open_in_root(root, prefix, libc::O_PATH) {
+                Ok(fd) => {
+                    parent = fd;
+                    continue;
+                }
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+            let comp = to_buf(&path[start..i], &mut name).ok_or(Errno::ENAMETOOLONG)?;
+            let mut link = [0u8; PATH_BUF];
+            match sys::readlinkat(parent.as_fd(), comp, &mut link) {
+                Ok(n) => {
+                    // A dangling symlink: splice its target into the path and walk again.
+                    hops += 1;
+                    if hops > 40 || n >= PATH_BUF {
+                        return Err(Errno::ELOOP);
+                    }
+                    let mut next = [0u8; PATH_BUF];
+                    let mut nlen = 0;
+                    let mut push = |bytes: &[u8], nlen: &mut usize| -> Result<(), Errno> {
+                        if *nlen + bytes.len() >= PATH_BUF {
+                            return Err(Errno::ENAMETOOLONG);
+                        }
+                        next[*nlen..*nlen + bytes.len()].copy_from_slice(bytes);
+                        *nlen += bytes.len();
+                        Ok(())
+                    };
+                    if link[0] != b'/' {
+                        push(&path[..start], &mut nlen)?;
+                    }
+                    push(&link[..n], &mut nlen)?;
+                    push(&path[i..len], &mut nlen)?;
+                    path = next;
+                    len = nlen;
+                    continue 'walk;
+                }
+                Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+            let created = if is_last && file {
+                sys::openat(
+                    parent.as_fd(),
+                    comp,
+                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
+                    0o644,
+                )
+                .map(drop)
+            } else {
+                sys::mkdirat(parent.as_fd(), comp, 0o755)
+            };
+            match created {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+            let prefix = to_buf(&path[..i], &mut buf).ok_or(Errno::ENAMETOOLONG)?;
+            parent = sys::open_in_root(root, prefix, libc::O_PATH)?;
+        }
+        return Ok(parent);
+    }
 }
 
 /// Split an absolute path into its parent directory (opened/created inside the rootfs) and the
@@ -210,6 +250,10 @@ fn make_device<'a>(root: BorrowedFd<'_>, d: &'a DeviceOp) -> Result<(), Fail<'a>
 pub fn prepare<'a>(plan: &'a Plan) -> Result<OwnedFd, Fail<'a>> {
     sys::mount(None, c"/", None, plan.root.initial_propagation, None)
         .map_err(|e| fail(Step::RootPropagation, e, c"/"))?;
+    if let Some(mp) = &plan.root.private_parent {
+        sys::mount(None, mp, None, libc::MS_PRIVATE, None)
+            .map_err(|e| fail(Step::RootPropagation, e, mp))?;
+    }
     sys::mount(
         Some(&plan.rootfs),
         &plan.rootfs,

@@ -30,12 +30,15 @@ pub struct JoinNs {
 }
 
 /// Root propagation and how to enter the new root.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct RootPlan {
     /// Propagation applied to `/` recursively before anything is mounted.
     pub initial_propagation: libc::c_ulong,
     /// Propagation applied to the new `/` after pivot_root (shared/unbindable configs).
     pub final_propagation: Option<libc::c_ulong>,
+    /// For shared propagation: the mount point of the host mount holding the rootfs, made private
+    /// so that pivot_root accepts the new root (it refuses shared parents).
+    pub private_parent: Option<CString>,
     /// `root.readonly`.
     pub readonly: bool,
     /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root.
@@ -124,13 +127,23 @@ fn propagation(p: Option<&str>) -> (libc::c_ulong, Option<libc::c_ulong>) {
     use libc::{MS_PRIVATE, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
     match p.unwrap_or("") {
         "slave" | "rslave" => (MS_SLAVE | MS_REC, None),
-        "shared" => (MS_SLAVE | MS_REC, Some(MS_SHARED)),
-        "rshared" => (MS_SLAVE | MS_REC, Some(MS_SHARED | MS_REC)),
+        "shared" => (MS_SHARED | MS_REC, Some(MS_SHARED)),
+        "rshared" => (MS_SHARED | MS_REC, Some(MS_SHARED | MS_REC)),
         "unbindable" => (MS_PRIVATE | MS_REC, Some(MS_UNBINDABLE)),
         "runbindable" => (MS_PRIVATE | MS_REC, Some(MS_UNBINDABLE | MS_REC)),
         "private" => (MS_PRIVATE | MS_REC, Some(MS_PRIVATE)),
         _ => (MS_PRIVATE | MS_REC, None),
     }
+}
+
+/// The mount point of the mount holding `path` (longest mount point prefix in mountinfo).
+fn mount_point_of(path: &Path) -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|mp| mp.replace("\\040", " "))
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.len())
 }
 
 impl Plan {
@@ -214,6 +227,13 @@ impl Plan {
             join_pid,
             rootfs: cstr(input.rootfs.to_string_lossy().into_owned(), "root.path")?,
             root: RootPlan {
+                private_parent: if initial & libc::MS_SHARED != 0 {
+                    mount_point_of(input.rootfs)
+                        .map(|m| cstr(m, "root.path"))
+                        .transpose()?
+                } else {
+                    None
+                },
                 initial_propagation: initial,
                 final_propagation: fin,
                 readonly: spec
