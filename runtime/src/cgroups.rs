@@ -250,34 +250,53 @@ impl Cgroup {
     fn create_dirs(&self) -> Result<(), CgroupError> {
         for (controllers, dir) in &self.dirs {
             let cpuset = controllers.split(',').any(|c| c == "cpuset");
-            if dir.is_dir() {
-                if controllers.split(',').any(|c| c == "freezer") {
-                    let state = fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
-                    if state.trim() == "FROZEN" {
-                        return Err(CgroupError::Frozen { path: dir.clone() });
+            match fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if controllers.split(',').any(|c| c == "freezer") {
+                        let state =
+                            fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
+                        if state.trim() == "FROZEN" {
+                            return Err(CgroupError::Frozen { path: dir.clone() });
+                        }
                     }
+                    continue;
                 }
-                continue;
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.create_ancestors(dir, cpuset)?
+                }
+                Err(e) => return Err(io("mkdir", dir)(e)),
             }
-            // Create missing ancestors one by one so cpusets can be initialised at each level.
-            let mut missing = Vec::new();
-            let mut p = dir.as_path();
-            while !p.is_dir() {
-                missing.push(p.to_path_buf());
-                p = match p.parent() {
-                    Some(pp) => pp,
-                    None => break,
-                };
+            if cpuset {
+                init_cpuset(dir)?;
             }
-            for d in missing.iter().rev() {
-                match fs::create_dir(d) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(io("mkdir", d)(e)),
-                }
-                if cpuset {
-                    init_cpuset(d)?;
-                }
+        }
+        Ok(())
+    }
+
+    /// First container under a new parent (`/sangja`): create the missing levels. In cpuset,
+    /// each new level gets its parent's cpus/mems and `cgroup.clone_children` so that later
+    /// leaves inherit them from the kernel without extra writes.
+    fn create_ancestors(&self, dir: &Path, cpuset: bool) -> Result<(), CgroupError> {
+        let mut missing = Vec::new();
+        let mut p = dir;
+        while !p.is_dir() {
+            missing.push(p.to_path_buf());
+            p = match p.parent() {
+                Some(pp) => pp,
+                None => break,
+            };
+        }
+        for d in missing.iter().rev() {
+            match fs::create_dir(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io("mkdir", d)(e)),
+            }
+            if cpuset && d != dir {
+                init_cpuset(d)?;
+                let cc = d.join("cgroup.clone_children");
+                write_file(&cc, "1").map_err(io("write", &cc))?;
             }
         }
         Ok(())

@@ -4,13 +4,18 @@
 //!  parent (sangja create)                     init (the clone)
 //!  ──────────────────────                     ────────────────
 //!  plan, state dir, cgroup, socketpair
-//!  clone ───────────────────────────────────► join cgroup, namespaces, mounts, pivot_root,
-//!                                             identity, resolve args[0]
+//!  clone ───────────────────────────────────► join namespaces, mounts, pivot_root,
+//!  write pid to every cgroup.procs            identity, resolve args[0]
+//!  (in parallel with the init's set-up)
+//!        ───────────── Joined ──────────────► (read only when a cgroup namespace must be
+//!                                              unshared: it has to be rooted at our cgroup)
 //!        ◄──────────── Ready ──────────────── (or Error{step, errno, detail}, then _exit)
 //!  write state.json, pid file, exit           block reading exec.fifo … `start` … execve
 //! ```
 //!
-//! A root container without hooks exchanges exactly one message. Encoding (no allocation in the
+//! The cgroup join runs in the parent while the init mounts: on cgroup v1 the first migration
+//! waits for an RCU grace period (10–20 ms on this machine kind), which this hides behind the
+//! init's work. A root container without hooks or cgroup namespace waits for exactly one message. Encoding (no allocation in the
 //! init): byte 0 tag (`R` ready, `E` error), byte 1 step, bytes 2..6 errno (LE), rest detail.
 use std::os::fd::BorrowedFd;
 
@@ -20,7 +25,7 @@ use crate::sys::{self, Errno};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Step {
-    /// Writing `0` to `cgroup.procs`.
+    /// Waiting for the parent to put us in the cgroup.
     JoinCgroup = 1,
     /// setns into an existing namespace.
     JoinNamespace,
@@ -144,7 +149,7 @@ impl Step {
     /// What the step does, for messages (`mount`, `pivot_root`, `setresuid`…).
     pub fn describe(self) -> &'static str {
         match self {
-            Step::JoinCgroup => "join cgroup (write cgroup.procs)",
+            Step::JoinCgroup => "wait for cgroup join",
             Step::JoinNamespace => "setns",
             Step::CgroupNamespace => "unshare cgroup namespace",
             Step::Hostname => "sethostname",
@@ -201,6 +206,24 @@ pub enum Message<'a> {
         /// The path or name the step acted on.
         detail: &'a [u8],
     },
+}
+
+/// Tell the init its cgroup is joined (parent side).
+pub fn send_joined(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    sys::write(sock, b"J").map(drop)
+}
+
+/// Wait until the parent has put us in the cgroup (init side).
+pub fn wait_joined(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    let mut b = [0u8; 1];
+    loop {
+        match sys::read(sock, &mut b) {
+            Ok(1) if b[0] == b'J' => return Ok(()),
+            Ok(_) => return Err(Errno::EPROTO),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Send `Ready` (init side).

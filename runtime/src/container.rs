@@ -176,7 +176,8 @@ impl Container {
         cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
         undo.cgroup = Some(&cgroup);
         let procs = cgroup.procs_fds()?;
-        let pid = crate::launch::spawn(&plan, procs)?;
+        let pid = crate::launch::spawn(&plan, &procs)?;
+        drop(procs);
         undo.pid = Some(pid);
         let Liveness::Alive(pid_start) = state::liveness(pid) else {
             return Err(crate::launch::LaunchError::Died(0).into());

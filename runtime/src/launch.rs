@@ -55,7 +55,7 @@ pub enum LaunchError {
 
 /// Clone the init per `plan`. Returns its pid (in our pid namespace) once it reported `Ready`;
 /// on failure the init has been killed and reaped.
-pub fn spawn(plan: &Plan, cgroup_procs: Vec<OwnedFd>) -> Result<libc::pid_t, LaunchError> {
+pub fn spawn(plan: &Plan, cgroup_procs: &[OwnedFd]) -> Result<libc::pid_t, LaunchError> {
     let (parent_sock, child_sock) =
         sys::seqpacket_pair().map_err(|source| LaunchError::Parent {
             call: "socketpair",
@@ -76,7 +76,7 @@ pub fn spawn(plan: &Plan, cgroup_procs: Vec<OwnedFd>) -> Result<libc::pid_t, Lau
     let pid = match forked {
         Ok(Forked::Child) => {
             drop(parent_sock);
-            crate::init::run(plan, child_sock, cgroup_procs)
+            crate::init::run(plan, child_sock)
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(source) => {
@@ -87,8 +87,41 @@ pub fn spawn(plan: &Plan, cgroup_procs: Vec<OwnedFd>) -> Result<libc::pid_t, Lau
         }
     };
     drop(child_sock);
-    drop(cgroup_procs);
+    // Join the init to its cgroup while it sets itself up; it runs no user code before `start`.
+    let mut digits = [0u8; 16];
+    let pid_text = format_pid(pid, &mut digits);
+    let joined = cgroup_procs
+        .iter()
+        .try_for_each(|fd| sys::write(fd.as_fd(), pid_text).map(drop));
     let mut buf = [0u8; channel::MSG_MAX];
+    if let Err(source) = joined {
+        // An init that died early explains itself better than ESRCH does: prefer its message.
+        let said = sys::poll_one(parent_sock.as_fd(), libc::POLLIN, 100).unwrap_or(false);
+        let n = if said {
+            sys::read(parent_sock.as_fd(), &mut buf).unwrap_or(0)
+        } else {
+            0
+        };
+        let err = match channel::decode(&buf[..n]) {
+            Some(Message::Error {
+                step,
+                errno,
+                detail,
+            }) => init_error(step, errno, detail),
+            _ => LaunchError::Parent {
+                call: "write cgroup.procs",
+                source,
+            },
+        };
+        let _ = sys::kill(pid, libc::SIGKILL);
+        let _ = sys::waitpid(pid, 0);
+        return Err(err);
+    }
+    // Only an init that unshares a cgroup namespace reads this: an unread message would make its
+    // close of the channel reset the connection under our read of `Ready`.
+    if plan.cgroupns_at.is_some() {
+        let _ = channel::send_joined(parent_sock.as_fd());
+    }
     let n = loop {
         match sys::read(parent_sock.as_fd(), &mut buf) {
             Err(Errno::EINTR) => continue,
@@ -99,31 +132,13 @@ pub fn spawn(plan: &Plan, cgroup_procs: Vec<OwnedFd>) -> Result<libc::pid_t, Lau
     let err = match channel::decode(&buf[..n]) {
         Some(Message::Ready) => return Ok(pid),
         Some(Message::Error {
-            step: Step::Exec,
-            errno,
-            detail,
-        }) => {
-            let arg0 = String::from_utf8_lossy(detail).into_owned();
-            let reason = if errno == libc::ENOENT && !arg0.contains('/') {
-                "executable file not found in $PATH".to_string()
-            } else {
-                format!(
-                    "stat {arg0}: {}",
-                    Errno::from_raw(errno).desc().to_lowercase()
-                )
-            };
-            LaunchError::Exec { arg0, reason }
-        }
-        Some(Message::Error {
             step,
             errno,
             detail,
-        }) => LaunchError::Init {
-            step: step.describe(),
-            detail: String::from_utf8_lossy(detail).into_owned(),
-            errno: Errno::from_raw(errno),
-        },
+        }) => init_error(step, errno, detail),
         None => {
+            // EOF or a broken channel: make sure the init is gone, then report how it ended.
+            let _ = sys::kill(pid, libc::SIGKILL);
             let status = sys::waitpid(pid, 0).map(|(_, s)| s).unwrap_or(-1);
             return Err(LaunchError::Died(status));
         }
@@ -131,6 +146,44 @@ pub fn spawn(plan: &Plan, cgroup_procs: Vec<OwnedFd>) -> Result<libc::pid_t, Lau
     let _ = sys::kill(pid, libc::SIGKILL);
     let _ = sys::waitpid(pid, 0);
     Err(err)
+}
+
+/// The error for a failed init step; `args[0]` not found gets runc's wording.
+fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
+    let detail = String::from_utf8_lossy(detail).into_owned();
+    if step != Step::Exec {
+        return LaunchError::Init {
+            step: step.describe(),
+            detail,
+            errno: Errno::from_raw(errno),
+        };
+    }
+    let reason = if errno == libc::ENOENT && !detail.contains('/') {
+        "executable file not found in $PATH".to_string()
+    } else {
+        format!(
+            "stat {detail}: {}",
+            Errno::from_raw(errno).desc().to_lowercase()
+        )
+    };
+    LaunchError::Exec {
+        arg0: detail,
+        reason,
+    }
+}
+
+fn format_pid(pid: libc::pid_t, buf: &mut [u8; 16]) -> &[u8] {
+    let mut n = pid.max(0) as u32;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 fn join_pid_ns(path: &std::path::Path, field: &str) -> Result<OwnedFd, LaunchError> {
@@ -143,4 +196,27 @@ fn join_pid_ns(path: &std::path::Path, field: &str) -> Result<OwnedFd, LaunchErr
     let target = std::fs::File::open(path).map_err(err)?;
     sys::setns(target.as_fd(), libc::CLONE_NEWPID).map_err(|e| err(std::io::Error::from(e)))?;
     Ok(OwnedFd::from(own))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_format_without_allocation() {
+        let mut b = [0u8; 16];
+        assert_eq!(format_pid(1, &mut b), b"1");
+        assert_eq!(format_pid(4194304, &mut b), b"4194304");
+    }
+
+    #[test]
+    fn exec_errors_use_runcs_wording() {
+        let e = init_error(Step::Exec, libc::ENOENT, b"nope").to_string();
+        assert_eq!(
+            e,
+            "unable to start container process: exec: \"nope\": executable file not found in $PATH"
+        );
+        let e = init_error(Step::Mount, libc::EPERM, b"/proc").to_string();
+        assert!(e.contains("mount /proc"), "{e}");
+    }
 }

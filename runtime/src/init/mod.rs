@@ -27,8 +27,8 @@ pub struct Fail<'a> {
 const SETUP_FAILED: i32 = 1;
 
 /// Entry point of the child. Never returns.
-pub fn run(plan: &Plan, sock: OwnedFd, cgroup_procs: Vec<OwnedFd>) -> ! {
-    let fifo = match setup(plan, sock.as_fd(), cgroup_procs) {
+pub fn run(plan: &Plan, sock: OwnedFd) -> ! {
+    let fifo = match setup(plan, sock.as_fd()) {
         Ok(fifo) => fifo,
         Err(f) => {
             channel::send_error(sock.as_fd(), f.step, f.errno, f.detail);
@@ -68,6 +68,12 @@ pub fn run(plan: &Plan, sock: OwnedFd, cgroup_procs: Vec<OwnedFd>) -> ! {
     sys::exit_now(if e == Errno::ENOENT { 127 } else { 126 });
 }
 
+/// Wait for the parent's cgroup join, then unshare a cgroup namespace rooted at that cgroup.
+pub(crate) fn enter_cgroupns(sock: BorrowedFd<'_>) -> Result<(), Fail<'static>> {
+    channel::wait_joined(sock).map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
+    sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| fail(Step::CgroupNamespace, e, b"cgroup"))
+}
+
 fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
     Fail {
         step,
@@ -77,32 +83,18 @@ fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
 }
 
 /// Every set-up step up to (not including) the exec lookup. Returns the opened exec fifo.
-fn setup<'a>(
-    plan: &'a Plan,
-    _sock: BorrowedFd<'_>,
-    cgroup_procs: Vec<OwnedFd>,
-) -> Result<OwnedFd, Fail<'a>> {
+fn setup<'a>(plan: &'a Plan, sock: BorrowedFd<'_>) -> Result<OwnedFd, Fail<'a>> {
     // Die with the parent while it still waits for us (a killed `sangja create` leaves nothing).
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
     // Until execve, this process is the sangja binary: keep /proc/<pid>/exe and friends out of
     // reach of anything already in the namespaces we join (execve resets it).
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
     sys::umask(0);
-    // Join the cgroup first: the init is accounted before it does anything, and a new cgroup
-    // namespace is then rooted at the container's cgroup.
-    for fd in &cgroup_procs {
-        sys::write(fd.as_fd(), b"0").map_err(|e| fail(Step::JoinCgroup, e, b"cgroup.procs"))?;
-    }
-    drop(cgroup_procs);
     for ns in &plan.join {
         let fd = sys::open(&ns.path, libc::O_RDONLY, 0)
             .map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
         sys::setns(fd.as_fd(), ns.nstype)
             .map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
-    }
-    if plan.unshare_cgroupns {
-        sys::unshare(libc::CLONE_NEWCGROUP)
-            .map_err(|e| fail(Step::CgroupNamespace, e, b"cgroup"))?;
     }
     if plan.clone_flags & libc::CLONE_NEWNET as u64 != 0 {
         sys::loopback_up().map_err(|e| fail(Step::Loopback, e, b"lo"))?;
@@ -123,7 +115,7 @@ fn setup<'a>(
         sys::write(fd.as_fd(), v.to_bytes())
             .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
     }
-    let root = rootfs::prepare(plan)?;
+    let root = rootfs::prepare(plan, sock)?;
     drop(root);
     rootfs::enter(plan)?;
     rootfs::finish(plan)?;

@@ -247,7 +247,7 @@ fn make_device<'a>(root: BorrowedFd<'_>, d: &'a DeviceOp) -> Result<(), Fail<'a>
 }
 
 /// Everything before `pivot_root`: propagation, the rootfs bind, `mounts[]`, devices, symlinks.
-pub fn prepare<'a>(plan: &'a Plan) -> Result<OwnedFd, Fail<'a>> {
+pub fn prepare<'a>(plan: &'a Plan, sock: BorrowedFd<'_>) -> Result<OwnedFd, Fail<'a>> {
     sys::mount(None, c"/", None, plan.root.initial_propagation, None)
         .map_err(|e| fail(Step::RootPropagation, e, c"/"))?;
     if let Some(mp) = &plan.root.private_parent {
@@ -264,8 +264,14 @@ pub fn prepare<'a>(plan: &'a Plan) -> Result<OwnedFd, Fail<'a>> {
     .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
     let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
-    for op in &plan.mounts {
+    for (i, op) in plan.mounts.iter().enumerate() {
+        if plan.cgroupns_at == Some(i) {
+            super::enter_cgroupns(sock)?;
+        }
         do_mount(root.as_fd(), op)?;
+    }
+    if plan.cgroupns_at == Some(plan.mounts.len()) {
+        super::enter_cgroupns(sock)?;
     }
     for d in &plan.devices {
         make_device(root.as_fd(), d)?;

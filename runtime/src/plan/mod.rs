@@ -52,8 +52,9 @@ pub struct Plan {
     pub id: CString,
     /// Namespace flags for clone (new namespaces, except cgroup: see `unshare_cgroupns`).
     pub clone_flags: u64,
-    /// Unshare a cgroup namespace after joining the cgroup.
-    pub unshare_cgroupns: bool,
+    /// Unshare a cgroup namespace (after the parent joined us to the cgroup) just before
+    /// `mounts[cgroupns_at]` (or after the last mount when it equals `mounts.len()`).
+    pub cgroupns_at: Option<usize>,
     /// Namespaces to join in the init (mount last, so paths resolve in the host's view).
     pub join: Vec<JoinNs>,
     /// A pid namespace to join: done by the parent around the clone (setns on pid namespaces only
@@ -222,7 +223,15 @@ impl Plan {
         Ok(Plan {
             id: cstr(input.id.to_string(), "id")?,
             clone_flags,
-            unshare_cgroupns,
+            cgroupns_at: unshare_cgroupns.then(|| {
+                mounts
+                    .iter()
+                    .position(|m| match &m.kind {
+                        MountKind::Fs { fstype, .. } => fstype.to_bytes().starts_with(b"cgroup"),
+                        _ => false,
+                    })
+                    .unwrap_or(mounts.len())
+            }),
             join,
             join_pid,
             rootfs: cstr(input.rootfs.to_string_lossy().into_owned(), "root.path")?,
