@@ -240,14 +240,20 @@ impl Cgroup {
     /// Create the cgroup in every hierarchy (refusing a frozen one) and apply `resources`.
     /// On failure nothing is left behind.
     pub fn create(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
-        let result = self.create_dirs().and_then(|_| self.apply(resources));
+        let mut created = Vec::with_capacity(self.dirs.len());
+        let result = self
+            .create_dirs(&mut created)
+            .and_then(|_| self.apply(resources));
         if result.is_err() {
-            self.remove_dirs();
+            // Only what this call made: a pre-existing cgroup (e.g. a refused frozen one) stays.
+            for d in created.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
         }
         result
     }
 
-    fn create_dirs(&self) -> Result<(), CgroupError> {
+    fn create_dirs(&self, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
         for (controllers, dir) in &self.dirs {
             let cpuset = controllers.split(',').any(|c| c == "cpuset");
             match fs::create_dir(dir) {
@@ -267,6 +273,7 @@ impl Cgroup {
                 }
                 Err(e) => return Err(io("mkdir", dir)(e)),
             }
+            created.push(dir.clone());
             if cpuset {
                 init_cpuset(dir)?;
             }

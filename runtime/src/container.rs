@@ -355,14 +355,20 @@ impl Container {
 
     /// Send a signal to the init, or with `all` to every process of the container's cgroup.
     pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
-        if self.status() == Status::Stopped {
-            return Err(Error::NotRunning);
-        }
+        let stopped = self.status() == Status::Stopped;
         if all {
+            // As runc: `--all` reaches whatever is left in the cgroup even after the init exited
+            // (without a pid namespace its children outlive it).
             if let Some(cg) = &self.rec.cgroup {
+                if stopped && cg.pids().is_empty() {
+                    return Err(Error::NotRunning);
+                }
                 cg.signal_all(signal);
                 return Ok(());
             }
+        }
+        if stopped {
+            return Err(Error::NotRunning);
         }
         self.signal_init(signal)
     }

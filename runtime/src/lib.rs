@@ -28,6 +28,7 @@
 //! its status is derived from the live process, never trusted from the file.
 
 #![cfg(target_os = "linux")]
+#![warn(missing_docs)]
 
 mod bundle;
 mod cgroups;
