@@ -347,3 +347,82 @@ fn terminal_false_keeps_the_callers_stdio() {
     assert_eq!(out.stdout, "to-out\n");
     assert_eq!(out.stderr.trim(), "to-err");
 }
+
+#[test]
+fn preserve_fds_passes_exactly_n_extra_fds() {
+    let h = harness!();
+    let mut b = h.bundle();
+    b.args(&[
+        "sh",
+        "-c",
+        "cat <&3; cat <&4; ls /proc/self/fd | tr '\\n' ' '",
+    ]);
+    b.write();
+    let dir = h.tempdir("fds");
+    for (name, text) in [
+        ("three", "fd-three\n"),
+        ("four", "fd-four\n"),
+        ("five", "fd-five\n"),
+    ] {
+        std::fs::write(dir.join(name), text).expect("write fd file");
+    }
+    let id = h.id();
+    h.track(&id);
+    // The caller opens fds 3, 4 and 5; only 3 and 4 are passed with --preserve-fds 2.
+    let script = format!(
+        "exec 3<{d}/three 4<{d}/four 5<{d}/five; exec {bin} --root {root} run --preserve-fds 2 --bundle {bundle} {id}",
+        d = dir.display(),
+        bin = h.bin().display(),
+        root = h.root().display(),
+        bundle = b.dir_str(),
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ls's own directory fd takes the next free number, 5: the caller's fd 5 did not arrive.
+    assert_eq!(stdout, "fd-three\nfd-four\n0 1 2 3 4 5 ", "{script}");
+}
+
+#[test]
+fn a_fresh_session_keyring_unless_no_new_keyring() {
+    let h = harness!();
+    let mut b = h.bundle();
+    // /proc/keys is masked by the default config; unmask it to see the session keyring.
+    let masked: Vec<Value> = b.config["linux"]["maskedPaths"]
+        .as_array()
+        .expect("maskedPaths")
+        .iter()
+        .filter(|p| p.as_str() != Some("/proc/keys"))
+        .cloned()
+        .collect();
+    b.set("/linux/maskedPaths", json!(masked));
+    b.args(&["cat", "/proc/keys"]);
+    b.write();
+    let id = h.id();
+    let out = h.cmd(&["run", "--bundle", b.dir_str(), &id]);
+    out.ok();
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("keyring") && l.ends_with(&format!("{id}: empty"))),
+        "no session keyring named {id}:\n{}",
+        out.stdout
+    );
+    let id2 = h.id();
+    let out = h.cmd(&["run", "--no-new-keyring", "--bundle", b.dir_str(), &id2]);
+    out.ok();
+    assert!(
+        !out.stdout.contains(&id2),
+        "--no-new-keyring still made one:\n{}",
+        out.stdout
+    );
+}
