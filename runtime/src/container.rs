@@ -48,10 +48,12 @@ impl Default for CreateOptions {
 /// derived from the live init on every call, never trusted from disk.
 #[derive(Debug)]
 pub struct Container {
-    dir: PathBuf,
-    rec: Record,
+    /// `<root>/<id>`.
+    pub(crate) dir: PathBuf,
+    /// What state.json holds.
+    pub(crate) rec: Record,
     /// The init is a child of this process (created here): `wait` can reap it.
-    is_child: bool,
+    pub(crate) is_child: bool,
 }
 
 /// Removes what a failed `create` made, in reverse order.
