@@ -95,12 +95,14 @@ pub enum Step {
     Fds,
     /// Bringing up `lo` in a new network namespace.
     Loopback,
+    /// Creating the pty and sending its master to the console socket.
+    Console,
     /// Unknown (a malformed message).
     Unknown,
 }
 
 impl Step {
-    const ALL: [Step; 35] = [
+    const ALL: [Step; 36] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -136,6 +138,7 @@ impl Step {
         Step::Exec,
         Step::Fds,
         Step::Loopback,
+        Step::Console,
     ];
 
     fn from_u8(b: u8) -> Step {
@@ -184,6 +187,7 @@ impl Step {
             Step::Exec => "exec",
             Step::Fds => "close_range",
             Step::Loopback => "bring up loopback",
+            Step::Console => "set up console",
             Step::Unknown => "set up container",
         }
     }
@@ -223,6 +227,44 @@ pub fn wait_joined(sock: BorrowedFd<'_>) -> Result<(), Errno> {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// The child's end of the channel. It remembers whether the parent's `Joined` was read: a child
+/// must never close the channel with `Joined` unread (the parent would see a reset instead of the
+/// child's last message), so its failure path reads it first when it is due.
+#[derive(Debug)]
+pub struct ChildSide<'a> {
+    sock: BorrowedFd<'a>,
+    expect_joined: bool,
+    joined: std::cell::Cell<bool>,
+}
+
+impl<'a> ChildSide<'a> {
+    /// `expect_joined`: the parent sends `Joined` to this child.
+    pub fn new(sock: BorrowedFd<'a>, expect_joined: bool) -> Self {
+        ChildSide {
+            sock,
+            expect_joined,
+            joined: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Wait for `Joined` (once).
+    pub fn wait_joined(&self) -> Result<(), Errno> {
+        if !self.joined.get() {
+            wait_joined(self.sock)?;
+            self.joined.set(true);
+        }
+        Ok(())
+    }
+
+    /// Report a failed step (after consuming a due `Joined`).
+    pub fn fail(&self, step: Step, errno: i32, detail: &[u8]) {
+        if self.expect_joined {
+            let _ = self.wait_joined();
+        }
+        send_error(self.sock, step, errno, detail);
     }
 }
 

@@ -89,7 +89,7 @@ fn sys_err<'p>(call: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error
 }
 
 /// Write `pid` to `path` atomically (temp file in the same directory, then rename), as runc.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -121,11 +121,6 @@ impl Container {
         crate::spec::validate_id(id)?;
         let bundle = Bundle::load(bundle.as_ref())?;
         crate::spec::validate(&bundle.spec, opts.console_socket.is_some(), true)?;
-        if opts.console_socket.is_some() {
-            return Err(Error::Usage(
-                "--console-socket is not supported by this sangja build yet".into(),
-            ));
-        }
         let spec = &bundle.spec;
         let linux = spec.linux().as_ref();
         let host = Host::detect()?;
@@ -178,7 +173,12 @@ impl Container {
         cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
         undo.cgroup = Some(&cgroup);
         let procs = cgroup.procs_fds()?;
-        let pid = crate::launch::spawn(&plan, &procs)?;
+        let console = opts
+            .console_socket
+            .as_deref()
+            .map(crate::console::connect)
+            .transpose()?;
+        let pid = crate::launch::spawn(&plan, &procs, console)?;
         drop(procs);
         undo.pid = Some(pid);
         let Liveness::Alive(pid_start) = state::liveness(pid) else {
@@ -195,6 +195,7 @@ impl Container {
             annotations: spec.annotations().clone().unwrap_or_default(),
             cgroup: Some(cgroup.clone()),
             own_pid_ns: plan.clone_flags & libc::CLONE_NEWPID as u64 != 0,
+            process: spec.process().clone(),
         };
         rec.save(&dir)?;
         if let Some(p) = &opts.pid_file {

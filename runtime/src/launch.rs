@@ -55,7 +55,11 @@ pub enum LaunchError {
 
 /// Clone the init per `plan`. Returns its pid (in our pid namespace) once it reported `Ready`;
 /// on failure the init has been killed and reaped.
-pub fn spawn(plan: &Plan, cgroup_procs: &[OwnedFd]) -> Result<libc::pid_t, LaunchError> {
+pub fn spawn(
+    plan: &Plan,
+    cgroup_procs: &[OwnedFd],
+    console: Option<OwnedFd>,
+) -> Result<libc::pid_t, LaunchError> {
     let (parent_sock, child_sock) =
         sys::seqpacket_pair().map_err(|source| LaunchError::Parent {
             call: "socketpair",
@@ -76,7 +80,7 @@ pub fn spawn(plan: &Plan, cgroup_procs: &[OwnedFd]) -> Result<libc::pid_t, Launc
     let pid = match forked {
         Ok(Forked::Child) => {
             drop(parent_sock);
-            crate::init::run(plan, child_sock)
+            crate::init::run(plan, child_sock, console)
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(source) => {
@@ -87,6 +91,7 @@ pub fn spawn(plan: &Plan, cgroup_procs: &[OwnedFd]) -> Result<libc::pid_t, Launc
         }
     };
     drop(child_sock);
+    drop(console);
     // Join the init to its cgroup while it sets itself up; it runs no user code before `start`.
     let mut digits = [0u8; 16];
     let pid_text = format_pid(pid, &mut digits);
@@ -149,7 +154,7 @@ pub fn spawn(plan: &Plan, cgroup_procs: &[OwnedFd]) -> Result<libc::pid_t, Launc
 }
 
 /// The error for a failed init step; `args[0]` not found gets runc's wording.
-fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
+pub(crate) fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
     let detail = String::from_utf8_lossy(detail).into_owned();
     if step != Step::Exec {
         return LaunchError::Init {
@@ -172,7 +177,7 @@ fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
     }
 }
 
-fn format_pid(pid: libc::pid_t, buf: &mut [u8; 16]) -> &[u8] {
+pub(crate) fn format_pid(pid: libc::pid_t, buf: &mut [u8; 16]) -> &[u8] {
     let mut n = pid.max(0) as u32;
     let mut i = buf.len();
     loop {

@@ -33,8 +33,10 @@
 mod bundle;
 mod cgroups;
 mod channel;
+mod console;
 mod container;
 mod error;
+mod exec;
 mod init;
 mod launch;
 mod plan;
@@ -48,6 +50,7 @@ mod wait;
 
 pub use container::{Container, CreateOptions};
 pub use error::{Error, Result};
+pub use exec::{process_from_file, ExecArgs, ExecOptions, ExecProcess};
 pub use spec::SpecError;
 pub use state::{State, Status};
 

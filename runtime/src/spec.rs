@@ -109,33 +109,7 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
         .process()
         .as_ref()
         .ok_or_else(|| SpecError::field("process", "is required to create a container"))?;
-    match process.args().as_deref() {
-        None | Some([]) => return Err(SpecError::field("process.args", "must not be empty")),
-        Some([first, ..]) if first.is_empty() => {
-            return Err(SpecError::field("process.args[0]", "must not be empty"))
-        }
-        Some(args) => {
-            if let Some(i) = args.iter().position(|a| a.contains('\0')) {
-                return Err(SpecError::field(
-                    format!("process.args[{i}]"),
-                    "contains a NUL byte",
-                ));
-            }
-        }
-    }
-    if let Some(env) = process.env() {
-        for (i, e) in env.iter().enumerate() {
-            if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
-                return Err(SpecError::field(
-                    format!("process.env[{i}]"),
-                    format!("{e:?} is not KEY=value"),
-                ));
-            }
-        }
-    }
-    if !process.cwd().is_absolute() {
-        return Err(SpecError::field("process.cwd", "must be an absolute path"));
-    }
+    validate_process(process)?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && detached && !console_socket {
         return Err(SpecError::field(
@@ -147,12 +121,6 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
         return Err(SpecError::field(
             "process.terminal",
             "cannot use console socket if runc will not detach or allocate tty",
-        ));
-    }
-    if terminal {
-        return Err(SpecError::field(
-            "process.terminal",
-            "terminals are not supported by this sangja build yet",
         ));
     }
     if process
@@ -174,23 +142,6 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
             "process.selinuxLabel",
             "SELinux is not supported yet",
         ));
-    }
-    if let Some(rl) = process.rlimits() {
-        let mut seen = HashSet::new();
-        for (i, r) in rl.iter().enumerate() {
-            if !seen.insert(format!("{:?}", r.typ())) {
-                return Err(SpecError::field(
-                    format!("process.rlimits[{i}].type"),
-                    "duplicate rlimit",
-                ));
-            }
-            if r.soft() > r.hard() {
-                return Err(SpecError::field(
-                    format!("process.rlimits[{i}]"),
-                    "soft limit exceeds hard limit",
-                ));
-            }
-        }
     }
     if let Some(h) = spec.hooks() {
         let any = [
@@ -337,6 +288,55 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
                 if k.contains("..") || k.contains('/') && k.contains('.') || k.is_empty() {
                     return Err(SpecError::field(format!("linux.sysctl.{k}"), "invalid key"));
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validate a process (config.json's `process`, or an exec's): args, env, cwd, rlimits.
+pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    match process.args().as_deref() {
+        None | Some([]) => return Err(SpecError::field("process.args", "must not be empty")),
+        Some([first, ..]) if first.is_empty() => {
+            return Err(SpecError::field("process.args[0]", "must not be empty"))
+        }
+        Some(args) => {
+            if let Some(i) = args.iter().position(|a| a.contains('\0')) {
+                return Err(SpecError::field(
+                    format!("process.args[{i}]"),
+                    "contains a NUL byte",
+                ));
+            }
+        }
+    }
+    if let Some(env) = process.env() {
+        for (i, e) in env.iter().enumerate() {
+            if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
+                return Err(SpecError::field(
+                    format!("process.env[{i}]"),
+                    format!("{e:?} is not KEY=value"),
+                ));
+            }
+        }
+    }
+    if !process.cwd().is_absolute() {
+        return Err(SpecError::field("process.cwd", "must be an absolute path"));
+    }
+    if let Some(rl) = process.rlimits() {
+        let mut seen = HashSet::new();
+        for (i, r) in rl.iter().enumerate() {
+            if !seen.insert(format!("{:?}", r.typ())) {
+                return Err(SpecError::field(
+                    format!("process.rlimits[{i}].type"),
+                    "duplicate rlimit",
+                ));
+            }
+            if r.soft() > r.hard() {
+                return Err(SpecError::field(
+                    format!("process.rlimits[{i}]"),
+                    "soft limit exceeds hard limit",
+                ));
             }
         }
     }

@@ -106,6 +106,9 @@ pub struct Record {
     pub cgroup: Option<crate::cgroups::Cgroup>,
     /// The container has its own pid namespace (killing the init kills everything).
     pub own_pid_ns: bool,
+    /// `process` of config.json: the base of `exec` from command-line flags, as runc.
+    #[serde(default)]
+    pub process: Option<oci_spec::runtime::Process>,
 }
 
 /// File names inside a container's state directory.

@@ -254,6 +254,87 @@ pub fn loopback_up() -> SysResult<()> {
     check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) }).map(drop)
 }
 
+/// Send `fd` over the unix socket `sock` in one `SCM_RIGHTS` message whose payload is `name`
+/// (runc sends the pty master this way, named `/dev/ptmx`).
+pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, name: &[u8]) -> SysResult<()> {
+    // Control buffer for one fd, 8-byte aligned as cmsghdr requires.
+    #[repr(C, align(8))]
+    struct Cmsg([u8; 64]);
+    let mut cbuf = Cmsg([0; 64]);
+    let mut iov = libc::iovec {
+        iov_base: name.as_ptr() as *mut libc::c_void,
+        iov_len: name.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the sendmsg call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.0.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    // SAFETY: msg_control points to a buffer large enough for one cmsg carrying one fd; the
+    // CMSG_* macros stay within it.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd.as_raw_fd());
+    }
+    // SAFETY: msg is fully initialised above.
+    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Open a new pty pair in the current root's `/dev/ptmx`: (master, slave).
+pub fn open_pty() -> SysResult<(OwnedFd, OwnedFd)> {
+    let master = open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0)?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK takes a pointer to an int.
+    check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })?;
+    // TIOCGPTPEER opens the slave through the master's own devpts instance, so a path lookup
+    // cannot be redirected.
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd.
+    let slave = check(unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
+}
+
+/// Make `tty` our controlling terminal in a new session and our stdin, stdout and stderr.
+pub fn make_controlling_tty(tty: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: plain syscalls on a live fd.
+    unsafe {
+        check(libc::setsid())?;
+        check(libc::ioctl(tty.as_raw_fd(), libc::TIOCSCTTY, 0))?;
+        for target in 0..3 {
+            check(libc::dup2(tty.as_raw_fd(), target))?;
+        }
+    }
+    Ok(())
+}
+
+/// Set a terminal's window size (`consoleSize`).
+pub fn set_winsize(tty: BorrowedFd<'_>, rows: u16, cols: u16) -> SysResult<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ takes a pointer to a winsize.
+    check(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSWINSZ, &ws) }).map(drop)
+}
+
 /// `mkdirat(2)`.
 pub fn mkdirat(dirfd: BorrowedFd<'_>, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
     // SAFETY: name is a valid C string, dirfd a live fd.

@@ -62,8 +62,8 @@ pub enum Command {
     Delete(DeleteArgs),
     /// display container events such as OOM notifications, cpu, memory, and IO usage statistics (not implemented yet)
     Events(Loose),
-    /// execute new process inside the container (not implemented yet)
-    Exec(Loose),
+    /// execute new process inside the container
+    Exec(Box<ExecArgs>),
     /// kill sends the specified signal (default: SIGTERM) to the container's init process
     Kill(KillArgs),
     /// lists containers started by sangja with the given root
@@ -204,6 +204,82 @@ pub struct SpecArgs {
     /// generate a configuration for a rootless container
     #[arg(long)]
     pub rootless: bool,
+}
+
+/// `exec [flags] ID CMD...` or `exec --process FILE ID`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+
+    /// current working directory in the container
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+
+    /// set environment variables
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short, long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+
+    /// additional gids
+    #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+
+    /// path to the process.json
+    #[arg(short, long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+
+    /// detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+
+    /// specify the file to write the process id to
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+
+    /// set the asm process label for the process commonly used with selinux
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+
+    /// set the apparmor profile for the process
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+
+    /// set the no new privileges value for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+
+    /// add a capability to the bounding set for the process
+    #[arg(short, long = "cap", value_name = "CAP")]
+    pub cap: Vec<String>,
+
+    /// pass N additional file descriptors to the container (stdio + N in total)
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+
+    /// run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.
+    #[arg(long, value_name = "CGROUP")]
+    pub cgroup: Vec<String>,
+
+    /// allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+
+    /// the container id
+    #[arg(value_name = "container-id")]
+    pub id: String,
+
+    /// the command and its arguments
+    #[arg(value_name = "command", num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 /// A verb not implemented yet: takes any flags and arguments so that the refusal names the verb
@@ -364,7 +440,9 @@ mod tests {
         let Some(Command::Exec(l)) = cli.command else {
             panic!("not exec")
         };
-        assert_eq!(l.args.len(), 8);
+        assert_eq!(l.process.as_deref(), Some(std::path::Path::new("/p.json")));
+        assert!(l.detach && l.command.is_empty());
+        assert_eq!(l.id, "c1");
         assert!(matches!(
             parse(&["update", "--resources", "-", "c1"]).command,
             Some(Command::Update(_))

@@ -75,7 +75,7 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
             if !logger.is_stderr() {
                 eprintln!("{e}");
             }
-            1
+            e.exit_code()
         }
     }
 }

@@ -4,7 +4,7 @@ use std::ffi::CStr;
 
 use super::Fail;
 use crate::channel::Step;
-use crate::plan::Plan;
+use crate::plan::ProcessPlan;
 use crate::sys::{self, Errno};
 
 fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
@@ -19,18 +19,17 @@ fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
 const DEFAULT_UMASK: u32 = 0o022;
 
 /// Become the container process's identity.
-pub fn apply(plan: &Plan) -> Result<(), Fail<'_>> {
-    let p = &plan.process;
-    if plan.new_keyring {
-        match sys::join_session_keyring(&plan.id) {
+/// `keyring`: join a fresh session keyring with this name first (create, unless `--no-new-keyring`).
+pub fn apply<'a>(p: &'a ProcessPlan, keyring: Option<&'a CStr>) -> Result<(), Fail<'a>> {
+    if let Some(name) = keyring {
+        match sys::join_session_keyring(name) {
             // Kernels without keyrings, or a seccomp'd host: runc ignores these too.
             Ok(()) | Err(Errno::ENOSYS) | Err(Errno::EPERM) => {}
-            Err(e) => return Err(fail(Step::Keyring, e, plan.id.to_bytes())),
+            Err(e) => return Err(fail(Step::Keyring, e, name.to_bytes())),
         }
     }
     for (i, (res, soft, hard)) in p.rlimits.iter().enumerate() {
-        sys::setrlimit(*res, *soft, *hard)
-            .map_err(|e| fail(Step::Rlimit, e, rlimit_name(i, plan)))?;
+        sys::setrlimit(*res, *soft, *hard).map_err(|e| fail(Step::Rlimit, e, rlimit_name(i)))?;
     }
     // Keep permitted capabilities across the uid change, then set the exact sets.
     sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0)
@@ -69,14 +68,13 @@ pub fn apply(plan: &Plan) -> Result<(), Fail<'_>> {
     Ok(())
 }
 
-fn rlimit_name(_i: usize, _plan: &Plan) -> &'static [u8] {
+fn rlimit_name(_i: usize) -> &'static [u8] {
     b"process.rlimits"
 }
 
 /// Find `args[0]` in the container (PATH lookup as the final user, as runc does). Reports
 /// errno 0 with `args[0]` when it is not found, which the parent turns into runc's message.
-pub fn find_executable(plan: &Plan) -> Result<&CStr, Fail<'_>> {
-    let p = &plan.process;
+pub fn find_executable(p: &ProcessPlan) -> Result<&CStr, Fail<'_>> {
     let mut last = Errno::ENOENT;
     for c in &p.exe_candidates {
         match sys::stat(c) {

@@ -9,7 +9,7 @@ use crate::channel::{self, Step};
 use crate::plan::Plan;
 use crate::sys::{self, Errno};
 
-mod identity;
+pub(crate) mod identity;
 mod rootfs;
 
 /// A failed step: what, errno, and the path or name it acted on (borrowed from the plan).
@@ -27,18 +27,19 @@ pub struct Fail<'a> {
 const SETUP_FAILED: i32 = 1;
 
 /// Entry point of the child. Never returns.
-pub fn run(plan: &Plan, sock: OwnedFd) -> ! {
-    let fifo = match setup(plan, sock.as_fd()) {
+pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
+    let chan = channel::ChildSide::new(sock.as_fd(), plan.cgroupns_at.is_some());
+    let fifo = match setup(plan, &chan, console) {
         Ok(fifo) => fifo,
         Err(f) => {
-            channel::send_error(sock.as_fd(), f.step, f.errno, f.detail);
+            chan.fail(f.step, f.errno, f.detail);
             sys::exit_now(SETUP_FAILED);
         }
     };
-    let exe = match identity::find_executable(plan) {
+    let exe = match identity::find_executable(&plan.process) {
         Ok(exe) => exe,
         Err(f) => {
-            channel::send_error(sock.as_fd(), f.step, f.errno, f.detail);
+            chan.fail(f.step, f.errno, f.detail);
             sys::exit_now(SETUP_FAILED);
         }
     };
@@ -69,8 +70,9 @@ pub fn run(plan: &Plan, sock: OwnedFd) -> ! {
 }
 
 /// Wait for the parent's cgroup join, then unshare a cgroup namespace rooted at that cgroup.
-pub(crate) fn enter_cgroupns(sock: BorrowedFd<'_>) -> Result<(), Fail<'static>> {
-    channel::wait_joined(sock).map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
+pub(crate) fn enter_cgroupns(chan: &channel::ChildSide<'_>) -> Result<(), Fail<'static>> {
+    chan.wait_joined()
+        .map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
     sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| fail(Step::CgroupNamespace, e, b"cgroup"))
 }
 
@@ -83,7 +85,11 @@ fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
 }
 
 /// Every set-up step up to (not including) the exec lookup. Returns the opened exec fifo.
-fn setup<'a>(plan: &'a Plan, sock: BorrowedFd<'_>) -> Result<OwnedFd, Fail<'a>> {
+fn setup<'a>(
+    plan: &'a Plan,
+    chan: &channel::ChildSide<'_>,
+    console: Option<OwnedFd>,
+) -> Result<OwnedFd, Fail<'a>> {
     // Die with the parent while it still waits for us (a killed `sangja create` leaves nothing).
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
     // Until execve, this process is the sangja binary: keep /proc/<pid>/exe and friends out of
@@ -115,11 +121,17 @@ fn setup<'a>(plan: &'a Plan, sock: BorrowedFd<'_>) -> Result<OwnedFd, Fail<'a>> 
         sys::write(fd.as_fd(), v.to_bytes())
             .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
     }
-    let root = rootfs::prepare(plan, sock)?;
+    let root = rootfs::prepare(plan, chan)?;
     drop(root);
     rootfs::enter(plan)?;
     rootfs::finish(plan)?;
-    identity::apply(plan)?;
+    if let Some(console) = console {
+        crate::console::setup(console.as_fd(), plan.process.console_size)?;
+    }
+    identity::apply(
+        &plan.process,
+        plan.new_keyring.then_some(plan.id.as_c_str()),
+    )?;
     sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;
     sys::reset_signals();
     Ok(fifo)

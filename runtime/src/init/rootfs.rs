@@ -247,7 +247,10 @@ fn make_device<'a>(root: BorrowedFd<'_>, d: &'a DeviceOp) -> Result<(), Fail<'a>
 }
 
 /// Everything before `pivot_root`: propagation, the rootfs bind, `mounts[]`, devices, symlinks.
-pub fn prepare<'a>(plan: &'a Plan, sock: BorrowedFd<'_>) -> Result<OwnedFd, Fail<'a>> {
+pub fn prepare<'a>(
+    plan: &'a Plan,
+    chan: &crate::channel::ChildSide<'_>,
+) -> Result<OwnedFd, Fail<'a>> {
     sys::mount(None, c"/", None, plan.root.initial_propagation, None)
         .map_err(|e| fail(Step::RootPropagation, e, c"/"))?;
     if let Some(mp) = &plan.root.private_parent {
@@ -266,12 +269,12 @@ pub fn prepare<'a>(plan: &'a Plan, sock: BorrowedFd<'_>) -> Result<OwnedFd, Fail
         .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
     for (i, op) in plan.mounts.iter().enumerate() {
         if plan.cgroupns_at == Some(i) {
-            super::enter_cgroupns(sock)?;
+            super::enter_cgroupns(chan)?;
         }
         do_mount(root.as_fd(), op)?;
     }
     if plan.cgroupns_at == Some(plan.mounts.len()) {
-        super::enter_cgroupns(sock)?;
+        super::enter_cgroupns(chan)?;
     }
     for d in &plan.devices {
         make_device(root.as_fd(), d)?;

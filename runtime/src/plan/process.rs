@@ -59,6 +59,8 @@ pub struct ProcessPlan {
     pub rlimits: Vec<(libc::c_int, u64, u64)>,
     /// `noNewPrivileges`.
     pub no_new_privileges: bool,
+    /// `consoleSize` (rows, columns).
+    pub console_size: Option<(u16, u16)>,
     /// `oomScoreAdj` as text for /proc/self/oom_score_adj.
     pub oom_score_adj: Option<CString>,
 }
@@ -249,6 +251,12 @@ pub fn plan_process(p: &Process, rootfs: &Path) -> Result<ProcessPlan, SpecError
         last_cap: last,
         rlimits,
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
+        console_size: p.console_size().map(|b| {
+            (
+                b.height().min(u16::MAX as u64) as u16,
+                b.width().min(u16::MAX as u64) as u16,
+            )
+        }),
         oom_score_adj: match p.oom_score_adj() {
             Some(v) => Some(cstr(v.to_string(), "process.oomScoreAdj")?),
             None => None,

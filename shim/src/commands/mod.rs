@@ -8,6 +8,7 @@ use crate::cli::Command;
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -59,6 +60,14 @@ impl From<sangja::Error> for CliError {
 }
 
 impl CliError {
+    /// The exit code for this error: 255 when `exec` could not start its process (as runc), else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Failed { verb: "exec", .. } => 255,
+            _ => 1,
+        }
+    }
+
     /// Prefix a library error with `sangja <verb> failed: ` as runc does for `create` and `run`.
     pub fn failed(verb: &'static str) -> impl FnOnce(CliError) -> CliError {
         move |e| match e {
@@ -90,7 +99,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Spec(args) => spec::run(&args),
         Command::Checkpoint(_) => unimplemented::run("checkpoint"),
         Command::Events(_) => unimplemented::run("events"),
-        Command::Exec(_) => unimplemented::run("exec"),
+        Command::Exec(args) => exec::run(ctx, &args),
         Command::Pause(_) => unimplemented::run("pause"),
         Command::Ps(_) => unimplemented::run("ps"),
         Command::Restore(_) => unimplemented::run("restore"),

@@ -1,0 +1,375 @@
+//! `exec`: a new process in a running container. One fork: the parent joins the container's pid
+//! namespace around it (setns on a pid namespace only affects children), the child joins the
+//! other namespaces and the container's root, becomes the process's identity and execs; the
+//! parent puts it in the container's cgroup meanwhile.
+use std::fs;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Capability, Process, User};
+
+use crate::channel::{self, Message, Step};
+use crate::error::{Error, Result};
+use crate::init::{identity, Fail};
+use crate::plan::process::{plan_process, ProcessPlan};
+use crate::state::Status;
+use crate::sys::{self, Errno, Forked};
+use crate::Container;
+
+/// Options of [`Container::exec`], mirroring runc's `exec` flags that are not part of the process.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Do not wait for the process (`-d/--detach`).
+    pub detach: bool,
+    /// Write the process's host pid here (`--pid-file`).
+    pub pid_file: Option<PathBuf>,
+    /// Send the pty master here when the process has `terminal: true` (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+    /// Pass fds 3..3+N to the process (`--preserve-fds`).
+    pub preserve_fds: u32,
+    /// Allow exec into a paused container (`--ignore-paused`).
+    pub ignore_paused: bool,
+}
+
+/// The command-line form of an exec (`exec [flags] ID CMD...`): applied on top of the
+/// container's own `process`, as runc does.
+#[derive(Debug, Clone, Default)]
+pub struct ExecArgs {
+    /// The command and its arguments.
+    pub args: Vec<String>,
+    /// `-e KEY=value`, added to (or replacing in) the container's env.
+    pub env: Vec<String>,
+    /// `--cwd`.
+    pub cwd: Option<PathBuf>,
+    /// `-u uid[:gid]`.
+    pub user: Option<(u32, Option<u32>)>,
+    /// `--additional-gids`.
+    pub additional_gids: Vec<u32>,
+    /// `-c/--cap`: capabilities added to every set but ambient.
+    pub caps: Vec<String>,
+    /// `-t/--tty`.
+    pub tty: bool,
+    /// `--no-new-privs`.
+    pub no_new_privs: bool,
+}
+
+/// A started exec process.
+#[derive(Debug)]
+pub struct ExecProcess {
+    pid: libc::pid_t,
+}
+
+impl ExecProcess {
+    /// Host pid of the process.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Wait for it (it is a child of this process), forwarding signals; the exit code as a shell
+    /// reports it.
+    pub fn wait(&self) -> Result<i32> {
+        crate::wait::forward_until_exit(self.pid).map_err(|e| Error::Sys {
+            call: "wait",
+            path: PathBuf::new(),
+            source: e.into(),
+        })
+    }
+}
+
+/// The namespaces an exec joins, in setns order (mount last, after the paths are opened).
+const NAMESPACES: [(&str, libc::c_int); 5] = [
+    ("ipc", libc::CLONE_NEWIPC),
+    ("uts", libc::CLONE_NEWUTS),
+    ("net", libc::CLONE_NEWNET),
+    ("cgroup", libc::CLONE_NEWCGROUP),
+    ("mnt", libc::CLONE_NEWNS),
+];
+
+fn ns_differs(pid: i32, name: &str) -> bool {
+    let ours = fs::metadata(format!("/proc/self/ns/{name}")).map(|m| m.ino());
+    let theirs = fs::metadata(format!("/proc/{pid}/ns/{name}")).map(|m| m.ino());
+    matches!((ours, theirs), (Ok(a), Ok(b)) if a != b)
+}
+
+fn sys_err(call: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Sys { call, path, source }
+}
+
+/// Everything the exec child needs, opened before the fork.
+struct ExecPlan {
+    process: ProcessPlan,
+    namespaces: Vec<(OwnedFd, libc::c_int)>,
+    root: OwnedFd,
+    preserve_fds: u32,
+}
+
+impl Container {
+    /// The process `exec` would run for command-line arguments: the container's `process` with
+    /// `args` replaced and the flags applied.
+    pub fn exec_process(&self, a: &ExecArgs) -> Result<Process> {
+        let mut p = self.rec.process.clone().unwrap_or_default();
+        if a.args.is_empty() {
+            return Err(Error::Usage("exec: a command is required".into()));
+        }
+        p.set_args(Some(a.args.clone()));
+        let mut env = p.env().clone().unwrap_or_default();
+        for e in &a.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        p.set_env(Some(env));
+        if let Some(cwd) = &a.cwd {
+            p.set_cwd(cwd.clone());
+        }
+        if let Some((uid, gid)) = a.user {
+            let mut u = User::default();
+            u.set_uid(uid);
+            u.set_gid(gid.unwrap_or(0));
+            p.set_user(u);
+        }
+        if !a.additional_gids.is_empty() {
+            p.user_mut()
+                .set_additional_gids(Some(a.additional_gids.clone()));
+        }
+        if !a.caps.is_empty() {
+            let mut caps = p.capabilities().clone().unwrap_or_default();
+            for name in &a.caps {
+                let bare = name.strip_prefix("CAP_").unwrap_or(name);
+                let c: Capability = bare
+                    .parse()
+                    .map_err(|_| Error::Usage(format!("exec: unknown capability {name:?}")))?;
+                for set in [
+                    caps.bounding().clone(),
+                    caps.effective().clone(),
+                    caps.permitted().clone(),
+                    caps.inheritable().clone(),
+                ]
+                .iter()
+                .enumerate()
+                {
+                    let mut s = set.1.clone().unwrap_or_default();
+                    s.insert(c);
+                    match set.0 {
+                        0 => caps.set_bounding(Some(s)),
+                        1 => caps.set_effective(Some(s)),
+                        2 => caps.set_permitted(Some(s)),
+                        _ => caps.set_inheritable(Some(s)),
+                    };
+                }
+            }
+            p.set_capabilities(Some(caps));
+        }
+        p.set_terminal(Some(a.tty));
+        if a.no_new_privs {
+            p.set_no_new_privileges(Some(true));
+        }
+        Ok(p)
+    }
+
+    /// Start `process` inside the container: it joins every namespace and the cgroup of the
+    /// init, the container's root, and gets the process's identity, capabilities, rlimits and
+    /// no_new_privs. Returns once the process has exec'd (or with the reason it could not).
+    pub fn exec(&self, process: &Process, opts: &ExecOptions) -> Result<ExecProcess> {
+        match self.status() {
+            Status::Stopped => {
+                return Err(Error::BadStatus(
+                    "cannot exec in a stopped container".into(),
+                ))
+            }
+            Status::Paused if !opts.ignore_paused => {
+                return Err(Error::BadStatus(
+                    "cannot exec in a paused container (use --ignore-paused to override)".into(),
+                ))
+            }
+            _ => {}
+        }
+        let terminal = process.terminal().unwrap_or(false);
+        if terminal && opts.console_socket.is_none() {
+            return Err(Error::Usage(
+                "cannot allocate tty if runc will detach without setting console socket".into(),
+            ));
+        }
+        if opts.console_socket.is_some() && !terminal {
+            return Err(Error::Usage(
+                "cannot use console socket if runc will not detach or allocate tty".into(),
+            ));
+        }
+        crate::spec::validate_process(process)?;
+        let pid = self.rec.pid;
+        let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
+        let plan = ExecPlan {
+            process: plan_process(process, &proc_root)?,
+            namespaces: NAMESPACES
+                .iter()
+                .filter(|(name, _)| ns_differs(pid, name))
+                .map(|(name, flag)| {
+                    let p = format!("/proc/{pid}/ns/{name}");
+                    fs::File::open(&p)
+                        .map(|f| (OwnedFd::from(f), *flag))
+                        .map_err(sys_err("open", p))
+                })
+                .collect::<Result<_>>()?,
+            root: fs::File::open(&proc_root)
+                .map(OwnedFd::from)
+                .map_err(sys_err("open", &proc_root))?,
+            preserve_fds: opts.preserve_fds,
+        };
+        let pid_ns = if ns_differs(pid, "pid") {
+            let own = fs::File::open("/proc/self/ns/pid_for_children")
+                .map_err(sys_err("open", "/proc/self/ns/pid_for_children"))?;
+            let target = format!("/proc/{pid}/ns/pid");
+            let theirs = fs::File::open(&target).map_err(sys_err("open", &target))?;
+            Some((OwnedFd::from(own), OwnedFd::from(theirs)))
+        } else {
+            None
+        };
+        let console = opts
+            .console_socket
+            .as_deref()
+            .map(crate::console::connect)
+            .transpose()?;
+        let procs = match &self.rec.cgroup {
+            Some(cg) => cg.procs_fds()?,
+            None => Vec::new(),
+        };
+        let child = spawn(&plan, pid_ns, console, &procs)?;
+        if let Some(p) = &opts.pid_file {
+            crate::container::write_pid_file(p, child)?;
+        }
+        Ok(ExecProcess { pid: child })
+    }
+}
+
+fn spawn(
+    plan: &ExecPlan,
+    pid_ns: Option<(OwnedFd, OwnedFd)>,
+    console: Option<OwnedFd>,
+    procs: &[OwnedFd],
+) -> Result<libc::pid_t> {
+    let launch = |call, source| Error::from(crate::launch::LaunchError::Parent { call, source });
+    let (parent_sock, child_sock) = sys::seqpacket_pair().map_err(|e| launch("socketpair", e))?;
+    if let Some((_, theirs)) = &pid_ns {
+        sys::setns(theirs.as_fd(), libc::CLONE_NEWPID).map_err(|e| launch("setns pid", e))?;
+    }
+    // SAFETY: the child only runs `child`, which uses raw syscalls on prepared data and ends in
+    // execve or _exit; the CLI is single-threaded.
+    let forked = unsafe { sys::clone_fork(0) };
+    if let Some((own, _)) = &pid_ns {
+        let _ = sys::setns(own.as_fd(), libc::CLONE_NEWPID);
+    }
+    let pid = match forked {
+        Ok(Forked::Child) => {
+            drop(parent_sock);
+            child(plan, child_sock.as_fd(), console)
+        }
+        Ok(Forked::Parent(pid)) => pid,
+        Err(e) => return Err(launch("fork", e)),
+    };
+    drop(child_sock);
+    drop(console);
+    let kill = |pid| {
+        let _ = sys::kill(pid, libc::SIGKILL);
+        let _ = sys::waitpid(pid, 0);
+    };
+    let mut digits = [0u8; 16];
+    let text = crate::launch::format_pid(pid, &mut digits);
+    if let Err(e) = procs
+        .iter()
+        .try_for_each(|fd| sys::write(fd.as_fd(), text).map(drop))
+    {
+        kill(pid);
+        return Err(launch("write cgroup.procs", e));
+    }
+    // A child that already failed has sent its reason: read it below rather than fail here.
+    let _ = channel::send_joined(parent_sock.as_fd());
+    // The channel is close-on-exec: EOF means the exec happened; a message means it did not.
+    let mut buf = [0u8; channel::MSG_MAX];
+    let n = loop {
+        match sys::read(parent_sock.as_fd(), &mut buf) {
+            Err(Errno::EINTR) => continue,
+            Ok(n) => break n,
+            Err(_) => break 0,
+        }
+    };
+    match channel::decode(&buf[..n]) {
+        None => Ok(pid),
+        Some(Message::Ready) => Ok(pid),
+        Some(Message::Error {
+            step,
+            errno,
+            detail,
+        }) => {
+            let _ = sys::waitpid(pid, 0);
+            Err(crate::launch::init_error(step, errno, detail).into())
+        }
+    }
+}
+
+/// The exec child: never returns.
+fn child(plan: &ExecPlan, sock: BorrowedFd<'_>, console: Option<OwnedFd>) -> ! {
+    let chan = channel::ChildSide::new(sock, true);
+    let f = match setup(plan, &chan, console) {
+        Ok(exe) => {
+            let e = sys::execve(exe, &plan.process.argv_ptrs, &plan.process.env_ptrs);
+            Fail {
+                step: Step::Exec,
+                errno: e as i32,
+                detail: plan.process.arg0.to_bytes(),
+            }
+        }
+        Err(f) => f,
+    };
+    chan.fail(f.step, f.errno, f.detail);
+    sys::exit_now(255);
+}
+
+fn setup<'a>(
+    plan: &'a ExecPlan,
+    chan: &channel::ChildSide<'_>,
+    console: Option<OwnedFd>,
+) -> Result<&'a std::ffi::CStr, Fail<'a>> {
+    let fail = |step, e: Errno, detail: &'static [u8]| Fail {
+        step,
+        errno: e as i32,
+        detail,
+    };
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
+    for (fd, flag) in &plan.namespaces {
+        sys::setns(fd.as_fd(), *flag).map_err(|e| fail(Step::JoinNamespace, e, b"namespace"))?;
+    }
+    // The container's root, whether it was entered with pivot_root or chroot.
+    sys::fchdir(plan.root.as_fd()).map_err(|e| fail(Step::Chroot, e, b"/"))?;
+    sys::chroot(c".").map_err(|e| fail(Step::Chroot, e, b"/"))?;
+    sys::chdir(c"/").map_err(|e| fail(Step::Chroot, e, b"/"))?;
+    if let Some(console) = console {
+        crate::console::setup(console.as_fd(), plan.process.console_size)?;
+    }
+    identity::apply(&plan.process, None)?;
+    let exe = identity::find_executable(&plan.process)?;
+    sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;
+    sys::reset_signals();
+    // Run no user code before the parent has put us in the container's cgroup.
+    chan.wait_joined()
+        .map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
+    // The exec'd process must not die with `sangja exec -d`, which exits right away.
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
+    Ok(exe)
+}
+
+/// Read a runtime-spec process JSON (`exec --process FILE`), naming the JSON path of a bad field.
+pub fn process_from_file(path: &Path) -> Result<Process> {
+    let text = fs::read(path).map_err(sys_err("read", path))?;
+    let de = &mut serde_json::Deserializer::from_slice(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        Error::Spec(crate::spec::SpecError::Parse {
+            path: path.to_path_buf(),
+            field,
+            message: e.into_inner().to_string(),
+        })
+    })
+}
