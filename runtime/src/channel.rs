@@ -97,12 +97,16 @@ pub enum Step {
     Loopback,
     /// Creating the pty and sending its master to the console socket.
     Console,
+    /// A createContainer hook.
+    CreateContainerHook,
+    /// Waiting for the runtime's prestart/createRuntime hooks.
+    RuntimeHooks,
     /// Unknown (a malformed message).
     Unknown,
 }
 
 impl Step {
-    const ALL: [Step; 36] = [
+    const ALL: [Step; 38] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -139,6 +143,8 @@ impl Step {
         Step::Fds,
         Step::Loopback,
         Step::Console,
+        Step::CreateContainerHook,
+        Step::RuntimeHooks,
     ];
 
     fn from_u8(b: u8) -> Step {
@@ -188,6 +194,8 @@ impl Step {
             Step::Fds => "close_range",
             Step::Loopback => "bring up loopback",
             Step::Console => "set up console",
+            Step::CreateContainerHook => "run createContainer hook",
+            Step::RuntimeHooks => "wait for createRuntime hooks",
             Step::Unknown => "set up container",
         }
     }
@@ -201,6 +209,8 @@ pub const MSG_MAX: usize = 4096;
 pub enum Message<'a> {
     /// Set-up done; the init now blocks on the exec fifo.
     Ready,
+    /// Mounts done: run prestart/createRuntime hooks and send the hook state.
+    NeedHooks,
     /// A step failed.
     Error {
         /// The step.
@@ -250,6 +260,11 @@ impl<'a> ChildSide<'a> {
         }
     }
 
+    /// The raw socket.
+    pub fn sock(&self) -> BorrowedFd<'a> {
+        self.sock
+    }
+
     /// Wait for `Joined` (once).
     pub fn wait_joined(&self) -> Result<(), Errno> {
         if !self.joined.get() {
@@ -267,6 +282,45 @@ impl<'a> ChildSide<'a> {
         send_error(self.sock, step, errno, detail);
     }
 }
+
+/// Ask the parent to run the runtime's hooks and send the hook state (init side), then receive
+/// it into `buf`: returns (state for createContainer, state for startContainer).
+pub fn need_hooks<'b>(
+    sock: BorrowedFd<'_>,
+    buf: &'b mut [u8],
+) -> Result<(&'b [u8], &'b [u8]), Errno> {
+    sys::write(sock, b"H")?;
+    let n = loop {
+        match sys::read(sock, buf) {
+            Err(Errno::EINTR) => continue,
+            r => break r?,
+        }
+    };
+    if n < 5 || buf[0] != b'D' {
+        return Err(Errno::EPROTO);
+    }
+    let mut l = [0u8; 4];
+    l.copy_from_slice(&buf[1..5]);
+    let first = u32::from_le_bytes(l) as usize;
+    if 5 + first > n {
+        return Err(Errno::EPROTO);
+    }
+    let (a, b) = buf[5..n].split_at(first);
+    Ok((a, b))
+}
+
+/// Parent side of [`need_hooks`]: the two state documents in one `D` message.
+pub fn send_hooks_done(sock: BorrowedFd<'_>, creating: &[u8], created: &[u8]) -> Result<(), Errno> {
+    let mut msg = Vec::with_capacity(5 + creating.len() + created.len());
+    msg.push(b'D');
+    msg.extend_from_slice(&(creating.len() as u32).to_le_bytes());
+    msg.extend_from_slice(creating);
+    msg.extend_from_slice(created);
+    sys::write(sock, &msg).map(drop)
+}
+
+/// Largest `D` message (two state documents).
+pub const HOOK_STATE_MAX: usize = 64 * 1024;
 
 /// Send `Ready` (init side).
 pub fn send_ready(sock: BorrowedFd<'_>) -> Result<(), Errno> {
@@ -288,6 +342,7 @@ pub fn send_error(sock: BorrowedFd<'_>, step: Step, errno: i32, detail: &[u8]) {
 pub fn decode(buf: &[u8]) -> Option<Message<'_>> {
     match buf.first()? {
         b'R' => Some(Message::Ready),
+        b'H' => Some(Message::NeedHooks),
         b'E' if buf.len() >= 6 => {
             let mut e = [0u8; 4];
             e.copy_from_slice(&buf[2..6]);

@@ -178,7 +178,32 @@ impl Container {
             .as_deref()
             .map(crate::console::connect)
             .transpose()?;
-        let pid = crate::launch::spawn(&plan, &procs, console)?;
+        let created = crate::time::rfc3339_now();
+        #[allow(deprecated)]
+        let runtime_hooks = plan.need_hooks.then(|| crate::launch::RuntimeHooks {
+            prestart: spec
+                .hooks()
+                .as_ref()
+                .and_then(|h| h.prestart().as_deref())
+                .unwrap_or(&[]),
+            create_runtime: spec
+                .hooks()
+                .as_ref()
+                .and_then(|h| h.create_runtime().as_deref())
+                .unwrap_or(&[]),
+            state: State {
+                oci_version: spec.version().clone(),
+                id: id.to_string(),
+                pid: 0,
+                status: Status::Creating,
+                bundle: bundle.dir.clone(),
+                rootfs: bundle.rootfs.clone(),
+                created: created.clone(),
+                annotations: spec.annotations().clone().unwrap_or_default(),
+                owner: String::new(),
+            },
+        });
+        let pid = crate::launch::spawn(&plan, &procs, console, runtime_hooks.as_ref())?;
         drop(procs);
         undo.pid = Some(pid);
         let Liveness::Alive(pid_start) = state::liveness(pid) else {
@@ -191,11 +216,12 @@ impl Container {
             pid_start,
             bundle: bundle.dir.clone(),
             rootfs: bundle.rootfs.clone(),
-            created: crate::time::rfc3339_now(),
+            created,
             annotations: spec.annotations().clone().unwrap_or_default(),
             cgroup: Some(cgroup.clone()),
             own_pid_ns: plan.clone_flags & libc::CLONE_NEWPID as u64 != 0,
             process: spec.process().clone(),
+            hooks: spec.hooks().clone(),
         };
         rec.save(&dir)?;
         if let Some(p) = &opts.pid_file {
@@ -353,6 +379,10 @@ impl Container {
         })?;
         drop(file);
         fs::remove_file(&fifo).map_err(sys_err("unlink", &fifo))?;
+        if let Some(hooks) = self.rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
+            let state = serde_json::to_vec(&self.state()).unwrap_or_default();
+            crate::hooks::run_warn("poststart", hooks, &state);
+        }
         Ok(())
     }
 
@@ -439,6 +469,13 @@ impl Container {
             cg.remove()?;
         }
         fs::remove_dir_all(&self.dir).map_err(sys_err("remove", &self.dir))?;
+        if let Some(hooks) = self.rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
+            let mut state = self.state();
+            state.status = Status::Stopped;
+            state.pid = 0;
+            let state = serde_json::to_vec(&state).unwrap_or_default();
+            crate::hooks::run_warn("poststop", hooks, &state);
+        }
         Ok(())
     }
 

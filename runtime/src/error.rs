@@ -40,6 +40,9 @@ pub enum Error {
     /// A signal name or number that is not known.
     #[error(transparent)]
     Signal(#[from] crate::signal::SignalError),
+    /// A hook failed.
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
     /// State directory and state.json.
     #[error(transparent)]
     State(#[from] crate::state::StateError),

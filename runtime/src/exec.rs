@@ -297,6 +297,11 @@ fn spawn(
     match channel::decode(&buf[..n]) {
         None => Ok(pid),
         Some(Message::Ready) => Ok(pid),
+        Some(Message::NeedHooks) => {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, 0);
+            Err(launch("read exec child", Errno::EPROTO))
+        }
         Some(Message::Error {
             step,
             errno,

@@ -46,6 +46,15 @@ pub enum LaunchError {
         /// runc's wording of why.
         reason: String,
     },
+    /// A createContainer hook run by the init failed.
+    #[error("unable to start container process: createContainer hook {detail}")]
+    InitHook {
+        /// The hook path and why.
+        detail: String,
+    },
+    /// A runtime-side hook failed.
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
     /// The init died without reporting.
     #[error(
         "unable to start container process: init exited before reporting (wait status {0:#x})"
@@ -59,6 +68,7 @@ pub fn spawn(
     plan: &Plan,
     cgroup_procs: &[OwnedFd],
     console: Option<OwnedFd>,
+    hooks: Option<&RuntimeHooks<'_>>,
 ) -> Result<libc::pid_t, LaunchError> {
     let (parent_sock, child_sock) =
         sys::seqpacket_pair().map_err(|source| LaunchError::Parent {
@@ -127,25 +137,40 @@ pub fn spawn(
     if plan.cgroupns_at.is_some() {
         let _ = channel::send_joined(parent_sock.as_fd());
     }
-    let n = loop {
-        match sys::read(parent_sock.as_fd(), &mut buf) {
-            Err(Errno::EINTR) => continue,
-            Ok(n) => break n,
-            Err(_) => break 0,
-        }
-    };
-    let err = match channel::decode(&buf[..n]) {
-        Some(Message::Ready) => return Ok(pid),
-        Some(Message::Error {
-            step,
-            errno,
-            detail,
-        }) => init_error(step, errno, detail),
-        None => {
-            // EOF or a broken channel: make sure the init is gone, then report how it ended.
-            let _ = sys::kill(pid, libc::SIGKILL);
-            let status = sys::waitpid(pid, 0).map(|(_, s)| s).unwrap_or(-1);
-            return Err(LaunchError::Died(status));
+    let err = loop {
+        let n = loop {
+            match sys::read(parent_sock.as_fd(), &mut buf) {
+                Err(Errno::EINTR) => continue,
+                Ok(n) => break n,
+                Err(_) => break 0,
+            }
+        };
+        match channel::decode(&buf[..n]) {
+            Some(Message::Ready) => return Ok(pid),
+            Some(Message::NeedHooks) => {
+                let Some(h) = hooks else {
+                    break LaunchError::Init {
+                        step: "hooks",
+                        detail: "unexpected request".into(),
+                        errno: Errno::EPROTO,
+                    };
+                };
+                match run_runtime_hooks(h, pid, parent_sock.as_fd()) {
+                    Ok(()) => continue,
+                    Err(e) => break e,
+                }
+            }
+            Some(Message::Error {
+                step,
+                errno,
+                detail,
+            }) => break init_error(step, errno, detail),
+            None => {
+                // EOF or a broken channel: make sure the init is gone, then report how it ended.
+                let _ = sys::kill(pid, libc::SIGKILL);
+                let status = sys::waitpid(pid, 0).map(|(_, s)| s).unwrap_or(-1);
+                return Err(LaunchError::Died(status));
+            }
         }
     };
     let _ = sys::kill(pid, libc::SIGKILL);
@@ -153,9 +178,57 @@ pub fn spawn(
     Err(err)
 }
 
+/// What the parent needs to serve the init's `NeedHooks`: the runtime-side hooks and the state
+/// they (and the init's hooks) get on stdin.
+#[derive(Debug)]
+pub struct RuntimeHooks<'a> {
+    /// `hooks.prestart` (deprecated, run with createRuntime as runc does).
+    pub prestart: &'a [oci_spec::runtime::Hook],
+    /// `hooks.createRuntime`.
+    pub create_runtime: &'a [oci_spec::runtime::Hook],
+    /// The state, with the pid filled in here.
+    pub state: crate::State,
+}
+
+/// Run prestart and createRuntime hooks for the init `pid`, then send it the hook state.
+fn run_runtime_hooks(
+    h: &RuntimeHooks<'_>,
+    pid: libc::pid_t,
+    sock: std::os::fd::BorrowedFd<'_>,
+) -> Result<(), LaunchError> {
+    let mut state = h.state.clone();
+    state.pid = pid;
+    state.status = crate::Status::Creating;
+    let creating = serde_json::to_vec(&state).unwrap_or_default();
+    crate::hooks::run("prestart", h.prestart, &creating)?;
+    crate::hooks::run("createRuntime", h.create_runtime, &creating)?;
+    state.status = crate::Status::Created;
+    let created = serde_json::to_vec(&state).unwrap_or_default();
+    if 5 + creating.len() + created.len() > channel::HOOK_STATE_MAX {
+        return Err(LaunchError::Parent {
+            call: "send hook state (state JSON over 64 KiB)",
+            source: Errno::E2BIG,
+        });
+    }
+    channel::send_hooks_done(sock, &creating, &created).map_err(|source| LaunchError::Parent {
+        call: "send hook state",
+        source,
+    })
+}
+
 /// The error for a failed init step; `args[0]` not found gets runc's wording.
 pub(crate) fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
     let detail = String::from_utf8_lossy(detail).into_owned();
+    if step == Step::CreateContainerHook {
+        let why = match errno {
+            libc::ETIMEDOUT => "timed out".to_string(),
+            libc::ECHILD => "exited unsuccessfully".to_string(),
+            e => Errno::from_raw(e).desc().to_lowercase(),
+        };
+        return LaunchError::InitHook {
+            detail: format!("{detail}: {why}"),
+        };
+    }
     if step != Step::Exec {
         return LaunchError::Init {
             step: step.describe(),

@@ -37,6 +37,7 @@ mod console;
 mod container;
 mod error;
 mod exec;
+mod hooks;
 mod init;
 mod launch;
 mod plan;

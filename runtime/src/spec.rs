@@ -143,17 +143,31 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
             "SELinux is not supported yet",
         ));
     }
+    #[allow(deprecated)]
     if let Some(h) = spec.hooks() {
-        let any = [
-            h.prestart().is_some(),
-            h.create_runtime().is_some(),
-            h.create_container().is_some(),
-            h.start_container().is_some(),
-            h.poststart().is_some(),
-            h.poststop().is_some(),
+        let kinds = [
+            ("prestart", h.prestart()),
+            ("createRuntime", h.create_runtime()),
+            ("createContainer", h.create_container()),
+            ("startContainer", h.start_container()),
+            ("poststart", h.poststart()),
+            ("poststop", h.poststop()),
         ];
-        if any.iter().any(|b| *b) {
-            return Err(SpecError::field("hooks", "hooks are not supported yet"));
+        for (kind, list) in kinds {
+            for (i, hook) in list.iter().flatten().enumerate() {
+                if !hook.path().is_absolute() {
+                    return Err(SpecError::field(
+                        format!("hooks.{kind}[{i}].path"),
+                        "must be an absolute path",
+                    ));
+                }
+                if hook.timeout().is_some_and(|t| t <= 0) {
+                    return Err(SpecError::field(
+                        format!("hooks.{kind}[{i}].timeout"),
+                        "must be positive",
+                    ));
+                }
+            }
         }
     }
     if let Some(mounts) = spec.mounts() {

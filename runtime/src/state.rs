@@ -109,6 +109,9 @@ pub struct Record {
     /// `process` of config.json: the base of `exec` from command-line flags, as runc.
     #[serde(default)]
     pub process: Option<oci_spec::runtime::Process>,
+    /// `hooks` of config.json (poststart runs at `start`, poststop at `delete`).
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// File names inside a container's state directory.

@@ -335,6 +335,21 @@ pub fn set_winsize(tty: BorrowedFd<'_>, rows: u16, cols: u16) -> SysResult<()> {
     check(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSWINSZ, &ws) }).map(drop)
 }
 
+/// `pipe2(O_CLOEXEC)`: (read end, write end).
+pub fn pipe() -> SysResult<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out-array of two ints.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel returned two new fds that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `dup2(2)` (the new fd is not close-on-exec).
+pub fn dup2(fd: BorrowedFd<'_>, target: RawFd) -> SysResult<()> {
+    // SAFETY: plain syscall on a live fd.
+    check(unsafe { libc::dup2(fd.as_raw_fd(), target) }).map(drop)
+}
+
 /// `mkdirat(2)`.
 pub fn mkdirat(dirfd: BorrowedFd<'_>, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
     // SAFETY: name is a valid C string, dirfd a live fd.

@@ -29,7 +29,10 @@ const SETUP_FAILED: i32 = 1;
 /// Entry point of the child. Never returns.
 pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
     let chan = channel::ChildSide::new(sock.as_fd(), plan.cgroupns_at.is_some());
-    let fifo = match setup(plan, &chan, console) {
+    // Hook state from the parent (only filled when the config has hooks).
+    let mut hook_buf = [0u8; channel::HOOK_STATE_MAX];
+    let mut start_state: &[u8] = &[];
+    let fifo = match setup(plan, &chan, console, &mut hook_buf, &mut start_state) {
         Ok(fifo) => fifo,
         Err(f) => {
             chan.fail(f.step, f.errno, f.detail);
@@ -59,6 +62,18 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
         }
     }
     drop(fifo);
+    if let Err((hook, _)) = crate::hooks::run_in_init(&plan.start_container_hooks, start_state) {
+        let _ = sys::write(
+            // SAFETY: fd 2 is the container's stderr, kept open by design; borrowed for this write.
+            unsafe { BorrowedFd::borrow_raw(2) },
+            b"sangja: startContainer hook failed: ",
+        );
+        // SAFETY: as above.
+        let err = unsafe { BorrowedFd::borrow_raw(2) };
+        let _ = sys::write(err, hook.path.to_bytes());
+        let _ = sys::write(err, b"\n");
+        sys::exit_now(SETUP_FAILED);
+    }
     let e = sys::execve(exe, &plan.process.argv_ptrs, &plan.process.env_ptrs);
     // Nobody listens on the channel any more: tell the container's stderr, as runc does.
     let _ = sys::write(
@@ -89,6 +104,8 @@ fn setup<'a>(
     plan: &'a Plan,
     chan: &channel::ChildSide<'_>,
     console: Option<OwnedFd>,
+    hook_buf: &'a mut [u8],
+    start_state: &mut &'a [u8],
 ) -> Result<OwnedFd, Fail<'a>> {
     // Die with the parent while it still waits for us (a killed `sangja create` leaves nothing).
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
@@ -123,6 +140,13 @@ fn setup<'a>(
     }
     let root = rootfs::prepare(plan, chan)?;
     drop(root);
+    if plan.need_hooks {
+        let (creating, created) = channel::need_hooks(chan.sock(), hook_buf)
+            .map_err(|e| fail(Step::RuntimeHooks, e, b"hooks"))?;
+        *start_state = created;
+        crate::hooks::run_in_init(&plan.create_container_hooks, creating)
+            .map_err(|(h, e)| fail(Step::CreateContainerHook, e, h.path.to_bytes()))?;
+    }
     rootfs::enter(plan)?;
     rootfs::finish(plan)?;
     if let Some(console) = console {

@@ -88,6 +88,12 @@ pub struct Plan {
     pub preserve_fds: u32,
     /// Join a fresh session keyring.
     pub new_keyring: bool,
+    /// The init asks the parent for the hook state (and to run its hooks) after its mounts.
+    pub need_hooks: bool,
+    /// `hooks.createContainer`, run by the init before pivot_root.
+    pub create_container_hooks: Vec<crate::hooks::HookPlan>,
+    /// `hooks.startContainer`, run by the init after `start`, before execve.
+    pub start_container_hooks: Vec<crate::hooks::HookPlan>,
 }
 
 /// Inputs of [`Plan::build`] besides the spec.
@@ -149,8 +155,10 @@ fn mount_point_of(path: &Path) -> Option<String> {
 
 impl Plan {
     /// Build the plan from a validated spec.
+    #[allow(deprecated)]
     pub fn build(spec: &Spec, input: &PlanInput<'_>) -> Result<Plan, SpecError> {
         let linux = spec.linux().as_ref();
+        let hooks = spec.hooks().as_ref();
         let mut clone_flags = 0u64;
         let mut unshare_cgroupns = false;
         let mut join = Vec::new();
@@ -264,6 +272,24 @@ impl Plan {
             fifo: cstr(input.fifo.to_string_lossy().into_owned(), "exec.fifo")?,
             preserve_fds: input.preserve_fds,
             new_keyring: !input.no_new_keyring,
+            need_hooks: hooks.is_some_and(|h| {
+                [
+                    h.prestart(),
+                    h.create_runtime(),
+                    h.create_container(),
+                    h.start_container(),
+                ]
+                .iter()
+                .any(|x| x.as_ref().is_some_and(|v| !v.is_empty()))
+            }),
+            create_container_hooks: crate::hooks::plan(
+                hooks.and_then(|h| h.create_container().as_ref()),
+                "hooks.createContainer",
+            )?,
+            start_container_hooks: crate::hooks::plan(
+                hooks.and_then(|h| h.start_container().as_ref()),
+                "hooks.startContainer",
+            )?,
         })
     }
 }

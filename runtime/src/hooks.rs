@@ -1,0 +1,261 @@
+//! OCI hooks: each gets the container's state JSON on stdin, runs with its `args` and `env`, and
+//! is killed after `timeout` seconds.
+//!
+//! Where each kind runs (runtime-spec "Lifecycle"):
+//! - `prestart`, `createRuntime`: during `create`, by the runtime, in the runtime's namespaces,
+//!   after the init made its mounts and before `pivot_root` (the init waits on the channel);
+//! - `createContainer`: by the init, in the container's namespaces, before `pivot_root`;
+//! - `startContainer`: by the init after `start` released it, just before `execve`;
+//! - `poststart`: by `start` once the process runs (a failure only warns);
+//! - `poststop`: by `delete` after the container is gone (a failure only warns).
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::Hook;
+
+use crate::plan::cstr;
+use crate::spec::SpecError;
+use crate::sys::{self, Errno, Forked};
+
+/// A hook failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The hook could not be started.
+    #[error("{kind} hook {}: {source}", path.display())]
+    Spawn {
+        /// Hook kind (`createRuntime`, …).
+        kind: &'static str,
+        /// Hook path.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// The hook exited unsuccessfully.
+    #[error("{kind} hook {} failed: {status}{}", path.display(), if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
+    Failed {
+        /// Hook kind.
+        kind: &'static str,
+        /// Hook path.
+        path: PathBuf,
+        /// `exit status N` or `signal N`.
+        status: String,
+        /// First line of its stderr.
+        stderr: String,
+    },
+    /// The hook ran past its timeout and was killed.
+    #[error("{kind} hook {} timed out after {secs}s", path.display())]
+    Timeout {
+        /// Hook kind.
+        kind: &'static str,
+        /// Hook path.
+        path: PathBuf,
+        /// The timeout.
+        secs: i64,
+    },
+}
+
+/// Run `hooks` in order in this process's namespaces, each with `state` on stdin; stops at the
+/// first failure.
+pub fn run(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Result<(), HookError> {
+    for h in hooks {
+        run_one(kind, h, state)?;
+    }
+    Ok(())
+}
+
+/// Run `hooks`, logging failures as warnings (poststart, poststop).
+pub fn run_warn(kind: &'static str, hooks: &[Hook], state: &[u8]) {
+    for h in hooks {
+        if let Err(e) = run_one(kind, h, state) {
+            log::warn!("{e}");
+        }
+    }
+}
+
+fn run_one(kind: &'static str, h: &Hook, state: &[u8]) -> Result<(), HookError> {
+    let path = h.path().clone();
+    let spawn_err = |source| HookError::Spawn {
+        kind,
+        path: path.clone(),
+        source,
+    };
+    let args = h.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(&path);
+    if let Some((arg0, rest)) = args.split_first() {
+        cmd.arg0(arg0).args(rest);
+    }
+    cmd.env_clear();
+    for e in h.env().iter().flatten() {
+        if let Some((k, v)) = e.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine: ignore EPIPE.
+        let _ = stdin.write_all(state);
+    }
+    let deadline = h
+        .timeout()
+        .filter(|t| *t > 0)
+        .map(|t| (t, Instant::now() + Duration::from_secs(t as u64)));
+    let status = loop {
+        match child.try_wait().map_err(spawn_err)? {
+            Some(s) => break s,
+            None => {
+                if let Some((secs, at)) = deadline {
+                    if Instant::now() >= at {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(HookError::Timeout { kind, path, secs });
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let status = match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (_, Some(s)) => format!("signal {s}"),
+        _ => "unknown status".into(),
+    };
+    Err(HookError::Failed {
+        kind,
+        path,
+        status,
+        stderr: stderr.lines().next().unwrap_or("").to_string(),
+    })
+}
+
+/// A hook the init runs (createContainer, startContainer), prepared as C strings.
+#[derive(Debug)]
+pub struct HookPlan {
+    /// Executable path.
+    pub path: CString,
+    /// argv (owns what `argv_ptrs` points into).
+    #[allow(dead_code)]
+    pub argv: Vec<CString>,
+    /// NULL-terminated argv pointers.
+    pub argv_ptrs: Vec<*const libc::c_char>,
+    /// env (owns what `env_ptrs` points into).
+    #[allow(dead_code)]
+    pub env: Vec<CString>,
+    /// NULL-terminated env pointers.
+    pub env_ptrs: Vec<*const libc::c_char>,
+    /// Timeout in milliseconds (-1: none).
+    pub timeout_ms: libc::c_int,
+}
+
+/// Prepare hooks for the init.
+pub fn plan(hooks: Option<&Vec<Hook>>, field: &str) -> Result<Vec<HookPlan>, SpecError> {
+    let mut out = Vec::new();
+    for (i, h) in hooks.into_iter().flatten().enumerate() {
+        let f = format!("{field}[{i}]");
+        let path = cstr(h.path().to_string_lossy().into_owned(), &f)?;
+        let mut args = h.args().clone().unwrap_or_default();
+        if args.is_empty() {
+            args.push(h.path().to_string_lossy().into_owned());
+        }
+        let argv = args
+            .into_iter()
+            .map(|a| cstr(a, &f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let env = h
+            .env()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| cstr(e, &f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+            v.iter()
+                .map(|c| c.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect()
+        };
+        out.push(HookPlan {
+            argv_ptrs: ptrs(&argv),
+            env_ptrs: ptrs(&env),
+            path,
+            argv,
+            env,
+            timeout_ms: h.timeout().filter(|t| *t > 0).map_or(-1, |t| {
+                (t.min(i32::MAX as i64 / 1000) * 1000) as libc::c_int
+            }),
+        });
+    }
+    Ok(out)
+}
+
+/// Run prepared hooks from the init (no allocation): fork, state on a pipe as stdin, execve,
+/// wait with the timeout. Returns the failing hook and errno (ETIMEDOUT on timeout, ECHILD for
+/// a non-zero exit).
+pub fn run_in_init<'a>(hooks: &'a [HookPlan], state: &[u8]) -> Result<(), (&'a HookPlan, Errno)> {
+    for h in hooks {
+        run_prepared(h, state).map_err(|e| (h, e))?;
+    }
+    Ok(())
+}
+
+fn run_prepared(h: &HookPlan, state: &[u8]) -> Result<(), Errno> {
+    let (r, w) = sys::pipe()?;
+    // SAFETY: the init is single-threaded; the child only dup2s, execs or exits.
+    match unsafe { sys::clone_fork(0) }? {
+        Forked::Child => {
+            drop(w);
+            let _ = sys::dup2(r.as_fd(), 0);
+            let e = sys::execve(&h.path, &h.argv_ptrs, &h.env_ptrs);
+            sys::exit_now(if e == Errno::ENOENT { 127 } else { 126 });
+        }
+        Forked::Parent(pid) => {
+            drop(r);
+            let _ = write_all(w.as_fd(), state);
+            drop(w);
+            wait_with_timeout(pid, h.timeout_ms)
+        }
+    }
+}
+
+fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        match sys::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn wait_with_timeout(pid: libc::pid_t, timeout_ms: libc::c_int) -> Result<(), Errno> {
+    let pidfd: OwnedFd = sys::pidfd_open(pid)?;
+    if !sys::poll_one(pidfd.as_fd(), libc::POLLIN, timeout_ms)? {
+        let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        let _ = sys::waitpid(pid, 0);
+        return Err(Errno::ETIMEDOUT);
+    }
+    let (_, status) = sys::waitpid(pid, 0)?;
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err(Errno::ECHILD)
+    }
+}
