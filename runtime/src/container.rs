@@ -27,6 +27,10 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Pass fds 3..3+N of the caller to the container process (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// Socket activation: the caller's `LISTEN_FDS` (when its `LISTEN_PID` is the caller). These
+    /// fds come first (from 3), then the preserved ones; the process gets `LISTEN_FDS` and
+    /// `LISTEN_PID=1`, as runc does.
+    pub listen_fds: u32,
 }
 
 impl Default for CreateOptions {
@@ -38,6 +42,7 @@ impl Default for CreateOptions {
             no_pivot: false,
             no_new_keyring: false,
             preserve_fds: 0,
+            listen_fds: 0,
         }
     }
 }
@@ -143,6 +148,7 @@ impl Container {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 preserve_fds: opts.preserve_fds,
+                listen_fds: opts.listen_fds,
             },
         )?;
 
@@ -299,12 +305,14 @@ impl Container {
     }
 
     /// Status derived from the live process: init gone (or its pid reused) ⇒ stopped; exec fifo
-    /// still present ⇒ created; otherwise running.
+    /// still present ⇒ created; frozen cgroup ⇒ paused (one small read); otherwise running.
     pub fn status(&self) -> Status {
         if !state::init_alive(&self.rec) {
             Status::Stopped
         } else if self.dir.join(FIFO_FILE).exists() {
             Status::Created
+        } else if self.rec.cgroup.as_ref().is_some_and(|cg| cg.is_frozen()) {
+            Status::Paused
         } else {
             Status::Running
         }
@@ -461,6 +469,12 @@ impl Container {
                 "cannot delete container {} that is not stopped: {status}",
                 self.rec.id
             )));
+        }
+        if status == Status::Paused {
+            // A frozen init cannot act on SIGKILL: kill everything, then thaw.
+            if let Some(cg) = &self.rec.cgroup {
+                cg.signal_all(libc::SIGKILL);
+            }
         }
         if status != Status::Stopped || !self.rec.own_pid_ns {
             self.kill_and_wait();

@@ -30,6 +30,8 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Allow exec into a paused container (`--ignore-paused`).
     pub ignore_paused: bool,
+    /// Socket-activation fds, as [`crate::CreateOptions::listen_fds`].
+    pub listen_fds: u32,
 }
 
 /// The command-line form of an exec (`exec [flags] ID CMD...`): applied on top of the
@@ -201,7 +203,7 @@ impl Container {
         let pid = self.rec.pid;
         let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
         let plan = ExecPlan {
-            process: plan_process(process, &proc_root)?,
+            process: plan_process(process, &proc_root, opts.listen_fds)?,
             namespaces: NAMESPACES
                 .iter()
                 .filter(|(name, _)| ns_differs(pid, name))
@@ -215,7 +217,7 @@ impl Container {
             root: fs::File::open(&proc_root)
                 .map(OwnedFd::from)
                 .map_err(sys_err("open", &proc_root))?,
-            preserve_fds: opts.preserve_fds,
+            preserve_fds: opts.listen_fds + opts.preserve_fds,
         };
         let pid_ns = if ns_differs(pid, "pid") {
             let own = fs::File::open("/proc/self/ns/pid_for_children")

@@ -426,3 +426,41 @@ fn a_fresh_session_keyring_unless_no_new_keyring() {
         out.stdout
     );
 }
+
+#[test]
+fn socket_activation_fds_come_first_with_listen_env() {
+    let h = harness!();
+    let mut b = h.bundle();
+    b.args(&["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; cat <&3; cat <&4"]);
+    b.write();
+    let dir = h.tempdir("listen");
+    std::fs::write(dir.join("sock"), "activation-fd\n").expect("write");
+    std::fs::write(dir.join("extra"), "preserved-fd\n").expect("write");
+    let id = h.id();
+    h.track(&id);
+    // LISTEN_PID is the runtime's own pid ($$ survives the exec), so its LISTEN_FDS are honoured;
+    // fd 3 is the activation socket, fd 4 the one --preserve-fds 1 adds after it.
+    let script = format!(
+        "exec 3<{d}/sock 4<{d}/extra; export LISTEN_FDS=1 LISTEN_PID=$$; \
+         exec {bin} --root {root} run --preserve-fds 1 --bundle {bundle} {id}",
+        d = dir.display(),
+        bin = h.bin().display(),
+        root = h.root().display(),
+        bundle = b.dir_str(),
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run sh");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1 1\nactivation-fd\npreserved-fd\n"
+    );
+}

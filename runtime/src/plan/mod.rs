@@ -115,6 +115,8 @@ pub struct PlanInput<'a> {
     pub no_new_keyring: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// Socket-activation fds (`LISTEN_FDS` for this process), passed before the preserved ones.
+    pub listen_fds: u32,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -268,9 +270,9 @@ impl Plan {
             hostname: opt(spec.hostname().as_ref(), "hostname")?,
             domainname: opt(spec.domainname().as_ref(), "domainname")?,
             sysctl,
-            process: process::plan_process(process, input.rootfs)?,
+            process: process::plan_process(process, input.rootfs, input.listen_fds)?,
             fifo: cstr(input.fifo.to_string_lossy().into_owned(), "exec.fifo")?,
-            preserve_fds: input.preserve_fds,
+            preserve_fds: input.listen_fds + input.preserve_fds,
             new_keyring: !input.no_new_keyring,
             need_hooks: hooks.is_some_and(|h| {
                 [

@@ -148,7 +148,8 @@ fn home_of(rootfs: &Path, uid: u32) -> String {
 }
 
 /// Plan the container process.
-pub fn plan_process(p: &Process, rootfs: &Path) -> Result<ProcessPlan, SpecError> {
+/// `listen_fds`: socket-activation fds passed on (adds `LISTEN_FDS`/`LISTEN_PID=1` to the env, as runc).
+pub fn plan_process(p: &Process, rootfs: &Path, listen_fds: u32) -> Result<ProcessPlan, SpecError> {
     let args = p.args().clone().unwrap_or_default();
     let argv = args
         .iter()
@@ -157,6 +158,11 @@ pub fn plan_process(p: &Process, rootfs: &Path) -> Result<ProcessPlan, SpecError
         .collect::<Result<Vec<_>, _>>()?;
     let user = p.user();
     let mut env_list = p.env().clone().unwrap_or_default();
+    if listen_fds > 0 {
+        env_list.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env_list.push(format!("LISTEN_FDS={listen_fds}"));
+        env_list.push("LISTEN_PID=1".to_string());
+    }
     if !env_list.iter().any(|e| e.starts_with("HOME=")) {
         env_list.push(format!("HOME={}", home_of(rootfs, user.uid())));
     }

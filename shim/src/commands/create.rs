@@ -33,6 +33,7 @@ fn options(ctx: &Ctx, args: &CreateArgs) -> Result<CreateOptions, CliError> {
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
         preserve_fds: args.preserve_fds,
+        listen_fds: super::listen_fds(),
     })
 }
 

@@ -58,6 +58,7 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> CmdResult {
         console_socket: args.console_socket.as_deref().map(absolute).transpose()?,
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,
+        listen_fds: super::listen_fds(),
     };
     let proc = container.exec(&process, &opts)?;
     if args.detach {

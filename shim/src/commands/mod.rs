@@ -17,6 +17,21 @@ mod start;
 mod state;
 mod unimplemented;
 
+/// Socket activation as runc reads it: `LISTEN_FDS` when `LISTEN_PID` is this process.
+pub fn listen_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    if !ours {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// What every verb may need from the global flags.
 #[derive(Debug)]
 pub struct Ctx {
