@@ -19,6 +19,39 @@ pub fn connect(path: &Path) -> crate::Result<OwnedFd> {
         })
 }
 
+/// A socket pair standing in for `--console-socket` when sangja itself keeps the master (foreground
+/// `run`): (our end, the init's end).
+///
+/// Like runc, this needs a controlling terminal to proxy to: without one (`/dev/tty` does not
+/// open) it fails, and the caller undoes what it made.
+pub fn pair() -> crate::Result<(OwnedFd, OwnedFd)> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|source| crate::Error::Sys {
+            call: "open",
+            path: "/dev/tty".into(),
+            source,
+        })?;
+    UnixStream::pair()
+        .map(|(a, b)| (OwnedFd::from(a), OwnedFd::from(b)))
+        .map_err(|source| crate::Error::Sys {
+            call: "socketpair",
+            path: Default::default(),
+            source,
+        })
+}
+
+/// Receive the pty master the init sent on our end of [`pair`].
+pub fn receive(sock: &OwnedFd) -> crate::Result<OwnedFd> {
+    sys::recv_fd(sock.as_fd()).map_err(|e| crate::Error::Sys {
+        call: "receive console",
+        path: Default::default(),
+        source: e.into(),
+    })
+}
+
 /// In the container (after pivot_root, so the pty comes from its devpts): create the pty, send
 /// the master, make the slave our controlling terminal and stdio.
 pub fn setup(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result<(), Fail<'static>> {

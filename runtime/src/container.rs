@@ -27,6 +27,9 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Pass fds 3..3+N of the caller to the container process (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// The caller will wait for the container in the foreground (`run` without `--detach`): a
+    /// `terminal: true` process then needs no console socket; sangja proxies the pty itself.
+    pub foreground: bool,
     /// Socket activation: the caller's `LISTEN_FDS` (when its `LISTEN_PID` is the caller). These
     /// fds come first (from 3), then the preserved ones; the process gets `LISTEN_FDS` and
     /// `LISTEN_PID=1`, as runc does.
@@ -43,6 +46,7 @@ impl Default for CreateOptions {
             no_new_keyring: false,
             preserve_fds: 0,
             listen_fds: 0,
+            foreground: false,
         }
     }
 }
@@ -59,6 +63,8 @@ pub struct Container {
     pub(crate) rec: Record,
     /// The init is a child of this process (created here): `wait` can reap it.
     pub(crate) is_child: bool,
+    /// Master of the init's pty, kept by a foreground `run` with `terminal: true`.
+    pub(crate) console: Option<std::os::fd::OwnedFd>,
 }
 
 /// Removes what a failed `create` made, in reverse order.
@@ -118,6 +124,31 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     })
 }
 
+/// Wait until the init has exec'd (its end of the result fifo closes) or reports why not.
+fn wait_for_exec(result: &fs::File) -> Result<()> {
+    let mut msg = Vec::new();
+    loop {
+        if !sys::poll_one(result.as_fd(), libc::POLLIN, -1).unwrap_or(false) {
+            return Ok(());
+        }
+        let mut buf = [0u8; 1024];
+        match sys::read(result.as_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => msg.extend_from_slice(&buf[..n]),
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    if msg.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::BadStatus(format!(
+            "startContainer hook {}",
+            String::from_utf8_lossy(&msg).trim_end()
+        )))
+    }
+}
+
 impl Container {
     /// Create a container from the bundle: validate, plan, create the cgroup, clone the init and
     /// wait until it has set everything up and blocks on the exec fifo. On any error nothing is
@@ -125,7 +156,11 @@ impl Container {
     pub fn create(id: &str, bundle: impl AsRef<Path>, opts: &CreateOptions) -> Result<Container> {
         crate::spec::validate_id(id)?;
         let bundle = Bundle::load(bundle.as_ref())?;
-        crate::spec::validate(&bundle.spec, opts.console_socket.is_some(), true)?;
+        crate::spec::validate(
+            &bundle.spec,
+            opts.console_socket.is_some(),
+            !opts.foreground,
+        )?;
         let spec = &bundle.spec;
         let linux = spec.linux().as_ref();
         let host = Host::detect()?;
@@ -171,6 +206,11 @@ impl Container {
             pid: None,
         };
         let fifo_c = &plan.fifo;
+        sys::mkfifo(&plan.result_fifo, 0o600).map_err(|e| Error::Sys {
+            call: "mkfifo",
+            path: dir.join(crate::state::RESULT_FILE),
+            source: e.into(),
+        })?;
         sys::mkfifo(fifo_c, 0o622).map_err(|e| Error::Sys {
             call: "mkfifo",
             path: fifo.clone(),
@@ -179,11 +219,20 @@ impl Container {
         cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
         undo.cgroup = Some(&cgroup);
         let procs = cgroup.procs_fds()?;
-        let console = opts
-            .console_socket
-            .as_deref()
-            .map(crate::console::connect)
-            .transpose()?;
+        let terminal = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
+        // A foreground `run` of a terminal process keeps the pty master itself (no socket given).
+        let (console, own_console_sock) = match &opts.console_socket {
+            Some(path) => (Some(crate::console::connect(path)?), None),
+            None if terminal && opts.foreground => {
+                let (ours, theirs) = crate::console::pair()?;
+                (Some(theirs), Some(ours))
+            }
+            None => (None, None),
+        };
         let created = crate::time::rfc3339_now();
         #[allow(deprecated)]
         let runtime_hooks = plan.need_hooks.then(|| crate::launch::RuntimeHooks {
@@ -210,6 +259,11 @@ impl Container {
             },
         });
         let pid = crate::launch::spawn(&plan, &procs, console, runtime_hooks.as_ref())?;
+        undo.pid = Some(pid);
+        let own_console = own_console_sock
+            .as_ref()
+            .map(crate::console::receive)
+            .transpose()?;
         drop(procs);
         undo.pid = Some(pid);
         let Liveness::Alive(pid_start) = state::liveness(pid) else {
@@ -242,6 +296,7 @@ impl Container {
             dir,
             rec,
             is_child: true,
+            console: own_console,
         })
     }
 
@@ -254,6 +309,7 @@ impl Container {
                 dir,
                 rec,
                 is_child: false,
+                console: None,
             }),
             None => Err(Error::NotExist),
         }
@@ -282,6 +338,7 @@ impl Container {
                     dir,
                     rec,
                     is_child: false,
+                    console: None,
                 });
             }
         }
@@ -380,6 +437,14 @@ impl Container {
                 }
                 _ => sys_err("open", &fifo)(e),
             })?;
+        // Opened while the init still holds its writer, so its execve (close-on-exec) shows as a
+        // hang-up here; a startContainer hook failure arrives as text instead.
+        let result_path = self.dir.join(crate::state::RESULT_FILE);
+        let result = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&result_path)
+            .ok();
         sys::write(file.as_fd(), b"0").map_err(|e| Error::Sys {
             call: "write",
             path: fifo.clone(),
@@ -387,6 +452,9 @@ impl Container {
         })?;
         drop(file);
         fs::remove_file(&fifo).map_err(sys_err("unlink", &fifo))?;
+        if let Some(result) = result {
+            wait_for_exec(&result)?;
+        }
         if let Some(hooks) = self.rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
             let state = serde_json::to_vec(&self.state()).unwrap_or_default();
             crate::hooks::run_warn("poststart", hooks, &state);
@@ -503,10 +571,11 @@ impl Container {
                 "wait: the container's init is not a child of this process".into(),
             ));
         }
-        crate::wait::forward_until_exit(self.rec.pid).map_err(|e| Error::Sys {
-            call: "wait",
-            path: PathBuf::new(),
-            source: e.into(),
-        })
+        crate::wait::forward_until_exit(self.rec.pid, self.console.as_ref().map(|c| c.as_fd()))
+            .map_err(|e| Error::Sys {
+                call: "wait",
+                path: PathBuf::new(),
+                source: e.into(),
+            })
     }
 }

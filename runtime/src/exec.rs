@@ -60,6 +60,8 @@ pub struct ExecArgs {
 #[derive(Debug)]
 pub struct ExecProcess {
     pid: libc::pid_t,
+    /// The pty master of a foreground `exec -t` (sangja proxies it).
+    console: Option<OwnedFd>,
 }
 
 impl ExecProcess {
@@ -71,11 +73,13 @@ impl ExecProcess {
     /// Wait for it (it is a child of this process), forwarding signals; the exit code as a shell
     /// reports it.
     pub fn wait(&self) -> Result<i32> {
-        crate::wait::forward_until_exit(self.pid).map_err(|e| Error::Sys {
-            call: "wait",
-            path: PathBuf::new(),
-            source: e.into(),
-        })
+        crate::wait::forward_until_exit(self.pid, self.console.as_ref().map(|c| c.as_fd())).map_err(
+            |e| Error::Sys {
+                call: "wait",
+                path: PathBuf::new(),
+                source: e.into(),
+            },
+        )
     }
 }
 
@@ -143,23 +147,18 @@ impl Container {
                 let c: Capability = bare
                     .parse()
                     .map_err(|_| Error::Usage(format!("exec: unknown capability {name:?}")))?;
-                for set in [
-                    caps.bounding().clone(),
-                    caps.effective().clone(),
-                    caps.permitted().clone(),
-                    caps.inheritable().clone(),
-                ]
-                .iter()
-                .enumerate()
-                {
-                    let mut s = set.1.clone().unwrap_or_default();
+                // As runc: bounding, effective and permitted; ambient only when the spec has an
+                // inheritable set (ambient needs inheritable), never inheritable itself.
+                let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+                    let mut s = set.clone().unwrap_or_default();
                     s.insert(c);
-                    match set.0 {
-                        0 => caps.set_bounding(Some(s)),
-                        1 => caps.set_effective(Some(s)),
-                        2 => caps.set_permitted(Some(s)),
-                        _ => caps.set_inheritable(Some(s)),
-                    };
+                    Some(s)
+                };
+                caps.set_bounding(add(caps.bounding()));
+                caps.set_effective(add(caps.effective()));
+                caps.set_permitted(add(caps.permitted()));
+                if caps.inheritable().is_some() {
+                    caps.set_ambient(add(caps.ambient()));
                 }
             }
             p.set_capabilities(Some(caps));
@@ -189,12 +188,12 @@ impl Container {
             _ => {}
         }
         let terminal = process.terminal().unwrap_or(false);
-        if terminal && opts.console_socket.is_none() {
+        if terminal && opts.detach && opts.console_socket.is_none() {
             return Err(Error::Usage(
                 "cannot allocate tty if runc will detach without setting console socket".into(),
             ));
         }
-        if opts.console_socket.is_some() && !terminal {
+        if opts.console_socket.is_some() && (!terminal || !opts.detach) {
             return Err(Error::Usage(
                 "cannot use console socket if runc will not detach or allocate tty".into(),
             ));
@@ -228,20 +227,31 @@ impl Container {
         } else {
             None
         };
-        let console = opts
-            .console_socket
-            .as_deref()
-            .map(crate::console::connect)
-            .transpose()?;
+        // In the foreground without a socket, sangja keeps the pty master and proxies it.
+        let (console, own_console_sock) = match &opts.console_socket {
+            Some(path) => (Some(crate::console::connect(path)?), None),
+            None if terminal => {
+                let (ours, theirs) = crate::console::pair()?;
+                (Some(theirs), Some(ours))
+            }
+            None => (None, None),
+        };
         let procs = match &self.rec.cgroup {
             Some(cg) => cg.procs_fds()?,
             None => Vec::new(),
         };
         let child = spawn(&plan, pid_ns, console, &procs)?;
+        let console = own_console_sock
+            .as_ref()
+            .map(crate::console::receive)
+            .transpose()?;
         if let Some(p) = &opts.pid_file {
             crate::container::write_pid_file(p, child)?;
         }
-        Ok(ExecProcess { pid: child })
+        Ok(ExecProcess {
+            pid: child,
+            console,
+        })
     }
 }
 

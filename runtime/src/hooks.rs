@@ -10,7 +10,7 @@
 //! - `poststop`: by `delete` after the container is gone (a failure only warns).
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -205,31 +205,101 @@ pub fn plan(hooks: Option<&Vec<Hook>>, field: &str) -> Result<Vec<HookPlan>, Spe
     Ok(out)
 }
 
+/// Why a prepared hook failed.
+#[derive(Debug)]
+pub struct InitHookFailure<'a> {
+    /// The hook.
+    pub hook: &'a HookPlan,
+    /// ETIMEDOUT (killed after its timeout), ECHILD (exited unsuccessfully) or the errno of
+    /// running it.
+    pub errno: Errno,
+    /// Exit status (or 128 + signal) when it ran.
+    pub status: i32,
+    /// Length of the stderr head captured into the caller's buffer.
+    pub stderr_len: usize,
+}
+
 /// Run prepared hooks from the init (no allocation): fork, state on a pipe as stdin, execve,
-/// wait with the timeout. Returns the failing hook and errno (ETIMEDOUT on timeout, ECHILD for
-/// a non-zero exit).
-pub fn run_in_init<'a>(hooks: &'a [HookPlan], state: &[u8]) -> Result<(), (&'a HookPlan, Errno)> {
+/// wait with the timeout. The head of a failing hook's stderr lands in `stderr`.
+pub fn run_in_init<'a>(
+    hooks: &'a [HookPlan],
+    state: &[u8],
+    stderr: &mut [u8],
+) -> Result<(), InitHookFailure<'a>> {
     for h in hooks {
-        run_prepared(h, state).map_err(|e| (h, e))?;
+        run_prepared(h, state, stderr).map_err(|(errno, status, stderr_len)| InitHookFailure {
+            hook: h,
+            errno,
+            status,
+            stderr_len,
+        })?;
     }
     Ok(())
 }
 
-fn run_prepared(h: &HookPlan, state: &[u8]) -> Result<(), Errno> {
-    let (r, w) = sys::pipe()?;
+type PreparedError = (Errno, i32, usize);
+
+/// Write `<path>: exit status N: <first stderr line>` (or `timed out`) into `out` without
+/// allocating; returns the length.
+pub fn describe_failure(f: &InitHookFailure<'_>, stderr: &[u8], out: &mut [u8]) -> usize {
+    let mut w = Cursor { buf: out, len: 0 };
+    w.put(f.hook.path.to_bytes());
+    match f.errno {
+        Errno::ETIMEDOUT => w.put(b": timed out"),
+        Errno::ECHILD => {
+            w.put(b": exit status ");
+            let mut digits = [0u8; 16];
+            w.put(crate::launch::format_pid(f.status, &mut digits));
+        }
+        e => {
+            w.put(b": ");
+            w.put(e.desc().as_bytes());
+        }
+    }
+    let line = stderr[..f.stderr_len.min(stderr.len())]
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or(&[]);
+    if !line.is_empty() {
+        w.put(b": ");
+        w.put(line);
+    }
+    w.len
+}
+
+struct Cursor<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl Cursor<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+}
+
+fn run_prepared(h: &HookPlan, state: &[u8], stderr: &mut [u8]) -> Result<(), PreparedError> {
+    let io = |e: Errno| (e, 0, 0);
+    let (r, w) = sys::pipe().map_err(io)?;
+    let (er, ew) = sys::pipe().map_err(io)?;
     // SAFETY: the init is single-threaded; the child only dup2s, execs or exits.
-    match unsafe { sys::clone_fork(0) }? {
+    match unsafe { sys::clone_fork(0) }.map_err(io)? {
         Forked::Child => {
             drop(w);
+            drop(er);
             let _ = sys::dup2(r.as_fd(), 0);
+            let _ = sys::dup2(ew.as_fd(), 2);
             let e = sys::execve(&h.path, &h.argv_ptrs, &h.env_ptrs);
             sys::exit_now(if e == Errno::ENOENT { 127 } else { 126 });
         }
         Forked::Parent(pid) => {
             drop(r);
+            drop(ew);
             let _ = write_all(w.as_fd(), state);
             drop(w);
-            wait_with_timeout(pid, h.timeout_ms)
+            wait_with_timeout(pid, h.timeout_ms, er.as_fd(), stderr)
         }
     }
 }
@@ -245,17 +315,79 @@ fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-fn wait_with_timeout(pid: libc::pid_t, timeout_ms: libc::c_int) -> Result<(), Errno> {
-    let pidfd: OwnedFd = sys::pidfd_open(pid)?;
-    if !sys::poll_one(pidfd.as_fd(), libc::POLLIN, timeout_ms)? {
-        let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-        let _ = sys::waitpid(pid, 0);
-        return Err(Errno::ETIMEDOUT);
-    }
-    let (_, status) = sys::waitpid(pid, 0)?;
-    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        Ok(())
-    } else {
-        Err(Errno::ECHILD)
+/// Wait for the hook while collecting the head of its stderr (so a chatty hook cannot block on a
+/// full pipe); kill it after `timeout_ms`.
+fn wait_with_timeout(
+    pid: libc::pid_t,
+    timeout_ms: libc::c_int,
+    err: BorrowedFd<'_>,
+    head: &mut [u8],
+) -> Result<(), PreparedError> {
+    let io = |e: Errno| (e, 0, 0);
+    let pidfd: OwnedFd = sys::pidfd_open(pid).map_err(io)?;
+    let start = std::time::Instant::now();
+    let mut len = 0;
+    let mut err_open = true;
+    loop {
+        let left = if timeout_ms < 0 {
+            -1
+        } else {
+            let spent = start.elapsed().as_millis().min(i32::MAX as u128) as libc::c_int;
+            if spent >= timeout_ms {
+                let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+                let _ = sys::waitpid(pid, 0);
+                return Err((Errno::ETIMEDOUT, 0, len));
+            }
+            timeout_ms - spent
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if err_open { err.as_raw_fd() } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: fds is an array of two valid pollfd.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, left) };
+        if r < 0 && Errno::last() != Errno::EINTR {
+            return Err(io(Errno::last()));
+        }
+        if fds[1].revents != 0 {
+            let mut scratch = [0u8; 512];
+            let buf = if len < head.len() {
+                &mut head[len..]
+            } else {
+                &mut scratch[..]
+            };
+            match sys::read(err, buf) {
+                Ok(0) | Err(_) => err_open = false,
+                Ok(n) if len < head.len() => len += n,
+                Ok(_) => {}
+            }
+        }
+        if fds[0].revents != 0 {
+            let (_, status) = sys::waitpid(pid, 0).map_err(io)?;
+            // Pick up what the hook wrote just before exiting.
+            while err_open
+                && sys::poll_one(err, libc::POLLIN, 0).unwrap_or(false)
+                && len < head.len()
+            {
+                match sys::read(err, &mut head[len..]) {
+                    Ok(n) if n > 0 => len += n,
+                    _ => err_open = false,
+                }
+            }
+            let code = crate::wait::exit_code(status);
+            return if code == 0 {
+                Ok(())
+            } else {
+                Err((Errno::ECHILD, code, len))
+            };
+        }
     }
 }

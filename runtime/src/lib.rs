@@ -37,10 +37,12 @@ mod console;
 mod container;
 mod error;
 mod exec;
+pub mod features;
 mod hooks;
 mod init;
 mod launch;
 mod plan;
+mod resources;
 pub mod signal;
 mod spec;
 mod state;
@@ -49,9 +51,13 @@ pub mod template;
 pub mod time;
 mod wait;
 
+pub use cgroups::stats::{Event, Stats};
+pub use cgroups::OomWatch;
 pub use container::{Container, CreateOptions};
 pub use error::{Error, Result};
 pub use exec::{process_from_file, ExecArgs, ExecOptions, ExecProcess};
+pub use oci_spec::runtime::LinuxResources;
+pub use resources::parse_resources;
 pub use spec::SpecError;
 pub use state::{State, Status};
 

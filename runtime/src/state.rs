@@ -118,6 +118,8 @@ pub struct Record {
 pub const STATE_FILE: &str = "state.json";
 /// The exec fifo the init blocks on until `start`.
 pub const FIFO_FILE: &str = "exec.fifo";
+/// The fifo `start` waits on: closed by the init's execve, or carrying why it did not exec.
+pub const RESULT_FILE: &str = "exec.result";
 
 impl Record {
     /// Write atomically (temp file + rename) into `dir`.

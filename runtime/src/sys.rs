@@ -290,6 +290,41 @@ pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, name: &[u8]) -> SysResu
     }
 }
 
+/// Receive one fd sent with [`send_fd`].
+pub fn recv_fd(sock: BorrowedFd<'_>) -> SysResult<OwnedFd> {
+    #[repr(C, align(8))]
+    struct Cmsg([u8; 64]);
+    let mut cbuf = Cmsg([0; 64]);
+    let mut data = [0u8; 256];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the recvmsg call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.0.as_mut_ptr().cast();
+    msg.msg_controllen = cbuf.0.len();
+    // SAFETY: msg describes valid buffers.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel filled msg_control; CMSG_FIRSTHDR/CMSG_DATA stay within it.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(Errno::EPROTO);
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
 /// Open a new pty pair in the current root's `/dev/ptmx`: (master, slave).
 pub fn open_pty() -> SysResult<(OwnedFd, OwnedFd)> {
     let master = open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0)?;
@@ -636,6 +671,14 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> SysResult<(
 pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> SysResult<()> {
     // SAFETY: plain syscall.
     check(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// `eventfd(2)` (close-on-exec): cgroup v1 OOM notification.
+pub fn eventfd() -> SysResult<OwnedFd> {
+    // SAFETY: plain syscall.
+    let fd = check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// `poll(2)` on one fd for `events`; returns true when ready before `timeout_ms`.

@@ -60,22 +60,22 @@ pub enum Command {
     Create(CreateArgs),
     /// delete any resources held by the container often used with detached container
     Delete(DeleteArgs),
-    /// display container events such as OOM notifications, cpu, memory, and IO usage statistics (not implemented yet)
-    Events(Loose),
+    /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
+    Events(crate::commands::events::EventsArgs),
     /// execute new process inside the container
     Exec(Box<ExecArgs>),
     /// kill sends the specified signal (default: SIGTERM) to the container's init process
     Kill(KillArgs),
     /// lists containers started by sangja with the given root
     List(ListArgs),
-    /// pause suspends all processes inside the container (not implemented yet)
-    Pause(Loose),
-    /// ps displays the processes running inside a container (not implemented yet)
-    Ps(Loose),
+    /// pause suspends all processes inside the container
+    Pause(IdArg),
+    /// ps displays the processes running inside a container
+    Ps(crate::commands::ps::PsArgs),
     /// restore a container from a previous checkpoint (not implemented yet)
     Restore(Loose),
-    /// resumes all processes that have been previously paused (not implemented yet)
-    Resume(Loose),
+    /// resumes all processes that have been previously paused
+    Resume(IdArg),
     /// create and run a container
     Run(RunArgs),
     /// create a new specification file
@@ -84,9 +84,10 @@ pub enum Command {
     Start(IdArg),
     /// output the state of a container
     State(IdArg),
-    /// update container resource constraints (not implemented yet)
-    Update(Loose),
-    /// show the enabled features (not implemented yet)
+    /// update container resource constraints
+    Update(Box<crate::commands::update::UpdateArgs>),
+    /// show the enabled features (takes no arguments, as runc; `Loose` so that the refusal is
+    /// runc's one line rather than a usage error)
     Features(Loose),
 }
 

@@ -8,7 +8,8 @@
 //! - [`Harness`]: a private `--root`, unique ids, bundles ([`Bundle`], a `runc spec` config edited as JSON),
 //!   commands with captured output ([`Output`]), and cleanup on drop, even after a panic;
 //! - [`leftovers`]: the "nothing left behind" check (state dir, cgroups, mounts, processes);
-//! - [`host`]: mountinfo, namespace and cgroup readers.
+//! - [`host`]: mountinfo, namespace and cgroup readers;
+//! - [`console`]: a `--console-socket` receiver and pty helpers.
 //!
 //! Every test needs root. `SANGJA_BIN=/path/to/runtime` tests another binary (e.g. `/usr/sbin/runc`).
 //!
@@ -20,6 +21,7 @@
 //! ```
 
 pub mod config;
+pub mod console;
 pub mod harness;
 pub mod host;
 pub mod leftovers;

@@ -32,8 +32,17 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
     // Hook state from the parent (only filled when the config has hooks).
     let mut hook_buf = [0u8; channel::HOOK_STATE_MAX];
     let mut start_state: &[u8] = &[];
-    let fifo = match setup(plan, &chan, console, &mut hook_buf, &mut start_state) {
-        Ok(fifo) => fifo,
+    // A failing createContainer hook's message (path, status, first stderr line).
+    let mut msg = [0u8; 1024];
+    let (fifo, result) = match setup(
+        plan,
+        &chan,
+        console,
+        &mut hook_buf,
+        &mut start_state,
+        &mut msg,
+    ) {
+        Ok(fifos) => fifos,
         Err(f) => {
             chan.fail(f.step, f.errno, f.detail);
             sys::exit_now(SETUP_FAILED);
@@ -62,18 +71,16 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
         }
     }
     drop(fifo);
-    if let Err((hook, _)) = crate::hooks::run_in_init(&plan.start_container_hooks, start_state) {
-        let _ = sys::write(
-            // SAFETY: fd 2 is the container's stderr, kept open by design; borrowed for this write.
-            unsafe { BorrowedFd::borrow_raw(2) },
-            b"sangja: startContainer hook failed: ",
-        );
-        // SAFETY: as above.
-        let err = unsafe { BorrowedFd::borrow_raw(2) };
-        let _ = sys::write(err, hook.path.to_bytes());
-        let _ = sys::write(err, b"\n");
+    let mut stderr = [0u8; 512];
+    if let Err(f) = crate::hooks::run_in_init(&plan.start_container_hooks, start_state, &mut stderr)
+    {
+        // `start` waits on the result fifo and reports this; exec never happens.
+        let mut text = [0u8; 1024];
+        let n = crate::hooks::describe_failure(&f, &stderr, &mut text);
+        let _ = sys::write(result.as_fd(), &text[..n]);
         sys::exit_now(SETUP_FAILED);
     }
+    // The result fifo is close-on-exec: `start` sees it close once the process runs.
     let e = sys::execve(exe, &plan.process.argv_ptrs, &plan.process.env_ptrs);
     // Nobody listens on the channel any more: tell the container's stderr, as runc does.
     let _ = sys::write(
@@ -106,7 +113,8 @@ fn setup<'a>(
     console: Option<OwnedFd>,
     hook_buf: &'a mut [u8],
     start_state: &mut &'a [u8],
-) -> Result<OwnedFd, Fail<'a>> {
+    msg: &'a mut [u8],
+) -> Result<(OwnedFd, OwnedFd), Fail<'a>> {
     // Die with the parent while it still waits for us (a killed `sangja create` leaves nothing).
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
     // Until execve, this process is the sangja binary: keep /proc/<pid>/exe and friends out of
@@ -132,6 +140,10 @@ fn setup<'a>(
     // exactly as long as we live. Opened before pivot_root: it lives in the host's state dir.
     let fifo = sys::open(&plan.fifo, libc::O_RDWR, 0)
         .map_err(|e| fail(Step::OpenFifo, e, plan.fifo.to_bytes()))?;
+    // Held until execve (close-on-exec): `start` reads a startContainer hook failure from it, or
+    // sees it close when the process runs.
+    let result = sys::open(&plan.result_fifo, libc::O_RDWR, 0)
+        .map_err(|e| fail(Step::OpenFifo, e, plan.result_fifo.to_bytes()))?;
     if let Some(v) = &plan.process.oom_score_adj {
         let fd = sys::open(c"/proc/self/oom_score_adj", libc::O_WRONLY, 0)
             .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
@@ -144,8 +156,17 @@ fn setup<'a>(
         let (creating, created) = channel::need_hooks(chan.sock(), hook_buf)
             .map_err(|e| fail(Step::RuntimeHooks, e, b"hooks"))?;
         *start_state = created;
-        crate::hooks::run_in_init(&plan.create_container_hooks, creating)
-            .map_err(|(h, e)| fail(Step::CreateContainerHook, e, h.path.to_bytes()))?;
+        let mut stderr = [0u8; 512];
+        if let Err(f) =
+            crate::hooks::run_in_init(&plan.create_container_hooks, creating, &mut stderr)
+        {
+            let n = crate::hooks::describe_failure(&f, &stderr, msg);
+            return Err(Fail {
+                step: Step::CreateContainerHook,
+                errno: 0,
+                detail: &msg[..n],
+            });
+        }
     }
     rootfs::enter(plan)?;
     rootfs::finish(plan)?;
@@ -158,5 +179,5 @@ fn setup<'a>(
     )?;
     sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;
     sys::reset_signals();
-    Ok(fifo)
+    Ok((fifo, result))
 }

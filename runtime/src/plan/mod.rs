@@ -84,6 +84,8 @@ pub struct Plan {
     pub process: ProcessPlan,
     /// Host path of the exec fifo.
     pub fifo: CString,
+    /// Host path of the result fifo (see [`crate::state::RESULT_FILE`]).
+    pub result_fifo: CString,
     /// Fds 3..3+N are passed to the process.
     pub preserve_fds: u32,
     /// Join a fresh session keyring.
@@ -272,6 +274,14 @@ impl Plan {
             sysctl,
             process: process::plan_process(process, input.rootfs, input.listen_fds)?,
             fifo: cstr(input.fifo.to_string_lossy().into_owned(), "exec.fifo")?,
+            result_fifo: cstr(
+                input
+                    .fifo
+                    .with_file_name(crate::state::RESULT_FILE)
+                    .to_string_lossy()
+                    .into_owned(),
+                "exec.result",
+            )?,
             preserve_fds: input.listen_fds + input.preserve_fds,
             new_keyring: !input.no_new_keyring,
             need_hooks: hooks.is_some_and(|h| {

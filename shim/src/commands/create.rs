@@ -10,16 +10,18 @@ pub const SYSTEMD_UNSUPPORTED: &str = "systemd cgroup driver is not supported ye
 
 /// Run `create`.
 pub fn run(ctx: &Ctx, args: &CreateArgs) -> CmdResult {
-    create(ctx, args).map_err(CliError::failed("create"))?;
+    create(ctx, args, false).map_err(CliError::failed("create"))?;
     Ok(0)
 }
 
-/// Create the container of `args` (shared with `run`).
-pub fn create(ctx: &Ctx, args: &CreateArgs) -> Result<Container, CliError> {
+/// Create the container of `args` (shared with `run`, which waits in the `foreground` unless
+/// detached).
+pub fn create(ctx: &Ctx, args: &CreateArgs, foreground: bool) -> Result<Container, CliError> {
     if ctx.systemd_cgroup {
         return Err(CliError::Message(SYSTEMD_UNSUPPORTED.to_string()));
     }
-    let opts = options(ctx, args)?;
+    let mut opts = options(ctx, args)?;
+    opts.foreground = foreground;
     let bundle = absolute(&args.bundle)?;
     Ok(Container::create(&args.id, bundle, &opts)?)
 }
@@ -34,6 +36,7 @@ fn options(ctx: &Ctx, args: &CreateArgs) -> Result<CreateOptions, CliError> {
         no_new_keyring: args.no_new_keyring,
         preserve_fds: args.preserve_fds,
         listen_fds: super::listen_fds(),
+        foreground: false,
     })
 }
 
@@ -79,7 +82,7 @@ mod tests {
             root: PathBuf::from("/r"),
             systemd_cgroup: true,
         };
-        let e = create(&ctx, &args()).err().map(|e| e.to_string());
+        let e = create(&ctx, &args(), false).err().map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some(SYSTEMD_UNSUPPORTED));
     }
 }

@@ -8,14 +8,19 @@ use crate::cli::Command;
 
 mod create;
 mod delete;
+pub(crate) mod events;
 mod exec;
+mod features;
 mod kill;
 mod list;
+mod pause;
+pub(crate) mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
 mod unimplemented;
+pub(crate) mod update;
 
 /// Socket activation as runc reads it: `LISTEN_FDS` when `LISTEN_PID` is this process.
 pub fn listen_fds() -> u32 {
@@ -113,14 +118,14 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::List(args) => list::run(ctx, &args),
         Command::Spec(args) => spec::run(&args),
         Command::Checkpoint(_) => unimplemented::run("checkpoint"),
-        Command::Events(_) => unimplemented::run("events"),
+        Command::Events(args) => events::run(ctx, &args),
         Command::Exec(args) => exec::run(ctx, &args),
-        Command::Pause(_) => unimplemented::run("pause"),
-        Command::Ps(_) => unimplemented::run("ps"),
+        Command::Pause(args) => pause::pause(ctx, &args),
+        Command::Ps(args) => ps::run(ctx, &args),
         Command::Restore(_) => unimplemented::run("restore"),
-        Command::Resume(_) => unimplemented::run("resume"),
-        Command::Update(_) => unimplemented::run("update"),
-        Command::Features(_) => unimplemented::run("features"),
+        Command::Resume(args) => pause::resume(ctx, &args),
+        Command::Update(args) => update::run(ctx, &args),
+        Command::Features(args) => features::run(&args.args),
     }
 }
 

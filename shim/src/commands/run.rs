@@ -10,7 +10,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> CmdResult {
 
 /// create, start, and in the foreground wait and delete.
 fn run_container(ctx: &Ctx, args: &RunArgs) -> CmdResult {
-    let mut container = create::create(ctx, &args.create)?;
+    let mut container = create::create(ctx, &args.create, !args.detach)?;
     if let Err(e) = container.start() {
         // As runc: a container that could not start is not left behind.
         if let Err(cleanup) = container.delete(true) {

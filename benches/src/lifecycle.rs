@@ -1,0 +1,181 @@
+//! Per-phase latency, interleaved round-robin: in round `r` every runtime runs once, the order rotated by
+//! `r`, so that machine noise (other jobs on this box) hits every runtime alike.
+//!
+//! Per runtime and round:
+//! - lifecycle of the `/bin/true` bundle: `create --pid-file` → `start` → wait for exit (poll a pidfd of
+//!   the init, then reap it: the benchmark is a child subreaper, as containerd's shim is) → `delete`;
+//! - `run` of the same bundle, with the peak RSS that `wait4` reports for the runtime process;
+//! - on a running `sleep` container: `state`, then `kill KILL`, then wait and `delete` (kill→delete).
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::report::Results;
+use crate::runtime::{container_id, Runtime};
+use crate::sys;
+
+/// The metrics this module records, in report order.
+pub const PHASES: [&str; 9] = [
+    "create",
+    "start",
+    "wait",
+    "delete",
+    "create→delete",
+    "run",
+    "state",
+    "kill",
+    "kill→delete",
+];
+
+/// Wall time in ms.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn read_pid(pidfile: &Path) -> Result<i32, String> {
+    let text = fs::read_to_string(pidfile).map_err(|e| format!("{}: {e}", pidfile.display()))?;
+    text.trim()
+        .parse()
+        .map_err(|e| format!("{}: {text:?}: {e}", pidfile.display()))
+}
+
+/// A created container's init, watched through a pidfd.
+struct Init {
+    pid: i32,
+    pidfd: std::os::fd::OwnedFd,
+}
+
+impl Init {
+    fn open(pidfile: &Path) -> Result<Init, String> {
+        let pid = read_pid(pidfile)?;
+        let pidfd = sys::pidfd_open(pid).map_err(|e| format!("pidfd_open {pid}: {e}"))?;
+        Ok(Init { pid, pidfd })
+    }
+
+    /// Waits for exit and reaps the init if it is our child (it is, once `create` exited and the init was
+    /// reparented to this subreaper). Returns the init's peak RSS in KiB when reaped here.
+    fn wait(&self) -> Result<Option<i64>, String> {
+        if !sys::poll_exit(&self.pidfd, Duration::from_secs(30)).map_err(|e| e.to_string())? {
+            return Err(format!("init {} still running after 30 s", self.pid));
+        }
+        match sys::wait4(self.pid, 0) {
+            Ok(r) => Ok(r.map(|r| r.maxrss_kib)),
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => Ok(None),
+            Err(e) => Err(format!("wait4 {}: {e}", self.pid)),
+        }
+    }
+
+    /// Cleanup after a failure.
+    fn kill(&self) {
+        sys::kill(self.pid, libc::SIGKILL);
+        let _ = self.wait();
+    }
+}
+
+/// Creates a container and returns its init; untimed callers use this.
+pub fn create(rt: &Runtime, bundle: &Path, id: &str, pidfile: &Path) -> Result<(f64, i64), String> {
+    let _ = fs::remove_file(pidfile);
+    let b = bundle.to_string_lossy();
+    let p = pidfile.to_string_lossy();
+    let o = rt.exec(&["create", "--bundle", &b, "--pid-file", &p, id])?;
+    Ok((ms(o.elapsed), o.maxrss_kib))
+}
+
+/// Everything one round measures for one runtime, recorded into `res` under the runtime's name.
+pub struct Round<'a> {
+    pub true_bundle: &'a Path,
+    pub sleep_bundle: &'a Path,
+    pub work: &'a Path,
+}
+
+impl Round<'_> {
+    pub fn run(&self, rt: &Runtime, round: usize, res: &mut Results) {
+        let pidfile = self.work.join(format!("{}.pid", rt.name));
+        let id = container_id("lc", round);
+        if let Err(e) = self.lifecycle(rt, &id, &pidfile, res) {
+            res.fail(&rt.name, "lifecycle", e);
+            rt.force_delete(&id);
+        }
+        let id = container_id("run", round);
+        let b = self.true_bundle.to_string_lossy();
+        match rt.exec(&["run", "--bundle", &b, &id]) {
+            Ok(o) => {
+                res.push("lifecycle", &rt.name, "run", ms(o.elapsed));
+                res.push("rss", &rt.name, "run", o.maxrss_kib as f64 / 1024.0);
+            }
+            Err(e) => {
+                res.fail(&rt.name, "run", e);
+                rt.force_delete(&id);
+            }
+        }
+        let id = container_id("sl", round);
+        if let Err(e) = self.state_kill(rt, &id, &pidfile, res) {
+            res.fail(&rt.name, "state/kill", e);
+            rt.force_delete(&id);
+        }
+    }
+
+    fn lifecycle(
+        &self,
+        rt: &Runtime,
+        id: &str,
+        pidfile: &Path,
+        res: &mut Results,
+    ) -> Result<(), String> {
+        let (t_create, rss_create) = create(rt, self.true_bundle, id, pidfile)?;
+        let init = Init::open(pidfile)?;
+        let steps = (|| {
+            let start = rt.exec(&["start", id])?;
+            let t0 = Instant::now();
+            let rss_init = init.wait()?;
+            let wait = t0.elapsed();
+            Ok::<_, String>((start, wait, rss_init))
+        })();
+        let (start, wait, rss_init) = steps.inspect_err(|_| init.kill())?;
+        let delete = rt.exec(&["delete", id])?;
+        let total = t_create + ms(start.elapsed) + ms(wait) + ms(delete.elapsed);
+        res.push("lifecycle", &rt.name, "create", t_create);
+        res.push("lifecycle", &rt.name, "start", ms(start.elapsed));
+        res.push("lifecycle", &rt.name, "wait", ms(wait));
+        res.push("lifecycle", &rt.name, "delete", ms(delete.elapsed));
+        res.push("lifecycle", &rt.name, "create→delete", total);
+        res.push("rss", &rt.name, "create", rss_create as f64 / 1024.0);
+        if let Some(kib) = rss_init {
+            res.push("rss", &rt.name, "init", kib as f64 / 1024.0);
+        }
+        Ok(())
+    }
+
+    fn state_kill(
+        &self,
+        rt: &Runtime,
+        id: &str,
+        pidfile: &Path,
+        res: &mut Results,
+    ) -> Result<(), String> {
+        create(rt, self.sleep_bundle, id, pidfile)?;
+        let init = Init::open(pidfile)?;
+        let timed = (|| {
+            rt.exec(&["start", id])?;
+            let state = rt.exec(&["state", id])?;
+            let t0 = Instant::now();
+            let kill = rt.exec(&["kill", id, "KILL"])?;
+            init.wait()?;
+            Ok::<_, String>((state, kill, t0))
+        })();
+        let (state, kill, t0) = timed.inspect_err(|_| init.kill())?;
+        rt.exec(&["delete", id])?;
+        res.push("lifecycle", &rt.name, "state", ms(state.elapsed));
+        res.push("lifecycle", &rt.name, "kill", ms(kill.elapsed));
+        res.push("lifecycle", &rt.name, "kill→delete", ms(t0.elapsed()));
+        Ok(())
+    }
+}
+
+/// Round `r`: every runtime once, the order rotated by `r`.
+pub fn measure_round(runtimes: &[Runtime], round: &Round<'_>, r: usize, res: &mut Results) {
+    for i in 0..runtimes.len() {
+        round.run(&runtimes[(r + i) % runtimes.len()], r, res);
+    }
+}

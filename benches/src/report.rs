@@ -1,0 +1,451 @@
+//! Samples, and the report written from them: `results.csv` (statistics), `samples.csv` (every sample),
+//! `results.md` (tables) and `latency.svg` (see `plot.rs`).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use crate::floor::LEVELS;
+use crate::lifecycle::PHASES;
+use crate::runtime::Runtime;
+use crate::stats::Stats;
+
+/// Named samples: `group` (lifecycle, rss, floor, vm, scale, preload), `subject` (a runtime, "floor",
+/// "vm"), `metric`.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub group: String,
+    pub subject: String,
+    pub metric: String,
+    pub values: Vec<f64>,
+}
+
+impl Series {
+    pub fn unit(&self) -> &'static str {
+        match self.group.as_str() {
+            "rss" => "MiB",
+            _ if self.metric.ends_with("containers/s") => "containers/s",
+            _ => "ms",
+        }
+    }
+}
+
+/// Everything measured, plus failures (a failed command is counted and reported, never fatal).
+#[derive(Debug, Default)]
+pub struct Results {
+    pub series: Vec<Series>,
+    pub failures: Vec<(String, String, String)>,
+}
+
+impl Results {
+    pub fn push(&mut self, group: &str, subject: &str, metric: &str, value: f64) {
+        if let Some(s) = self
+            .series
+            .iter_mut()
+            .find(|s| s.group == group && s.subject == subject && s.metric == metric)
+        {
+            s.values.push(value);
+            return;
+        }
+        self.series.push(Series {
+            group: group.into(),
+            subject: subject.into(),
+            metric: metric.into(),
+            values: vec![value],
+        });
+    }
+
+    pub fn fail(&mut self, subject: &str, what: &str, msg: String) {
+        if self.failures.iter().filter(|f| f.0 == subject).count() < 3 {
+            eprintln!("\n{subject} {what} failed: {msg}");
+        }
+        self.failures.push((subject.into(), what.into(), msg));
+    }
+
+    pub fn stats(&self, group: &str, subject: &str, metric: &str) -> Option<Stats> {
+        self.series
+            .iter()
+            .find(|s| s.group == group && s.subject == subject && s.metric == metric)
+            .and_then(|s| Stats::of(&s.values))
+    }
+
+    pub fn median(&self, group: &str, subject: &str, metric: &str) -> Option<f64> {
+        self.stats(group, subject, metric).map(|s| s.median)
+    }
+}
+
+/// What the report says about where and how it ran.
+#[derive(Debug, Default)]
+pub struct Meta {
+    pub date: String,
+    pub machine: String,
+    pub command: String,
+    pub cgroups: String,
+    pub rounds: usize,
+    pub vm_label: Option<String>,
+    pub vm_kernel: Option<String>,
+    pub vm_qemu: Option<String>,
+    pub vm_probe: Option<String>,
+    pub vm_missing: Option<String>,
+    pub floor_hierarchies: usize,
+    pub preload: usize,
+    pub scale_secs: f64,
+}
+
+/// Firecracker's published start-up target, quoted (not measured here).
+pub const FIRECRACKER_MS: f64 = 125.0;
+
+fn f(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{v:.0}")
+    } else if v >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// `results.csv` and `samples.csv`.
+pub fn write_csv(dir: &Path, res: &Results) -> Result<(), String> {
+    let mut stats = String::from("group,subject,metric,unit,n,median,p90,min,max\n");
+    let mut samples = String::from("group,subject,metric,unit,index,value\n");
+    for s in &res.series {
+        let q = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+        if let Some(st) = Stats::of(&s.values) {
+            let _ = writeln!(
+                stats,
+                "{},{},{},{},{},{:.4},{:.4},{:.4},{:.4}",
+                s.group,
+                q(&s.subject),
+                q(&s.metric),
+                s.unit(),
+                st.n,
+                st.median,
+                st.p90,
+                st.min,
+                st.max
+            );
+        }
+        for (i, v) in s.values.iter().enumerate() {
+            let _ = writeln!(
+                samples,
+                "{},{},{},{},{i},{v:.4}",
+                s.group,
+                q(&s.subject),
+                q(&s.metric),
+                s.unit()
+            );
+        }
+    }
+    for (name, text) in [("results.csv", stats), ("samples.csv", samples)] {
+        let p = dir.join(name);
+        fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// `results.md`: the tables, returned too (printed on stdout).
+pub fn markdown(res: &Results, rts: &[Runtime], meta: &Meta) -> String {
+    let mut md = String::new();
+    let w = &mut md;
+    let _ = writeln!(w, "### Start-up benchmark, {}\n", meta.date);
+    let _ = writeln!(w, "Machine: {}. {}", meta.machine, meta.cgroups);
+    let _ = writeln!(
+        w,
+        "Bundle: busybox-static rootfs, config as `runc spec` writes it (terminal false), process `/bin/true` \
+         (`sleep` for state/kill). Command: `{}`.\n",
+        meta.command
+    );
+    for rt in rts {
+        let _ = writeln!(
+            w,
+            "- **{}**: {} (`{}`)",
+            rt.name,
+            rt.version,
+            rt.path.display()
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\n**Latency per phase**, ms, median (p90) of n = {} rounds interleaved round-robin. wait = start \
+         returned → init exited and reaped (pidfd). create→delete = the sum of the four.\n",
+        meta.rounds
+    );
+    let _ = write!(w, "| runtime |");
+    for p in PHASES {
+        let _ = write!(w, " {p} |");
+    }
+    let _ = write!(w, "\n|---|");
+    for _ in PHASES {
+        let _ = write!(w, "---:|");
+    }
+    let _ = writeln!(w);
+    for rt in rts {
+        let _ = write!(w, "| {} |", rt.name);
+        for p in PHASES {
+            match res.stats("lifecycle", &rt.name, p) {
+                Some(s) => {
+                    let _ = write!(w, " {} ({}) |", f(s.median), f(s.p90));
+                }
+                None => {
+                    let _ = write!(w, " — |");
+                }
+            }
+        }
+        let _ = writeln!(w);
+    }
+    if let Some((first, others)) = rts.split_first() {
+        if !others.is_empty() {
+            let _ = writeln!(
+                w,
+                "\n**Ratios of medians** (below 1: {} is faster)\n",
+                first.name
+            );
+            let _ = write!(w, "| phase |");
+            for o in others {
+                let _ = write!(w, " {} / {} |", first.name, o.name);
+            }
+            let _ = write!(w, "\n|---|");
+            for _ in others {
+                let _ = write!(w, "---:|");
+            }
+            let _ = writeln!(w);
+            let rows = PHASES
+                .iter()
+                .map(|p| ("lifecycle", *p))
+                .chain([("rss", "run")]);
+            for (group, p) in rows {
+                let label = if group == "rss" {
+                    "peak RSS of run".to_string()
+                } else {
+                    p.to_string()
+                };
+                let _ = write!(w, "| {label} |");
+                for o in others {
+                    match (
+                        res.median(group, &first.name, p),
+                        res.median(group, &o.name, p),
+                    ) {
+                        (Some(a), Some(b)) if b > 0.0 => {
+                            let _ = write!(w, " {:.2} |", a / b);
+                        }
+                        _ => {
+                            let _ = write!(w, " — |");
+                        }
+                    }
+                }
+                let _ = writeln!(w);
+            }
+        }
+    }
+    memory(w, res, rts);
+    vm_and_floor(w, res, meta);
+    scale(w, res, rts, meta);
+    full_stats(w, res);
+    if !res.failures.is_empty() {
+        let _ = writeln!(w, "\n**Failures** ({}):\n", res.failures.len());
+        for (subject, what, msg) in res.failures.iter().take(20) {
+            let _ = writeln!(w, "- {subject} {what}: {}", msg.replace('\n', " "));
+        }
+    }
+    md
+}
+
+fn memory(w: &mut String, res: &Results, rts: &[Runtime]) {
+    let _ = writeln!(
+        w,
+        "\n**Memory and size**. Peak RSS is `wait4`'s `ru_maxrss` (median over rounds): the largest RSS of \
+         the runtime process and of every descendant it reaped, i.e. helper processes (runc's `runc init`) and, \
+         for `run`, the container init up to and after its exec of `/bin/true`. It is a max over processes, not \
+         the sum of processes alive at once. `create` counts the create process and its reaped helpers; the \
+         container init (a clone or child of the runtime, reaped by the benchmark as subreaper) is its own \
+         column. Binary: the file, plus the shared libraries `ldd` resolves.\n"
+    );
+    let _ = writeln!(w, "| runtime | peak RSS of `run` | of `create` | of the container init | binary | shared libraries |");
+    let _ = writeln!(w, "|---|---:|---:|---:|---:|---|");
+    for rt in rts {
+        let m = |metric: &str| {
+            res.median("rss", &rt.name, metric)
+                .map_or("—".to_string(), |v| format!("{v:.1} MiB"))
+        };
+        let libs = if rt.size.libs.is_empty() {
+            "none (static)".to_string()
+        } else {
+            let names: Vec<&str> = rt.size.libs.iter().map(|(n, _)| n.as_str()).collect();
+            format!(
+                "{}: {} ({})",
+                rt.size.libs.len(),
+                mib(rt.size.libs_bytes()),
+                names.join(", ")
+            )
+        };
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {libs} |",
+            rt.name,
+            m("run"),
+            m("create"),
+            m("init"),
+            mib(rt.size.bytes)
+        );
+    }
+}
+
+fn row(w: &mut String, label: &str, s: Option<Stats>, scale: f64, unit: &str) {
+    match s {
+        Some(s) => {
+            let _ = writeln!(
+                w,
+                "| {label} | {} | {} {unit} | {} | {} | {} |",
+                s.n,
+                f(s.median * scale),
+                f(s.p90 * scale),
+                f(s.min * scale),
+                f(s.max * scale)
+            );
+        }
+        None => {
+            let _ = writeln!(w, "| {label} | 0 | — | — | — | — |");
+        }
+    }
+}
+
+fn vm_and_floor(w: &mut String, res: &Results, meta: &Meta) {
+    let _ = writeln!(w, "\n**The VM and the kernel floor**\n");
+    let _ = writeln!(w, "| what | n | median | p90 | min | max |");
+    let _ = writeln!(w, "|---|---:|---:|---:|---:|---:|");
+    match (&meta.vm_label, &meta.vm_missing) {
+        (Some(label), _) => {
+            let what = format!(
+                "VM boot → power-off: {}, {}, Debian {} (s)",
+                meta.vm_qemu.as_deref().unwrap_or("qemu"),
+                label,
+                meta.vm_kernel.as_deref().unwrap_or("")
+            );
+            row(w, &what, res.stats("vm", "vm", "boot→poweroff"), 1e-3, "s");
+            row(
+                w,
+                "VM guest uptime when /init ran (guest clock, s)",
+                res.stats("vm", "vm", "guest uptime at /init"),
+                1e-3,
+                "s",
+            );
+        }
+        (None, Some(why)) => {
+            let _ = writeln!(
+                w,
+                "| VM boot → power-off: not measured ({why}) | 0 | — | — | — | — |"
+            );
+        }
+        (None, None) => {
+            let _ = writeln!(
+                w,
+                "| VM boot → power-off: skipped (--vm-boots 0) | 0 | — | — | — | — |"
+            );
+        }
+    }
+    let _ = writeln!(
+        w,
+        "| Firecracker microVM, InstanceStart → guest init: published target, **not measured** | — | ≤ {FIRECRACKER_MS:.0} ms | — | — | — |"
+    );
+    for (i, level) in LEVELS.iter().enumerate() {
+        let label = format!("kernel floor {i}: {level} (ms)");
+        row(w, &label, res.stats("floor", "floor", level), 1.0, "ms");
+    }
+    if let Some(probe) = &meta.vm_probe {
+        let _ = writeln!(w, "\nVM: {probe}. The guest is a busybox initramfs whose /init runs `true` and `poweroff -f`.");
+    }
+    let _ = writeln!(
+        w,
+        "\nThe floor is raw syscalls from the benchmark (cumulative levels; level 3 joins a fresh cgroup in each \
+         of the {} mounted hierarchies; level 4 adds every other mount, device, path, identity and capability \
+         step the default spec asks for), timed from the first syscall to the child reaped and its cgroups removed.",
+        meta.floor_hierarchies
+    );
+}
+
+fn scale(w: &mut String, res: &Results, rts: &[Runtime], meta: &Meta) {
+    let mut levels: Vec<String> = Vec::new();
+    for s in res.series.iter().filter(|s| s.group == "scale") {
+        if let Some(l) = s.metric.strip_suffix(": containers/s") {
+            if !levels.iter().any(|x| x == l) {
+                levels.push(l.to_string());
+            }
+        }
+    }
+    let has_preload = res.series.iter().any(|s| s.group == "preload");
+    if levels.is_empty() && !has_preload {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "\n**Scale**: containers per second with N threads each looping create/start/wait/delete for {} s \
+         (median create→delete latency in parentheses, ms); `state` and `create` with {} created containers \
+         in the root dir next to the same commands in a near-empty root (the rounds above), median ms.\n",
+        meta.scale_secs, meta.preload
+    );
+    let _ = write!(w, "| runtime |");
+    for l in &levels {
+        let _ = write!(w, " {l}: containers/s |");
+    }
+    let n = meta.preload;
+    let _ = write!(
+        w,
+        " state, empty root | state with {n} | create, empty root | create with {n} |\n|---|"
+    );
+    for _ in 0..levels.len() + 4 {
+        let _ = write!(w, "---:|");
+    }
+    let _ = writeln!(w);
+    let cell = |v: Option<f64>| v.map_or("—".to_string(), f);
+    for rt in rts {
+        let _ = write!(w, "| {} |", rt.name);
+        for l in &levels {
+            let rate = res.median("scale", &rt.name, &format!("{l}: containers/s"));
+            let lat = res.median("scale", &rt.name, &format!("{l}: create→delete"));
+            let _ = write!(w, " {} ({}) |", cell(rate), cell(lat));
+        }
+        let _ = writeln!(
+            w,
+            " {} | {} | {} | {} |",
+            cell(res.median("lifecycle", &rt.name, "state")),
+            cell(res.median("preload", &rt.name, &format!("state with {n}"))),
+            cell(res.median("lifecycle", &rt.name, "create")),
+            cell(res.median("preload", &rt.name, &format!("create with {n}"))),
+        );
+    }
+}
+
+fn full_stats(w: &mut String, res: &Results) {
+    let _ = writeln!(
+        w,
+        "\n<details><summary>Every series: n, median, p90, min, max</summary>\n"
+    );
+    let _ = writeln!(
+        w,
+        "| group | subject | metric | unit | n | median | p90 | min | max |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---:|---:|---:|---:|---:|");
+    for s in &res.series {
+        if let Some(st) = Stats::of(&s.values) {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                s.group,
+                s.subject,
+                s.metric,
+                s.unit(),
+                st.n,
+                f(st.median),
+                f(st.p90),
+                f(st.min),
+                f(st.max)
+            );
+        }
+    }
+    let _ = writeln!(w, "\n</details>");
+}

@@ -1,0 +1,930 @@
+//! Cgroups on v1, v2 and hybrid hosts behind one interface: create the container's cgroup in every
+//! hierarchy, apply `linux.resources`, hand the init pre-opened `cgroup.procs` fds to join with,
+//! freeze and thaw, read statistics, list, signal and remove.
+//!
+//! Files are written by hand: measured at 0.59 ms for create + join + limits + delete on this
+//! machine kind, against 1.11 ms for cgroups-rs and 2.05 ms for youki's libcgroups
+//! (`shared/anchors/crates.md`), and neither crate covers every resource on every layout.
+//!
+//! Resources are planned first ([`Cgroup::plan`]: pure, validates every value and names its JSON
+//! field) and then written in one pass. Each controller is written where the host has it: its v1
+//! hierarchy, or the cgroup2 hierarchy (pure v2 hosts, and controllers a hybrid host binds to
+//! cgroup2, e.g. `hugetlb` here). Nothing is read on the create path unless a resource needs it.
+//!
+//! - [`v1`]: the v1 controller files, the v1 freezer and v1 statistics;
+//! - [`v2`]: the unified files, `cgroup.freeze`, controller enabling and v2 statistics;
+//! - [`devices`]: the device rules (runc's defaults appended to `linux.resources.devices`);
+//! - [`stats`]: runc-shaped statistics (`runc events --stats`).
+use std::borrow::Cow;
+use std::fs;
+use std::io::Write as _;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+pub(crate) mod devices;
+pub mod stats;
+mod v1;
+mod v2;
+
+pub use stats::OomWatch;
+
+/// Where cgroup filesystems are mounted.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// The cgroup2 mount of a hybrid host.
+const UNIFIED_ROOT: &str = "/sys/fs/cgroup/unified";
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// A cgroup failure, naming the file or directory, and for resources the JSON field.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A cgroup file or directory operation failed.
+    #[error("cgroup: {op} {}: {source}", path.display())]
+    Io {
+        /// What was done (mkdir, write, open, rmdir).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// A resource value the kernel refused.
+    #[error("cgroup: {field}: writing {value:?} to {}: {source}", path.display())]
+    Resource {
+        /// JSON path of the resource (`linux.resources.memory.limit`).
+        field: String,
+        /// The value written.
+        value: String,
+        /// The file written.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// A resource value refused before anything was written.
+    #[error("cgroup: {field}: {reason}")]
+    Invalid {
+        /// JSON path of the resource.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// A resource whose controller is not mounted on this host.
+    #[error("cgroup: {field}: the {controller} controller is not mounted on this host")]
+    NoController {
+        /// JSON path of the resource.
+        field: String,
+        /// The controller.
+        controller: &'static str,
+    },
+    /// The cgroup exists and is frozen: runc refuses to join it.
+    #[error("cgroup {} is frozen: refusing to create a container in it", path.display())]
+    Frozen {
+        /// The freezer directory.
+        path: PathBuf,
+    },
+    /// Freezing did not complete.
+    #[error("cgroup: unable to freeze {}: still {state}", path.display())]
+    Freeze {
+        /// The freezer file.
+        path: PathBuf,
+        /// The last state read.
+        state: String,
+    },
+    /// The host's cgroup setup could not be read.
+    #[error("cgroup: {0}")]
+    Host(String),
+}
+
+/// How cgroups are mounted on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// Each v1 controller its own hierarchy.
+    V1,
+    /// v1 controllers plus a cgroup2 at `/sys/fs/cgroup/unified` (controller-less, or with the
+    /// controllers no v1 hierarchy took).
+    Hybrid,
+    /// One unified cgroup2 hierarchy.
+    V2,
+}
+
+/// One mounted hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hierarchy {
+    /// Controllers as in `/proc/self/cgroup` (`memory`, `cpu,cpuacct`, `name=systemd`; empty for v2).
+    pub controllers: String,
+    /// Mount point (`/sys/fs/cgroup/memory`, `/sys/fs/cgroup/unified`).
+    pub mount: PathBuf,
+    /// This process's own cgroup in it (for relative `cgroupsPath`).
+    pub own: String,
+}
+
+impl Hierarchy {
+    /// Is this the cgroup2 hierarchy?
+    pub fn is_v2(&self) -> bool {
+        self.controllers.is_empty()
+    }
+
+    /// Directory name below the cgroup mount (`memory`, `systemd`, `unified`).
+    pub fn name(&self) -> &str {
+        self.mount
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+    }
+}
+
+/// The host's cgroup layout and hierarchies, read once per command (two `statfs` and one small
+/// read of `/proc/self/cgroup`).
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// Layout.
+    pub layout: Layout,
+    /// Every hierarchy the container gets a cgroup in.
+    pub hierarchies: Vec<Hierarchy>,
+}
+
+fn statfs_type(path: &str) -> Option<i64> {
+    nix::sys::statfs::statfs(path)
+        .ok()
+        .map(|s| s.filesystem_type().0)
+}
+
+impl Host {
+    /// Detect the layout and hierarchies.
+    pub fn detect() -> Result<Host, CgroupError> {
+        let layout = if statfs_type(CGROUP_ROOT) == Some(CGROUP2_SUPER_MAGIC) {
+            Layout::V2
+        } else if statfs_type(UNIFIED_ROOT) == Some(CGROUP2_SUPER_MAGIC) {
+            Layout::Hybrid
+        } else {
+            Layout::V1
+        };
+        let own = fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| CgroupError::Host(format!("read /proc/self/cgroup: {e}")))?;
+        let mut hierarchies = Vec::new();
+        for line in own.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(ctrl), Some(path)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let mount = if ctrl.is_empty() {
+                match layout {
+                    Layout::V2 => PathBuf::from(CGROUP_ROOT),
+                    Layout::Hybrid => PathBuf::from(UNIFIED_ROOT),
+                    Layout::V1 => continue,
+                }
+            } else {
+                if layout == Layout::V2 {
+                    continue;
+                }
+                let dir = ctrl.strip_prefix("name=").unwrap_or(ctrl);
+                let mount = Path::new(CGROUP_ROOT).join(dir);
+                if !mount.is_dir() {
+                    continue;
+                }
+                mount
+            };
+            hierarchies.push(Hierarchy {
+                controllers: ctrl.to_string(),
+                mount,
+                own: path.to_string(),
+            });
+        }
+        // /proc/self/cgroup lists hierarchies newest first; mount them in hierarchy-id order (as
+        // the host's mountinfo has them), the controller-less cgroup2 (id 0) last.
+        hierarchies.reverse();
+        if let Some(pos) = hierarchies.iter().position(|h| h.is_v2()) {
+            let v2 = hierarchies.remove(pos);
+            hierarchies.push(v2);
+        }
+        if hierarchies.is_empty() {
+            return Err(CgroupError::Host(
+                "no cgroup hierarchy is mounted under /sys/fs/cgroup".into(),
+            ));
+        }
+        Ok(Host {
+            layout,
+            hierarchies,
+        })
+    }
+}
+
+/// The container's cgroup: one directory per hierarchy. Saved in the state file for later commands.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Cgroup {
+    /// Layout it was created on.
+    pub layout: Layout,
+    /// The cgroup path relative to each hierarchy root (`/sangja/<id>`).
+    pub path: String,
+    /// (controllers, directory) of each hierarchy.
+    pub dirs: Vec<(String, PathBuf)>,
+}
+
+/// Resolve `linux.cgroupsPath` for one hierarchy: absolute as is, relative to our own cgroup.
+fn resolve(cgroups_path: &str, own: &str) -> String {
+    if cgroups_path.starts_with('/') {
+        cgroups_path.to_string()
+    } else {
+        format!("{}/{}", own.trim_end_matches('/'), cgroups_path)
+    }
+}
+
+fn io<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> CgroupError + 'p {
+    move |source| CgroupError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
+    let mut f = fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(value.as_bytes())
+}
+
+/// A cgroup file's content, trimmed; `None` when it cannot be read.
+fn read_trim(path: &Path) -> Option<String> {
+    fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+/// A freshly created cpuset cgroup has empty `cpus`/`mems` and refuses tasks: copy the parent's.
+fn init_cpuset(dir: &Path) -> Result<(), CgroupError> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let own = dir.join(file);
+        let cur = fs::read_to_string(&own).map_err(io("read", &own))?;
+        if !cur.trim().is_empty() {
+            continue;
+        }
+        let parent = dir.parent().unwrap_or(dir).join(file);
+        let val = fs::read_to_string(&parent).map_err(io("read", &parent))?;
+        write_file(&own, val.trim()).map_err(io("write", &own))?;
+    }
+    Ok(())
+}
+
+/// One file write of a resource, before the directory is known: produced by [`v1`] and [`v2`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct W {
+    /// File name in the cgroup directory.
+    pub file: Cow<'static, str>,
+    /// Value written.
+    pub value: String,
+    /// JSON path of the resource, for errors.
+    pub field: Cow<'static, str>,
+    /// Written instead when `file` does not exist (BFQ's `blkio.bfq.weight` for `blkio.weight`).
+    pub alt: Option<(&'static str, String)>,
+    /// A missing file is not an error (files only some kernels have, e.g. `rsvd` hugetlb limits).
+    pub optional: bool,
+}
+
+impl W {
+    pub(crate) fn new(
+        file: impl Into<Cow<'static, str>>,
+        value: impl ToString,
+        field: impl Into<Cow<'static, str>>,
+    ) -> W {
+        W {
+            file: file.into(),
+            value: value.to_string(),
+            field: field.into(),
+            alt: None,
+            optional: false,
+        }
+    }
+
+    fn or(mut self, file: &'static str, value: impl ToString) -> W {
+        self.alt = Some((file, value.to_string()));
+        self
+    }
+
+    fn optional(mut self) -> W {
+        self.optional = true;
+        self
+    }
+}
+
+/// A planned write: [`W`] placed in one of the cgroup's directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Write {
+    /// Index into [`Cgroup::dirs`].
+    pub dir: usize,
+    /// On cgroup2: the controller to enable in the ancestors when the file is missing.
+    pub v2_controller: Option<Cow<'static, str>>,
+    /// The file, value and field.
+    pub w: W,
+}
+
+/// Why resources are written: a fresh cgroup, or `update` of a live one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `create`: the cgroup is new, its files hold the kernel's defaults; devices are set up.
+    Create,
+    /// `update`: values may need ordering against the current ones (read only then); devices are
+    /// left alone (as runc).
+    Update,
+}
+
+/// Where a controller lives for this cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loc {
+    V1(usize),
+    V2(usize),
+}
+
+/// A `linux.resources` section: its v1 controller, its v2 controller (`None`: no v2 interface).
+struct Section {
+    v1: &'static str,
+    v2: Option<&'static str>,
+}
+
+const CPUSET: Section = Section {
+    v1: "cpuset",
+    v2: Some("cpuset"),
+};
+const MEMORY: Section = Section {
+    v1: "memory",
+    v2: Some("memory"),
+};
+const CPU: Section = Section {
+    v1: "cpu",
+    v2: Some("cpu"),
+};
+const PIDS: Section = Section {
+    v1: "pids",
+    v2: Some("pids"),
+};
+const BLKIO: Section = Section {
+    v1: "blkio",
+    v2: Some("io"),
+};
+const HUGETLB: Section = Section {
+    v1: "hugetlb",
+    v2: Some("hugetlb"),
+};
+const NET_CLS: Section = Section {
+    v1: "net_cls",
+    v2: None,
+};
+const NET_PRIO: Section = Section {
+    v1: "net_prio",
+    v2: None,
+};
+const RDMA: Section = Section {
+    v1: "rdma",
+    v2: Some("rdma"),
+};
+const DEVICES: Section = Section {
+    v1: "devices",
+    v2: None,
+};
+
+impl Cgroup {
+    /// The container's cgroup on `host` for `linux.cgroupsPath` (pure: nothing is created yet).
+    pub fn new(host: &Host, cgroups_path: &str) -> Cgroup {
+        let dirs = host
+            .hierarchies
+            .iter()
+            .map(|h| {
+                let rel = resolve(cgroups_path, &h.own);
+                (
+                    h.controllers.clone(),
+                    h.mount.join(rel.trim_start_matches('/')),
+                )
+            })
+            .collect();
+        Cgroup {
+            layout: host.layout,
+            path: cgroups_path.to_string(),
+            dirs,
+        }
+    }
+
+    /// Create the cgroup in every hierarchy (refusing a frozen one) and apply `resources`, with
+    /// runc's default device rules. Values are validated before anything is created; on failure
+    /// nothing is left behind.
+    pub fn create(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
+        let writes = self.plan(resources, Mode::Create)?;
+        let mut created = Vec::with_capacity(self.dirs.len());
+        let result = self
+            .create_dirs(&mut created)
+            .and_then(|_| self.execute(&writes));
+        if result.is_err() {
+            // Only what this call made: a pre-existing cgroup (e.g. a refused frozen one) stays.
+            for d in created.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+        }
+        result
+    }
+
+    fn create_dirs(&self, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+        for (controllers, dir) in &self.dirs {
+            let cpuset = controllers.split(',').any(|c| c == "cpuset");
+            match fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if controllers.split(',').any(|c| c == "freezer") {
+                        let state =
+                            fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
+                        if state.trim() == "FROZEN" {
+                            return Err(CgroupError::Frozen { path: dir.clone() });
+                        }
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.create_ancestors(dir, cpuset)?
+                }
+                Err(e) => return Err(io("mkdir", dir)(e)),
+            }
+            created.push(dir.clone());
+            if cpuset {
+                init_cpuset(dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// First container under a new parent (`/sangja`): create the missing levels. In cpuset,
+    /// each new level gets its parent's cpus/mems and `cgroup.clone_children` so that later
+    /// leaves inherit them from the kernel without extra writes.
+    fn create_ancestors(&self, dir: &Path, cpuset: bool) -> Result<(), CgroupError> {
+        let mut missing = Vec::new();
+        let mut p = dir;
+        while !p.is_dir() {
+            missing.push(p.to_path_buf());
+            p = match p.parent() {
+                Some(pp) => pp,
+                None => break,
+            };
+        }
+        for d in missing.iter().rev() {
+            match fs::create_dir(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io("mkdir", d)(e)),
+            }
+            if cpuset && d != dir {
+                init_cpuset(d)?;
+                let cc = d.join("cgroup.clone_children");
+                write_file(&cc, "1").map_err(io("write", &cc))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn index_of(&self, controller: &str) -> Option<usize> {
+        self.dirs.iter().position(|(c, _)| {
+            if controller.is_empty() {
+                c.is_empty()
+            } else {
+                c.split(',').any(|x| x == controller)
+            }
+        })
+    }
+
+    fn dir_of(&self, controller: &str) -> Option<&Path> {
+        self.index_of(controller).map(|i| self.dirs[i].1.as_path())
+    }
+
+    /// The directory holding the unified (v2) controllers, if the host is v2.
+    fn v2_dir(&self) -> Option<&Path> {
+        if self.layout == Layout::V2 {
+            self.dir_of("")
+        } else {
+            None
+        }
+    }
+
+    /// The cgroup2 hierarchy's mount point (where controller enabling starts).
+    fn v2_root(&self) -> &'static Path {
+        Path::new(if self.layout == Layout::V2 {
+            CGROUP_ROOT
+        } else {
+            UNIFIED_ROOT
+        })
+    }
+
+    /// Where `section`'s controller is: its v1 hierarchy; else on cgroup2 (pure v2, or a hybrid
+    /// host that bound the controller to its cgroup2 mount).
+    fn locate(&self, section: &Section) -> Option<Loc> {
+        let v2 = || section.v2.and_then(|_| self.index_of("")).map(Loc::V2);
+        match self.layout {
+            Layout::V2 => v2(),
+            Layout::Hybrid => self.index_of(section.v1).map(Loc::V1).or_else(v2),
+            Layout::V1 => self.index_of(section.v1).map(Loc::V1),
+        }
+    }
+
+    /// Place the writes of one section: `v1w`/`v2w` produce them for the layout found. A section
+    /// with writes but no controller on this host is an error naming its first field.
+    fn place(
+        &self,
+        out: &mut Vec<Write>,
+        section: &Section,
+        v1w: impl FnOnce() -> Result<Vec<W>, CgroupError>,
+        v2w: impl FnOnce() -> Result<Vec<W>, CgroupError>,
+    ) -> Result<(), CgroupError> {
+        let (dir, ws, ctrl) = match self.locate(section) {
+            Some(Loc::V1(i)) => (i, v1w()?, None),
+            Some(Loc::V2(i)) => (i, v2w()?, section.v2),
+            None => {
+                let ws = match self.layout {
+                    Layout::V2 => v2w()?,
+                    _ => v1w()?,
+                };
+                return match ws.into_iter().next() {
+                    None => Ok(()),
+                    Some(w) => Err(CgroupError::NoController {
+                        field: w.field.into_owned(),
+                        controller: match self.layout {
+                            Layout::V2 => section.v2.unwrap_or(section.v1),
+                            _ => section.v1,
+                        },
+                    }),
+                };
+            }
+        };
+        out.extend(ws.into_iter().map(|w| Write {
+            dir,
+            v2_controller: ctrl.map(Cow::Borrowed),
+            w,
+        }));
+        Ok(())
+    }
+
+    /// Every write `resources` needs on this host, in order, validated: pure but for a few reads
+    /// in [`Mode::Update`] (current limits that decide the order of memory and swap writes).
+    pub(crate) fn plan(
+        &self,
+        resources: Option<&LinuxResources>,
+        mode: Mode,
+    ) -> Result<Vec<Write>, CgroupError> {
+        let mut out = Vec::new();
+        let r = resources;
+        if let Some(cpu) = r.and_then(|r| r.cpu().as_ref()) {
+            self.place(
+                &mut out,
+                &CPUSET,
+                || Ok(v1::cpuset(cpu)),
+                || Ok(v2::cpuset(cpu)),
+            )?;
+        }
+        if mode == Mode::Create {
+            let spec_rules = r.and_then(|r| r.devices().as_deref());
+            let rules = devices::rules(spec_rules)?;
+            match self.locate(&DEVICES) {
+                Some(Loc::V1(i)) => out.extend(v1::devices(&rules).into_iter().map(|w| Write {
+                    dir: i,
+                    v2_controller: None,
+                    w,
+                })),
+                // cgroup2 controls devices with an eBPF program, not files: not built yet.
+                _ if self.layout == Layout::V2 => {
+                    log::debug!("cgroup2 device rules are not enforced by this sangja build")
+                }
+                // No devices hierarchy: only the config's own rules are an error (as runc).
+                _ if spec_rules.is_some_and(|s| !s.is_empty()) => {
+                    return Err(CgroupError::NoController {
+                        field: "linux.resources.devices".into(),
+                        controller: "devices",
+                    })
+                }
+                _ => {}
+            }
+        }
+        if let Some(m) = r.and_then(|r| r.memory().as_ref()) {
+            let loc = self.locate(&MEMORY);
+            let dir = |i: usize| self.dirs[i].1.as_path();
+            self.place(
+                &mut out,
+                &MEMORY,
+                || match loc {
+                    Some(Loc::V1(i)) => v1::memory(m, mode, Some(dir(i))),
+                    _ => v1::memory(m, mode, None),
+                },
+                || match loc {
+                    Some(Loc::V2(i)) => v2::memory(m, mode, Some(dir(i))),
+                    _ => v2::memory(m, mode, None),
+                },
+            )?;
+        }
+        if let Some(cpu) = r.and_then(|r| r.cpu().as_ref()) {
+            let dir = match self.locate(&CPU) {
+                Some(Loc::V2(i)) if mode == Mode::Update => Some(self.dirs[i].1.as_path()),
+                _ => None,
+            };
+            self.place(&mut out, &CPU, || Ok(v1::cpu(cpu)), || v2::cpu(cpu, dir))?;
+        }
+        if let Some(p) = r.and_then(|r| r.pids().as_ref()) {
+            let v = pids_value(p.limit());
+            let ws = || {
+                Ok(v.iter()
+                    .map(|v| W::new("pids.max", v, "linux.resources.pids.limit"))
+                    .collect())
+            };
+            self.place(&mut out, &PIDS, ws, ws)?;
+        }
+        if let Some(b) = r.and_then(|r| r.block_io().as_ref()) {
+            self.place(&mut out, &BLKIO, || Ok(v1::blkio(b)), || Ok(v2::io(b)))?;
+        }
+        if let Some(h) = r.and_then(|r| r.hugepage_limits().as_ref()) {
+            self.place(&mut out, &HUGETLB, || v1::hugetlb(h), || v2::hugetlb(h))?;
+        }
+        if let Some(n) = r.and_then(|r| r.network().as_ref()) {
+            if self.layout == Layout::V2 {
+                if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
+                {
+                    // As runc: cgroup2 has no net_cls/net_prio files (use eBPF or tc).
+                    log::warn!("linux.resources.network is ignored on cgroup v2");
+                }
+            } else {
+                self.place(&mut out, &NET_CLS, || Ok(v1::net_cls(n)), || Ok(vec![]))?;
+                self.place(&mut out, &NET_PRIO, || Ok(v1::net_prio(n)), || Ok(vec![]))?;
+            }
+        }
+        if let Some(rdma) = r.and_then(|r| r.rdma().as_ref()) {
+            let ws = || Ok(rdma_writes(rdma));
+            self.place(&mut out, &RDMA, ws, ws)?;
+        }
+        if let Some(u) = r
+            .and_then(|r| r.unified().as_ref())
+            .filter(|u| !u.is_empty())
+        {
+            let i = match (self.layout, self.index_of("")) {
+                (Layout::V2, Some(i)) => i,
+                _ => {
+                    return Err(CgroupError::Invalid {
+                        field: "linux.resources.unified".into(),
+                        reason: format!(
+                            "needs a cgroup v2 host (this host is {}): use the v1 resource fields",
+                            match self.layout {
+                                Layout::Hybrid => "hybrid, its controllers are v1",
+                                _ => "cgroup v1",
+                            }
+                        ),
+                    })
+                }
+            };
+            for (ctrl, w) in v2::unified(u)? {
+                out.push(Write {
+                    dir: i,
+                    v2_controller: ctrl.map(Cow::Owned),
+                    w,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Perform planned writes in order. Consecutive writes to one file reuse its open fd (the
+    /// device rules); a missing cgroup2 controller file enables the controller in the ancestors
+    /// and retries once.
+    pub(crate) fn execute(&self, writes: &[Write]) -> Result<(), CgroupError> {
+        let mut open: Option<(usize, &str, fs::File)> = None;
+        for wr in writes {
+            let dir = &self.dirs[wr.dir].1;
+            let w = &wr.w;
+            let fail = |path: PathBuf, value: &str, source: std::io::Error| CgroupError::Resource {
+                field: w.field.to_string(),
+                value: value.to_string(),
+                path,
+                source,
+            };
+            if let Some((d, f, file)) = open.as_mut() {
+                if *d == wr.dir && *f == w.file {
+                    file.write_all(w.value.as_bytes())
+                        .map_err(|e| fail(dir.join(&*w.file), &w.value, e))?;
+                    continue;
+                }
+            }
+            let path = dir.join(&*w.file);
+            let mut file = match fs::OpenOptions::new().write(true).open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if let Some((alt, value)) = &w.alt {
+                        let p = dir.join(alt);
+                        write_file(&p, value).map_err(|e| fail(p, value, e))?;
+                        open = None;
+                        continue;
+                    }
+                    if w.optional {
+                        continue;
+                    }
+                    match &wr.v2_controller {
+                        Some(ctrl) => {
+                            v2::enable_controller(self.v2_root(), dir, ctrl)
+                                .map_err(|(p, v, e)| fail(p, &v, e))?;
+                            fs::OpenOptions::new()
+                                .write(true)
+                                .open(&path)
+                                .map_err(|e| fail(path.clone(), &w.value, e))?
+                        }
+                        None => return Err(fail(path, &w.value, e)),
+                    }
+                }
+                Err(e) => return Err(fail(path, &w.value, e)),
+            };
+            file.write_all(w.value.as_bytes())
+                .map_err(|e| fail(path.clone(), &w.value, e))?;
+            open = Some((wr.dir, &w.file, file));
+        }
+        Ok(())
+    }
+
+    /// Apply `resources` to the live cgroup (`update`): only the fields given are written;
+    /// devices are left alone.
+    pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let writes = self.plan(Some(resources), Mode::Update)?;
+        self.execute(&writes)
+    }
+
+    /// Open `cgroup.procs` of every hierarchy for writing. The init writes `0` to each before it
+    /// runs anything else, so it is in the cgroup before user code (and before a cgroup namespace
+    /// is unshared, which then roots at the container's cgroup).
+    pub fn procs_fds(&self) -> Result<Vec<OwnedFd>, CgroupError> {
+        self.dirs
+            .iter()
+            .map(|(_, d)| {
+                let p = d.join("cgroup.procs");
+                fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(&p)
+                    .map(OwnedFd::from)
+                    .map_err(io("open", &p))
+            })
+            .collect()
+    }
+
+    /// Host pids in the cgroup (from the pids, freezer or unified hierarchy).
+    pub fn pids(&self) -> Vec<i32> {
+        let dir = self
+            .v2_dir()
+            .or_else(|| self.dir_of("pids"))
+            .or_else(|| self.dir_of("freezer"))
+            .or_else(|| self.dirs.first().map(|(_, d)| d.as_path()));
+        let Some(dir) = dir else { return Vec::new() };
+        fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// The freezer of this cgroup: the v1 freezer hierarchy, else `cgroup.freeze` of cgroup2.
+    fn freezer(&self) -> Option<Freezer<'_>> {
+        if self.layout != Layout::V2 {
+            if let Some(d) = self.dir_of("freezer") {
+                return Some(Freezer::V1(d));
+            }
+        }
+        self.dir_of("").map(Freezer::V2)
+    }
+
+    /// Is the cgroup frozen (paused)? One small read.
+    pub fn is_frozen(&self) -> bool {
+        match self.freezer() {
+            Some(Freezer::V1(d)) => v1::frozen(d),
+            Some(Freezer::V2(d)) => v2::frozen(d),
+            None => false,
+        }
+    }
+
+    /// Freeze every process of the cgroup and wait until the kernel says it is frozen.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        match self.freezer() {
+            Some(Freezer::V1(d)) => v1::freeze(d),
+            Some(Freezer::V2(d)) => v2::freeze(d),
+            None => Err(CgroupError::Host("no freezer on this host".into())),
+        }
+    }
+
+    /// Thaw the cgroup.
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        match self.freezer() {
+            Some(Freezer::V1(d)) => v1::thaw(d),
+            Some(Freezer::V2(d)) => v2::thaw(d),
+            None => Err(CgroupError::Host("no freezer on this host".into())),
+        }
+    }
+
+    /// Send `sig` to every process in the cgroup: freeze, signal, thaw, so that none escapes by
+    /// forking meanwhile. A cgroup that was already frozen (a paused container) stays frozen,
+    /// except for SIGKILL, which a frozen task only acts on once thawed.
+    pub fn signal_all(&self, sig: i32) {
+        let was_frozen = self.is_frozen();
+        let froze = !was_frozen && self.freeze().is_ok();
+        for pid in self.pids() {
+            let _ = crate::sys::kill(pid, sig);
+        }
+        if froze || (was_frozen && sig == libc::SIGKILL) {
+            let _ = self.thaw();
+        }
+    }
+
+    /// runc-shaped statistics of every controller the host has.
+    pub fn stats(&self) -> stats::Stats {
+        let mut s = stats::Stats::default();
+        if self.layout == Layout::V2 {
+            if let Some(d) = self.dir_of("") {
+                v2::stats(d, &mut s);
+            }
+            return s;
+        }
+        v1::stats(self, &mut s);
+        // A hybrid host's controllers bound to cgroup2 (hugetlb here).
+        if self.index_of("hugetlb").is_none() {
+            if let Some(d) = self.dir_of("") {
+                v2::hugetlb_stats(d, &mut s);
+            }
+        }
+        s
+    }
+
+    /// A watcher for OOM kills in the cgroup's memory controller.
+    pub fn oom_watch(&self) -> Result<Option<OomWatch>, CgroupError> {
+        match self.locate(&MEMORY) {
+            Some(Loc::V1(i)) => v1::oom_watch(&self.dirs[i].1).map(Some),
+            Some(Loc::V2(i)) => v2::oom_watch(&self.dirs[i].1).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn remove_dirs(&self) -> Vec<(PathBuf, std::io::Error)> {
+        let mut failed = Vec::new();
+        for (_, d) in &self.dirs {
+            match fs::remove_dir(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => failed.push((d.clone(), e)),
+            }
+        }
+        failed
+    }
+
+    /// Remove the cgroup in every hierarchy, killing stragglers (processes that outlived the
+    /// init, e.g. without a pid namespace) and retrying while the kernel still sees them.
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let mut failed = self.remove_dirs();
+        let mut tries = 0;
+        while !failed.is_empty() && tries < 200 {
+            self.signal_all(libc::SIGKILL);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            failed = self.remove_dirs();
+            tries += 1;
+        }
+        match failed.into_iter().next() {
+            None => Ok(()),
+            Some((path, source)) => Err(CgroupError::Io {
+                op: "rmdir",
+                path,
+                source,
+            }),
+        }
+    }
+}
+
+/// The freezer interface of a cgroup.
+enum Freezer<'a> {
+    /// v1 `freezer.state` in this directory.
+    V1(&'a Path),
+    /// cgroup2 `cgroup.freeze` in this directory.
+    V2(&'a Path),
+}
+
+/// `pids.max` for `linux.resources.pids.limit`: 0 leaves it alone (as runc), negative is `max`.
+fn pids_value(limit: i64) -> Option<String> {
+    match limit {
+        0 => None,
+        l if l < 0 => Some("max".into()),
+        l => Some(l.to_string()),
+    }
+}
+
+/// `rdma.max` lines (same format on v1 and v2), sorted by device for a stable order.
+fn rdma_writes(rdma: &std::collections::HashMap<String, oci_spec::runtime::LinuxRdma>) -> Vec<W> {
+    let mut devs: Vec<_> = rdma.iter().collect();
+    devs.sort_by(|a, b| a.0.cmp(b.0));
+    devs.into_iter()
+        .filter_map(|(dev, l)| {
+            let mut v = dev.clone();
+            if let Some(h) = l.hca_handles() {
+                v.push_str(&format!(" hca_handle={h}"));
+            }
+            if let Some(o) = l.hca_objects() {
+                v.push_str(&format!(" hca_object={o}"));
+            }
+            (v.len() > dev.len())
+                .then(|| W::new("rdma.max", v, format!("linux.resources.rdma.{dev}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! ③ Seccomp: `linux.seccomp` compiled to a classic BPF program in the parent, loaded by the init
+//! (and by an exec'd process) with the `seccomp(2)` syscall. Pure Rust: no libseccomp.
+//!
+//! - [`compile`] turns the profile into one program covering every ABI a process on this host can
+//!   use (x86_64, x32 and i386 on x86_64), dispatching on `seccomp_data.arch` and the x32 bit, with
+//!   a binary search over syscall numbers. Semantics are runc 1.1 + libseccomp 2.5's, detailed in
+//!   [`compile`]'s module; the syscall tables come from the `syscalls` crate (see `build.rs`).
+//! - [`Program::check_kernel`] asks the kernel, at plan time, whether it has the requested filter
+//!   flags.
+//! - [`Program::install`] runs in the init with no allocation.
+//!
+//! When the filter is loaded (see `init`): as late as possible, right after `start` released the
+//! init (before the startContainer hooks, which run binaries from the container's image, and
+//! `execve`). Two exceptions, both as runc: without `noNewPrivileges`, loading a filter needs
+//! CAP_SYS_ADMIN, so when the process's effective set lacks it the filter is loaded in the middle of
+//! the identity switch, before the capabilities are dropped ([`loads_early`]); and a profile with
+//! `SCMP_ACT_NOTIFY` is loaded before the init reports ready, since `create` must hand the listener
+//! to the agent before it returns.
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use crate::plan::ProcessPlan;
+use crate::spec::SpecError;
+use crate::sys::Errno;
+
+pub mod arch;
+pub mod bpf;
+mod compile;
+#[cfg(test)]
+mod tests;
+
+pub use bpf::Insn;
+pub use compile::compile;
+
+/// `SECCOMP_RET_*` values.
+pub mod ret {
+    /// Kill the thread.
+    pub const KILL_THREAD: u32 = 0x0000_0000;
+    /// Kill the process.
+    pub const KILL_PROCESS: u32 = 0x8000_0000;
+    /// Send SIGSYS.
+    pub const TRAP: u32 = 0x0003_0000;
+    /// Fail with the errno in the low 16 bits.
+    pub const ERRNO: u32 = 0x0005_0000;
+    /// Hand to the supervisor listening on the filter's notification fd.
+    pub const USER_NOTIF: u32 = 0x7fc0_0000;
+    /// Notify a ptrace tracer (with the low 16 bits as message).
+    pub const TRACE: u32 = 0x7ff0_0000;
+    /// Allow and log.
+    pub const LOG: u32 = 0x7ffc_0000;
+    /// Allow.
+    pub const ALLOW: u32 = 0x7fff_0000;
+    /// The action bits (`SECCOMP_RET_ACTION_FULL`).
+    pub const ACTION: u32 = 0xffff_0000;
+}
+
+/// `SECCOMP_FILTER_FLAG_TSYNC`.
+pub const FLAG_TSYNC: u32 = 1 << 0;
+/// `SECCOMP_FILTER_FLAG_LOG`.
+pub const FLAG_LOG: u32 = 1 << 1;
+/// `SECCOMP_FILTER_FLAG_SPEC_ALLOW`.
+pub const FLAG_SPEC_ALLOW: u32 = 1 << 2;
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
+pub const FLAG_NEW_LISTENER: u32 = 1 << 3;
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19).
+pub const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
+
+const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+
+/// Syscalls that cannot be `SCMP_ACT_NOTIFY`: the init makes them after loading the filter and
+/// before the agent has the listener (it would wait forever), as runc refuses `write`.
+pub const NOTIFY_FORBIDDEN: &[&str] = &["sendmsg"];
+
+/// `CAP_SYS_ADMIN`.
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// A compiled profile, ready to load.
+#[derive(Debug, Clone)]
+pub struct Program {
+    insns: Vec<Insn>,
+    flags: u32,
+    listener_path: Option<PathBuf>,
+    listener_metadata: String,
+}
+
+impl Program {
+    /// The BPF instructions.
+    pub fn instructions(&self) -> &[Insn] {
+        &self.insns
+    }
+
+    /// Number of instructions.
+    pub fn len(&self) -> usize {
+        self.insns.len()
+    }
+
+    /// Never true (a program has at least a `ret`).
+    pub fn is_empty(&self) -> bool {
+        self.insns.is_empty()
+    }
+
+    /// `SECCOMP_FILTER_FLAG_*` passed to `seccomp(2)`.
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// A rule uses `SCMP_ACT_NOTIFY`: loading returns a listener fd for the agent.
+    pub fn notifies(&self) -> bool {
+        self.flags & FLAG_NEW_LISTENER != 0
+    }
+
+    /// `listenerPath` (set when [`Program::notifies`]).
+    pub fn listener_path(&self) -> Option<&std::path::Path> {
+        self.listener_path.as_deref()
+    }
+
+    /// `listenerMetadata`.
+    pub fn listener_metadata(&self) -> &str {
+        &self.listener_metadata
+    }
+
+    /// Check the requested filter flags against the running kernel (in the parent, at plan time):
+    /// an unsupported flag is an error naming it, except `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`,
+    /// which is dropped where the kernel lacks it.
+    pub fn check_kernel(&mut self) -> Result<(), SpecError> {
+        let names = [
+            (FLAG_TSYNC, "SECCOMP_FILTER_FLAG_TSYNC"),
+            (FLAG_LOG, "SECCOMP_FILTER_FLAG_LOG"),
+            (FLAG_SPEC_ALLOW, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"),
+            (FLAG_NEW_LISTENER, "SCMP_ACT_NOTIFY (SECCOMP_FILTER_FLAG_NEW_LISTENER)"),
+        ];
+        for (bit, name) in names {
+            if self.flags & bit != 0 && !flags_supported(bit) {
+                let field = if bit == FLAG_NEW_LISTENER {
+                    "linux.seccomp.syscalls"
+                } else {
+                    "linux.seccomp.flags"
+                };
+                return Err(SpecError::field(
+                    field,
+                    format!("{name} is not supported by this kernel"),
+                ));
+            }
+        }
+        if self.flags & FLAG_WAIT_KILLABLE_RECV != 0
+            && !flags_supported(FLAG_NEW_LISTENER | FLAG_WAIT_KILLABLE_RECV)
+        {
+            self.flags &= !FLAG_WAIT_KILLABLE_RECV;
+        }
+        Ok(())
+    }
+
+    /// Load the filter into the calling thread: `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`.
+    /// Returns the notification listener when the program [`notifies`](Program::notifies).
+    /// Allocates nothing: callable between clone and execve.
+    pub fn install(&self) -> Result<Option<OwnedFd>, Errno> {
+        let prog = libc::sock_fprog {
+            len: self.insns.len() as libc::c_ushort,
+            filter: self.insns.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: `prog` points to `len` initialised instructions with the layout of
+        // `struct sock_filter` (`Insn` is repr(C) u16/u8/u8/u32); the kernel copies them before
+        // returning, and both outlive the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                SECCOMP_SET_MODE_FILTER,
+                self.flags as libc::c_ulong,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if r < 0 {
+            return Err(Errno::last());
+        }
+        if self.notifies() {
+            // SAFETY: with NEW_LISTENER the kernel returns a new fd that nothing else owns.
+            Ok(Some(unsafe { OwnedFd::from_raw_fd(r as libc::c_int) }))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// Does the kernel accept these filter flags? A NULL program with valid flags fails with EFAULT
+/// (the flags are checked before the program is read), with unknown ones EINVAL.
+fn flags_supported(flags: u32) -> bool {
+    // SAFETY: a NULL program pointer is never dereferenced by the kernel: it fails the copy with
+    // EFAULT (or rejects the flags first with EINVAL); nothing is installed either way.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags as libc::c_ulong,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    r < 0 && Errno::last() == Errno::EFAULT
+}
+
+/// Compile `linux.seccomp` for this kernel (plan time).
+pub fn plan(s: Option<&oci_spec::runtime::LinuxSeccomp>) -> Result<Option<Program>, SpecError> {
+    s.map(|s| {
+        let mut p = compile(s)?;
+        p.check_kernel()?;
+        Ok(p)
+    })
+    .transpose()
+}
+
+/// The filter must be loaded before the identity switch drops CAP_SYS_ADMIN: loading needs
+/// either no_new_privs or that capability, and the process keeps neither.
+pub fn loads_early(p: &ProcessPlan) -> bool {
+    !p.no_new_privileges && p.caps.effective & (1u64 << CAP_SYS_ADMIN) == 0
+}

@@ -1,0 +1,18 @@
+//! `pause ID` and `resume ID`: freeze and thaw every process of the container (its cgroup's
+//! freezer). `state` then says `paused`, and `running` again after `resume`.
+use sangja::Container;
+
+use super::{CmdResult, Ctx};
+use crate::cli::IdArg;
+
+/// Run `pause`.
+pub fn pause(ctx: &Ctx, args: &IdArg) -> CmdResult {
+    Container::load(&ctx.root, &args.id)?.pause()?;
+    Ok(0)
+}
+
+/// Run `resume`.
+pub fn resume(ctx: &Ctx, args: &IdArg) -> CmdResult {
+    Container::load(&ctx.root, &args.id)?.resume()?;
+    Ok(0)
+}
