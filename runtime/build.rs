@@ -24,6 +24,10 @@ const X86_64_ONLY: &[&str] = &[
     "epoll_ctl_old",
     "epoll_wait_old",
     "vserver",
+    // Added since (all `64`): uretprobe 335, uprobe 336, map_shadow_stack 453.
+    "uretprobe",
+    "uprobe",
+    "map_shadow_stack",
 ];
 
 /// x32's own numbers (without `__X32_SYSCALL_BIT`) for the calls whose x86_64 entry is `64`.
@@ -77,6 +81,8 @@ fn main() {
     use std::collections::BTreeMap;
     let mut table: BTreeMap<&'static str, [i32; 5]> = BTreeMap::new();
     let mut put = |name: &'static str, col: usize, nr: i32| {
+        // Keywords are raw identifiers in the crate (`r#break`).
+        let name = name.strip_prefix("r#").unwrap_or(name);
         table.entry(name).or_insert([-1; 5])[col] = nr;
     };
     for s in syscalls::x86_64::Sysno::iter() {

@@ -33,6 +33,21 @@ pub const LEVELS: [&str; 5] = [
     "+ rest of the default runc spec",
 ];
 
+/// The report's series: levels 3 and 4 cold and warm.
+pub const SERIES: [&str; 7] = [
+    "0: fork + exec static true",
+    "1: + 5 namespaces + mount /proc",
+    "2: + bind rootfs + pivot_root",
+    "3: + fresh cgroup v1 join + rmdir, cold",
+    "3: same, warm",
+    "4: + rest of the default runc spec, cold",
+    "4: same, warm",
+];
+
+/// Without a cgroup migration for this long, the next `cgroup.procs` write waits for an RCU grace period
+/// (the kernel's `cgroup_threadgroup_rwsem` leaves its fast path): about 5 ms here, paid by "cold" joins.
+pub const COLD_GAP: Duration = Duration::from_millis(60);
+
 const NS_FLAGS: libc::c_int = libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWNET
@@ -77,6 +92,8 @@ struct Plan {
     cgroups: Vec<PathBuf>,
     /// Device cgroup rules the parent writes (level 4), as (file name, rule).
     device_rules: Vec<(&'static str, &'static str)>,
+    /// Index of the v1 devices hierarchy, where `device_rules` go.
+    devices: Option<usize>,
     /// Index of the cpuset hierarchy: a fresh v1 cpuset needs `cpus` and `mems` before a task may join.
     cpuset: Option<usize>,
     steps: Vec<Step>,
@@ -120,12 +137,28 @@ impl Floor {
     }
 
     /// Runs `level` once; returns its wall time.
-    pub fn measure(&mut self, level: usize) -> Result<Duration, String> {
+    fn measure(&mut self, level: usize) -> Result<Duration, String> {
         self.seq += 1;
         let plan = self.plan(level)?;
         let t0 = Instant::now();
         run(&plan)?;
         Ok(t0.elapsed())
+    }
+
+    /// Measures `level` as one round-robin subject: `(series, ms)` pairs. Levels that join cgroups run
+    /// twice: cold (after [`COLD_GAP`] without a join by this process) and warm (right after).
+    pub fn measure_level(&mut self, level: usize) -> Result<Vec<(&'static str, f64)>, String> {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        match level {
+            0..=2 => Ok(vec![(SERIES[level], ms(self.measure(level)?))]),
+            _ => {
+                std::thread::sleep(COLD_GAP);
+                let cold = self.measure(level)?;
+                let warm = self.measure(level)?;
+                let i = 3 + 2 * (level - 3);
+                Ok(vec![(SERIES[i], ms(cold)), (SERIES[i + 1], ms(warm))])
+            }
+        }
     }
 
     fn plan(&self, level: usize) -> Result<Plan, String> {
@@ -137,6 +170,7 @@ impl Floor {
             cgroups: Vec::new(),
             device_rules: Vec::new(),
             cpuset: None,
+            devices: None,
             steps: Vec::new(),
             names: Vec::new(),
         };
@@ -167,6 +201,9 @@ impl Floor {
             for (i, h) in self.hierarchies.iter().enumerate() {
                 if h.join("cpuset.cpus").exists() {
                     p.cpuset = Some(i);
+                }
+                if h.join("devices.allow").exists() {
+                    p.devices = Some(i);
                 }
                 p.cgroups.push(h.join(format!(
                     "sangja-floor-{}-{}-{i}",
@@ -544,13 +581,9 @@ fn run(plan: &Plan) -> Result<(), String> {
                 .map_err(|e| format!("open {}: {e}", procs.display()))?;
             fds.push(OwnedFd::from(f));
         }
-        for (dir, (file, rule)) in plan
-            .cgroups
-            .iter()
-            .flat_map(|d| plan.device_rules.iter().map(move |r| (d, r)))
-        {
-            let path = dir.join(file);
-            if path.exists() {
+        if let Some(dir) = plan.devices.and_then(|i| plan.cgroups.get(i)) {
+            for (file, rule) in &plan.device_rules {
+                let path = dir.join(file);
                 fs::write(&path, rule).map_err(|e| format!("{}: {rule}: {e}", path.display()))?;
             }
         }

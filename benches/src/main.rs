@@ -16,6 +16,7 @@ mod plot;
 mod report;
 mod runtime;
 mod scale;
+mod spawner;
 mod stats;
 mod sys;
 mod vm;
@@ -157,6 +158,8 @@ fn run(args: Args) -> Result<(), String> {
     let unmounted = sys::private_mount_namespace(args.keep_unified)
         .map_err(|e| format!("private mount namespace: {e}"))?;
     sys::become_subreaper().map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
+    // Next, while still small: the process that starts the commands whose peak RSS is measured.
+    let spawner = spawner::Spawner::start().map_err(|e| format!("fork spawner: {e}"))?;
     let cgroups = if unmounted {
         "Every runtime ran in a private mount namespace with `/sys/fs/cgroup/unified` unmounted (crun 1.8 \
          refuses this hybrid cgroup layout), so all saw plain cgroup v1."
@@ -169,7 +172,8 @@ fn run(args: Args) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("/run/sangja-bench.{}", std::process::id())));
     fs::create_dir_all(&work).map_err(|e| format!("mkdir {}: {e}", work.display()))?;
-    let result = bench(&args, &work, cgroups);
+    let result = bench(&args, &work, cgroups, &spawner);
+    drop(spawner);
     sys::reap_strays();
     if args.work.is_none() {
         let _ = fs::remove_dir_all(&work);
@@ -177,7 +181,12 @@ fn run(args: Args) -> Result<(), String> {
     result
 }
 
-fn bench(args: &Args, work: &Path, cgroups: &str) -> Result<(), String> {
+fn bench(
+    args: &Args,
+    work: &Path,
+    cgroups: &str,
+    spawner: &spawner::Spawner,
+) -> Result<(), String> {
     let specs: Vec<(String, PathBuf)> = if args.runtimes.is_empty() {
         default_runtimes()
     } else {
@@ -261,13 +270,23 @@ fn bench(args: &Args, work: &Path, cgroups: &str) -> Result<(), String> {
         true_bundle: &true_bundle.dir,
         sleep_bundle: &sleep_bundle.dir,
         work,
+        spawner,
     };
+    // Every runtime and every floor level is one subject of the round-robin: round r starts at subject r.
+    let subjects = runtimes.len() + floor::LEVELS.len();
     for r in 0..args.rounds {
-        lifecycle::measure_round(&runtimes, &round, r, &mut res);
-        for (i, level) in floor::LEVELS.iter().enumerate() {
-            match floor.measure(i) {
-                Ok(d) => res.push("floor", "floor", level, d.as_secs_f64() * 1e3),
-                Err(e) => res.fail("floor", level, e),
+        for k in 0..subjects {
+            match (r + k) % subjects {
+                i if i < runtimes.len() => round.run(&runtimes[i], r, &mut res),
+                i => {
+                    let level = i - runtimes.len();
+                    match floor.measure_level(level) {
+                        Ok(v) => v
+                            .into_iter()
+                            .for_each(|(name, ms)| res.push("floor", "floor", name, ms)),
+                        Err(e) => res.fail("floor", floor::LEVELS[level], e),
+                    }
+                }
             }
         }
         sys::reap_strays();
@@ -317,6 +336,7 @@ fn bench(args: &Args, work: &Path, cgroups: &str) -> Result<(), String> {
         }
     }
 
+    meta.rss_floor_kib = spawner.own_hwm();
     fs::create_dir_all(&args.out).map_err(|e| format!("mkdir {}: {e}", args.out.display()))?;
     report::write_csv(&args.out, &res)?;
     let md = report::markdown(&res, &runtimes, &meta);

@@ -7,7 +7,7 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::floor::LEVELS;
+use crate::floor::SERIES;
 use crate::report::{Results, FIRECRACKER_MS};
 use crate::runtime::Runtime;
 
@@ -73,19 +73,23 @@ pub fn write_svg(
             }
         }
     }
-    for (i, level) in LEVELS.iter().enumerate() {
-        if let Some(ms) = res.median("floor", "floor", level) {
+    for series in SERIES {
+        if let Some(ms) = res.median("floor", "floor", series) {
             bars.push(Bar {
-                label: format!("floor {i}: {level}"),
+                label: format!("floor {series}"),
                 ms,
                 series: floor_series,
             });
         }
     }
     if let (Some(ms), Some(label)) = (res.median("vm", "vm", "boot→poweroff"), vm_label) {
-        let short = label.split(';').next().unwrap_or(label);
+        let short = if label.starts_with("KVM") {
+            "KVM microvm"
+        } else {
+            "qemu TCG -M pc"
+        };
         bars.push(Bar {
-            label: format!("VM, {short}"),
+            label: format!("VM boot → power-off, {short}"),
             ms,
             series: vm_series,
         });

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-use crate::floor::LEVELS;
+use crate::floor::SERIES;
 use crate::lifecycle::PHASES;
 use crate::runtime::Runtime;
 use crate::stats::Stats;
@@ -88,6 +88,8 @@ pub struct Meta {
     pub vm_probe: Option<String>,
     pub vm_missing: Option<String>,
     pub floor_hierarchies: usize,
+    /// The spawner's own peak RSS: no `ru_maxrss` it reports can be lower.
+    pub rss_floor_kib: Option<i64>,
     pub preload: usize,
     pub scale_secs: f64,
 }
@@ -242,7 +244,7 @@ pub fn markdown(res: &Results, rts: &[Runtime], meta: &Meta) -> String {
             }
         }
     }
-    memory(w, res, rts);
+    memory(w, res, rts, meta);
     vm_and_floor(w, res, meta);
     scale(w, res, rts, meta);
     full_stats(w, res);
@@ -255,15 +257,21 @@ pub fn markdown(res: &Results, rts: &[Runtime], meta: &Meta) -> String {
     md
 }
 
-fn memory(w: &mut String, res: &Results, rts: &[Runtime]) {
+fn memory(w: &mut String, res: &Results, rts: &[Runtime], meta: &Meta) {
+    let floor = meta.rss_floor_kib.map_or("unknown".to_string(), |k| {
+        format!("{:.1} MiB", k as f64 / 1024.0)
+    });
     let _ = writeln!(
         w,
-        "\n**Memory and size**. Peak RSS is `wait4`'s `ru_maxrss` (median over rounds): the largest RSS of \
-         the runtime process and of every descendant it reaped, i.e. helper processes (runc's `runc init`) and, \
-         for `run`, the container init up to and after its exec of `/bin/true`. It is a max over processes, not \
-         the sum of processes alive at once. `create` counts the create process and its reaped helpers; the \
-         container init (a clone or child of the runtime, reaped by the benchmark as subreaper) is its own \
-         column. Binary: the file, plus the shared libraries `ldd` resolves.\n"
+        "\n**Memory and size**. Peak RSS is `wait4`'s `ru_maxrss`, median over rounds: the largest RSS of \
+         the runtime process and of every descendant it reaped — helper processes (runc's `runc init`) and, \
+         for `run`, the container init before and after its exec of `/bin/true`. A max over processes, not \
+         the sum of processes alive at once (runc's parent and `runc init` overlap). Because the kernel also \
+         counts the memory a process ran on before its exec, `run` and `create` are started by a small \
+         spawner forked at the benchmark's start (its own peak, the floor of this measurement: {floor}). \
+         `create` counts the create process and its reaped helpers; the container init (a clone or child of \
+         the runtime, reaped by the benchmark as subreaper) is its own column. Binary: the file, plus the \
+         shared libraries `ldd` resolves.\n"
     );
     let _ = writeln!(w, "| runtime | peak RSS of `run` | of `create` | of the container init | binary | shared libraries |");
     let _ = writeln!(w, "|---|---:|---:|---:|---:|---|");
@@ -352,19 +360,25 @@ fn vm_and_floor(w: &mut String, res: &Results, meta: &Meta) {
         w,
         "| Firecracker microVM, InstanceStart → guest init: published target, **not measured** | — | ≤ {FIRECRACKER_MS:.0} ms | — | — | — |"
     );
-    for (i, level) in LEVELS.iter().enumerate() {
-        let label = format!("kernel floor {i}: {level} (ms)");
-        row(w, &label, res.stats("floor", "floor", level), 1.0, "ms");
+    for series in SERIES {
+        let label = format!("kernel floor {series} (ms)");
+        row(w, &label, res.stats("floor", "floor", series), 1.0, "ms");
     }
     if let Some(probe) = &meta.vm_probe {
         let _ = writeln!(w, "\nVM: {probe}. The guest is a busybox initramfs whose /init runs `true` and `poweroff -f`.");
     }
     let _ = writeln!(
         w,
-        "\nThe floor is raw syscalls from the benchmark (cumulative levels; level 3 joins a fresh cgroup in each \
-         of the {} mounted hierarchies; level 4 adds every other mount, device, path, identity and capability \
-         step the default spec asks for), timed from the first syscall to the child reaped and its cgroups removed.",
-        meta.floor_hierarchies
+        "\nThe floor is raw syscalls from the benchmark, each level one more subject of the round-robin: \
+         cumulative levels, timed from the first syscall to the child reaped and its cgroups removed. Level 3 \
+         joins a fresh cgroup in each of the {} mounted hierarchies; level 4 adds every other mount, device, \
+         path, identity and capability step the default spec asks for. *Cold* runs after {} ms without a \
+         cgroup migration by the benchmark, *warm* right after another: the first `cgroup.procs` write after a \
+         pause waits for an RCU grace period (the kernel's `cgroup_threadgroup_rwsem` leaves its fast path), \
+         which a runtime's `create` pays too whenever no other container was started just before. Other jobs on \
+         the machine can warm it, so cold numbers are noisy.",
+        meta.floor_hierarchies,
+        crate::floor::COLD_GAP.as_millis()
     );
 }
 
@@ -384,8 +398,8 @@ fn scale(w: &mut String, res: &Results, rts: &[Runtime], meta: &Meta) {
     let _ = writeln!(
         w,
         "\n**Scale**: containers per second with N threads each looping create/start/wait/delete for {} s \
-         (median create→delete latency in parentheses, ms); `state` and `create` with {} created containers \
-         in the root dir next to the same commands in a near-empty root (the rounds above), median ms.\n",
+         (median create→delete latency in parentheses, ms); `state` and `create` (median ms) with {} created \
+         containers in the root dir, next to the same commands with one, measured just before populating it.\n",
         meta.scale_secs, meta.preload
     );
     let _ = write!(w, "| runtime |");
@@ -395,7 +409,7 @@ fn scale(w: &mut String, res: &Results, rts: &[Runtime], meta: &Meta) {
     let n = meta.preload;
     let _ = write!(
         w,
-        " state, empty root | state with {n} | create, empty root | create with {n} |\n|---|"
+        " state with 1 | state with {n} | create with 1 | create with {n} |\n|---|"
     );
     for _ in 0..levels.len() + 4 {
         let _ = write!(w, "---:|");
@@ -412,9 +426,9 @@ fn scale(w: &mut String, res: &Results, rts: &[Runtime], meta: &Meta) {
         let _ = writeln!(
             w,
             " {} | {} | {} | {} |",
-            cell(res.median("lifecycle", &rt.name, "state")),
+            cell(res.median("preload", &rt.name, "state with 1")),
             cell(res.median("preload", &rt.name, &format!("state with {n}"))),
-            cell(res.median("lifecycle", &rt.name, "create")),
+            cell(res.median("preload", &rt.name, "create with 1")),
             cell(res.median("preload", &rt.name, &format!("create with {n}"))),
         );
     }

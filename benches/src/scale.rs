@@ -167,12 +167,26 @@ pub fn preloaded(
         .map(|n| n.get())
         .unwrap_or(2);
     for rt in runtimes {
+        // Baseline next to the loaded measurement: the same commands with one container in the root.
+        let first = work.join(format!("pre-{}-0.pid", rt.name));
+        if let Err(e) = create(rt, bundle, &container_id("pre", 0), &first) {
+            res.fail(&rt.name, "preload create", e);
+            continue;
+        }
+        sample(
+            rt,
+            bundle,
+            &work.join(format!("pre-{}-x.pid", rt.name)),
+            1,
+            samples,
+            res,
+        );
         let t0 = Instant::now();
         let pidfiles: Vec<PathBuf> = (0..count)
             .map(|i| work.join(format!("pre-{}-{i}.pid", rt.name)))
             .collect();
-        let errs = parallel(count, jobs, |_, i| {
-            create(rt, bundle, &container_id("pre", i), &pidfiles[i]).map(|_| ())
+        let errs = parallel(count - 1, jobs, |_, i| {
+            create(rt, bundle, &container_id("pre", i + 1), &pidfiles[i + 1]).map(|_| ())
         });
         let populated = count - errs.len();
         for e in errs {
@@ -183,36 +197,14 @@ pub fn preloaded(
             rt.name,
             t0.elapsed().as_secs_f64()
         );
-        let metric_state = format!("state with {count}");
-        let metric_create = format!("create with {count}");
-        let pidfile = work.join(format!("pre-{}-x.pid", rt.name));
-        for k in 0..samples {
-            let probe = container_id("pre", (k * 7919) % count.max(1));
-            match rt.exec(&["state", &probe]) {
-                Ok(o) => res.push(
-                    "preload",
-                    &rt.name,
-                    &metric_state,
-                    o.elapsed.as_secs_f64() * 1e3,
-                ),
-                Err(e) => res.fail(&rt.name, &metric_state, e),
-            }
-            let id = container_id("prex", k);
-            match create(rt, bundle, &id, &pidfile) {
-                Ok((t, _)) => {
-                    res.push("preload", &rt.name, &metric_create, t);
-                    let _ = stop_init(&pidfile);
-                    if let Err(e) = rt.exec(&["delete", &id]) {
-                        res.fail(&rt.name, &metric_create, e);
-                        rt.force_delete(&id);
-                    }
-                }
-                Err(e) => {
-                    res.fail(&rt.name, &metric_create, e);
-                    rt.force_delete(&id);
-                }
-            }
-        }
+        sample(
+            rt,
+            bundle,
+            &work.join(format!("pre-{}-x.pid", rt.name)),
+            count,
+            samples,
+            res,
+        );
         let t1 = Instant::now();
         let errs = parallel(count, jobs, |_, i| {
             let id = container_id("pre", i);
@@ -236,5 +228,46 @@ pub fn preloaded(
             rt.name,
             t1.elapsed().as_secs_f64()
         );
+    }
+}
+
+/// `samples` × (`state` of one of the `count` containers `pre-0…`, `create` + cleanup of one more),
+/// recorded as "state with COUNT" and "create with COUNT".
+fn sample(
+    rt: &Runtime,
+    bundle: &Path,
+    pidfile: &Path,
+    count: usize,
+    samples: usize,
+    res: &mut Results,
+) {
+    let metric_state = format!("state with {count}");
+    let metric_create = format!("create with {count}");
+    for k in 0..samples {
+        let probe = container_id("pre", (k * 7919) % count.max(1));
+        match rt.exec(&["state", &probe]) {
+            Ok(o) => res.push(
+                "preload",
+                &rt.name,
+                &metric_state,
+                o.elapsed.as_secs_f64() * 1e3,
+            ),
+            Err(e) => res.fail(&rt.name, &metric_state, e),
+        }
+        let id = container_id(&format!("prex{count}"), k);
+        match create(rt, bundle, &id, pidfile) {
+            Ok(t) => {
+                res.push("preload", &rt.name, &metric_create, t);
+                let _ = stop_init(pidfile);
+                if let Err(e) = rt.exec(&["delete", &id]) {
+                    res.fail(&rt.name, &metric_create, e);
+                    rt.force_delete(&id);
+                }
+            }
+            Err(e) => {
+                res.fail(&rt.name, &metric_create, e);
+                rt.force_delete(&id);
+            }
+        }
     }
 }

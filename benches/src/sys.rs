@@ -1,6 +1,6 @@
 //! Thin wrappers over the few syscalls the benchmark needs beyond std: the private mount namespace,
-//! the child subreaper, pidfds, `wait4` with rusage. Every `unsafe` block of the crate outside `floor.rs`
-//! lives here.
+//! the child subreaper, pidfds, `wait4` with rusage, memfds. The crate's other `unsafe` is in `floor.rs`
+//! (the raw clone and its child) and `spawner.rs` (one fork).
 
 use std::ffi::CString;
 use std::io;
@@ -167,4 +167,16 @@ pub fn kill(pid: i32, sig: i32) {
 pub fn euid() -> u32 {
     // SAFETY: geteuid cannot fail and takes no arguments.
     unsafe { libc::geteuid() }
+}
+
+/// An anonymous in-memory file (close-on-exec).
+pub fn memfd() -> io::Result<std::fs::File> {
+    let name = c"sangja-bench-stderr";
+    // SAFETY: `name` is a valid NUL-terminated string; flags are plain integers.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd and nothing else owns it.
+    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }

@@ -101,12 +101,14 @@ pub enum Step {
     CreateContainerHook,
     /// Waiting for the runtime's prestart/createRuntime hooks.
     RuntimeHooks,
+    /// Loading the seccomp filter.
+    Seccomp,
     /// Unknown (a malformed message).
     Unknown,
 }
 
 impl Step {
-    const ALL: [Step; 38] = [
+    const ALL: [Step; 39] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -145,6 +147,7 @@ impl Step {
         Step::Console,
         Step::CreateContainerHook,
         Step::RuntimeHooks,
+        Step::Seccomp,
     ];
 
     fn from_u8(b: u8) -> Step {
@@ -196,6 +199,7 @@ impl Step {
             Step::Console => "set up console",
             Step::CreateContainerHook => "run createContainer hook",
             Step::RuntimeHooks => "wait for createRuntime hooks",
+            Step::Seccomp => "load seccomp filter",
             Step::Unknown => "set up container",
         }
     }
@@ -322,9 +326,33 @@ pub fn send_hooks_done(sock: BorrowedFd<'_>, creating: &[u8], created: &[u8]) ->
 /// Largest `D` message (two state documents).
 pub const HOOK_STATE_MAX: usize = 64 * 1024;
 
-/// Send `Ready` (init side).
-pub fn send_ready(sock: BorrowedFd<'_>) -> Result<(), Errno> {
-    sys::write(sock, b"R").map(drop)
+/// Send `Ready` (init side), with the init's trace instants when tracing.
+pub fn send_ready(sock: BorrowedFd<'_>, times: Option<&[u64; 3]>) -> Result<(), Errno> {
+    match times {
+        None => sys::write(sock, b"R").map(drop),
+        Some(t) => {
+            let mut buf = [0u8; 25];
+            buf[0] = b'R';
+            for (i, v) in t.iter().enumerate() {
+                buf[1 + i * 8..9 + i * 8].copy_from_slice(&v.to_le_bytes());
+            }
+            sys::write(sock, &buf).map(drop)
+        }
+    }
+}
+
+/// The init's trace instants (mounts done, pivot_root done, ready) carried by a `Ready`.
+pub fn ready_times(buf: &[u8]) -> Option<[u64; 3]> {
+    if buf.len() != 25 || buf[0] != b'R' {
+        return None;
+    }
+    let mut out = [0u64; 3];
+    for (i, v) in out.iter_mut().enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&buf[1 + i * 8..9 + i * 8]);
+        *v = u64::from_le_bytes(b);
+    }
+    Some(out)
 }
 
 /// Send an error (init side), truncating the detail to fit one message. No allocation.
@@ -369,7 +397,7 @@ mod tests {
     fn round_trip_over_a_seqpacket_pair() {
         let (a, b) = sys::seqpacket_pair().expect("socketpair");
         send_error(a.as_fd(), Step::PivotRoot, 22, b"/rootfs");
-        send_ready(a.as_fd()).expect("ready");
+        send_ready(a.as_fd(), None).expect("ready");
         let mut buf = [0u8; MSG_MAX];
         let n = sys::read(b.as_fd(), &mut buf).expect("read");
         assert_eq!(

@@ -30,6 +30,8 @@ pub struct CreateOptions {
     /// The caller will wait for the container in the foreground (`run` without `--detach`): a
     /// `terminal: true` process then needs no console socket; sangja proxies the pty itself.
     pub foreground: bool,
+    /// Record per-phase timings ([`Container::trace`]).
+    pub trace: bool,
     /// Socket activation: the caller's `LISTEN_FDS` (when its `LISTEN_PID` is the caller). These
     /// fds come first (from 3), then the preserved ones; the process gets `LISTEN_FDS` and
     /// `LISTEN_PID=1`, as runc does.
@@ -47,6 +49,7 @@ impl Default for CreateOptions {
             preserve_fds: 0,
             listen_fds: 0,
             foreground: false,
+            trace: false,
         }
     }
 }
@@ -65,6 +68,8 @@ pub struct Container {
     pub(crate) is_child: bool,
     /// Master of the init's pty, kept by a foreground `run` with `terminal: true`.
     pub(crate) console: Option<std::os::fd::OwnedFd>,
+    /// Phase timings of the last operation, when tracing.
+    pub(crate) trace: Option<crate::trace::Trace>,
 }
 
 /// Removes what a failed `create` made, in reverse order.
@@ -154,6 +159,12 @@ impl Container {
     /// wait until it has set everything up and blocks on the exec fifo. On any error nothing is
     /// left behind (no state directory, cgroup, mount or process).
     pub fn create(id: &str, bundle: impl AsRef<Path>, opts: &CreateOptions) -> Result<Container> {
+        let mut trace = opts.trace.then(crate::trace::Trace::start);
+        let mark = |t: &mut Option<crate::trace::Trace>, phase| {
+            if let Some(t) = t {
+                t.mark(phase)
+            }
+        };
         crate::spec::validate_id(id)?;
         let bundle = Bundle::load(bundle.as_ref())?;
         crate::spec::validate(
@@ -172,6 +183,7 @@ impl Container {
         let cgroup = Cgroup::new(&host, &cgroups_path);
         let dir = opts.root.join(id);
         let fifo = dir.join(FIFO_FILE);
+        mark(&mut trace, "parse");
         let plan = Plan::build(
             spec,
             &PlanInput {
@@ -184,6 +196,7 @@ impl Container {
                 no_new_keyring: opts.no_new_keyring,
                 preserve_fds: opts.preserve_fds,
                 listen_fds: opts.listen_fds,
+                trace: opts.trace,
             },
         )?;
 
@@ -216,7 +229,9 @@ impl Container {
             path: fifo.clone(),
             source: e.into(),
         })?;
+        mark(&mut trace, "plan+statedir");
         cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
+        mark(&mut trace, "cgroup");
         undo.cgroup = Some(&cgroup);
         let procs = cgroup.procs_fds()?;
         let terminal = spec
@@ -258,7 +273,23 @@ impl Container {
                 owner: String::new(),
             },
         });
-        let pid = crate::launch::spawn(&plan, &procs, console, runtime_hooks.as_ref())?;
+        let spawned = crate::launch::spawn(&plan, &procs, console, runtime_hooks.as_ref())?;
+        let pid = spawned.pid;
+        if let (Some(t), Some([mounts, pivot, ready])) = (trace.as_mut(), spawned.init_times) {
+            // The init's phases run while the parent joins it to its cgroup: both are shown,
+            // in the order they ended.
+            let mut ends = [
+                ("init:clone+mounts", mounts),
+                ("init:pivot_root", pivot),
+                ("init:identity+ready", ready),
+                ("parent:cgroup-join", spawned.joined_ns),
+            ];
+            ends.sort_by_key(|e| e.1);
+            for (phase, ns) in ends {
+                t.mark_at(phase, ns);
+            }
+            t.mark("ready-received");
+        }
         undo.pid = Some(pid);
         let own_console = own_console_sock
             .as_ref()
@@ -282,8 +313,10 @@ impl Container {
             own_pid_ns: plan.clone_flags & libc::CLONE_NEWPID as u64 != 0,
             process: spec.process().clone(),
             hooks: spec.hooks().clone(),
+            seccomp: linux.and_then(|l| l.seccomp().clone()),
         };
         rec.save(&dir)?;
+        mark(&mut trace, "state");
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, pid)?;
         }
@@ -297,6 +330,7 @@ impl Container {
             rec,
             is_child: true,
             console: own_console,
+            trace,
         })
     }
 
@@ -310,6 +344,7 @@ impl Container {
                 rec,
                 is_child: false,
                 console: None,
+                trace: None,
             }),
             None => Err(Error::NotExist),
         }
@@ -339,11 +374,23 @@ impl Container {
                     rec,
                     is_child: false,
                     console: None,
+                    trace: None,
                 });
             }
         }
         out.sort_by(|a, b| a.rec.id.cmp(&b.rec.id));
         Ok(out)
+    }
+
+    /// Record per-phase timings of the following operations (see [`Container::trace`]).
+    pub fn enable_trace(&mut self) {
+        self.trace.get_or_insert_with(crate::trace::Trace::start);
+    }
+
+    /// Phase timings of the last traced operation (`create` with [`CreateOptions::trace`], or
+    /// `start` after [`Container::enable_trace`]).
+    pub fn trace(&self) -> Option<&crate::trace::Trace> {
+        self.trace.as_ref()
     }
 
     /// Container id.
@@ -409,6 +456,9 @@ impl Container {
 
     /// Release the init waiting on the exec fifo: it then execs the container process.
     pub fn start(&mut self) -> Result<()> {
+        if let Some(t) = self.trace.as_mut() {
+            *t = crate::trace::Trace::start();
+        }
         match self.status() {
             Status::Created => {}
             Status::Stopped => {
@@ -451,9 +501,15 @@ impl Container {
             source: e.into(),
         })?;
         drop(file);
+        if let Some(t) = self.trace.as_mut() {
+            t.mark("fifo");
+        }
         fs::remove_file(&fifo).map_err(sys_err("unlink", &fifo))?;
         if let Some(result) = result {
             wait_for_exec(&result)?;
+        }
+        if let Some(t) = self.trace.as_mut() {
+            t.mark("exec");
         }
         if let Some(hooks) = self.rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
             let state = serde_json::to_vec(&self.state()).unwrap_or_default();

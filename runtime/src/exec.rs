@@ -109,6 +109,8 @@ struct ExecPlan {
     namespaces: Vec<(OwnedFd, libc::c_int)>,
     root: OwnedFd,
     preserve_fds: u32,
+    /// The container's `linux.seccomp`, compiled.
+    seccomp: Option<crate::seccomp::Program>,
 }
 
 impl Container {
@@ -217,6 +219,14 @@ impl Container {
                 .map(OwnedFd::from)
                 .map_err(sys_err("open", &proc_root))?,
             preserve_fds: opts.listen_fds + opts.preserve_fds,
+            seccomp: crate::seccomp::plan(self.rec.seccomp.as_ref(), || {
+                crate::seccomp::ContainerRef {
+                    oci_version: self.rec.oci_version.clone(),
+                    id: self.rec.id.clone(),
+                    bundle: self.rec.bundle.clone(),
+                    annotations: self.rec.annotations.clone(),
+                }
+            })?,
         };
         let pid_ns = if ns_differs(pid, "pid") {
             let own = fs::File::open("/proc/self/ns/pid_for_children")
@@ -300,9 +310,20 @@ fn spawn(
     // The channel is close-on-exec: EOF means the exec happened; a message means it did not.
     let mut buf = [0u8; channel::MSG_MAX];
     let n = loop {
-        match sys::read(parent_sock.as_fd(), &mut buf) {
+        // A notifying seccomp filter's listener comes first: hand it to the agent at once.
+        match crate::seccomp::notify::recv(parent_sock.as_fd(), &mut buf) {
             Err(Errno::EINTR) => continue,
-            Ok(n) => break n,
+            Ok((_, Some(listener))) => {
+                let sent = match plan.seccomp.as_ref() {
+                    Some(s) => s.forward(&listener, pid, "running"),
+                    None => Err(Errno::EPROTO),
+                };
+                if let Err(e) = sent {
+                    kill(pid);
+                    return Err(launch("send the seccomp listener to listenerPath", e));
+                }
+            }
+            Ok((n, None)) => break n,
             Err(_) => break 0,
         }
     };
@@ -329,12 +350,27 @@ fn spawn(
 fn child(plan: &ExecPlan, sock: BorrowedFd<'_>, console: Option<OwnedFd>) -> ! {
     let chan = channel::ChildSide::new(sock, true);
     let f = match setup(plan, &chan, console) {
-        Ok(exe) => {
-            let e = sys::execve(exe, &plan.process.argv_ptrs, &plan.process.env_ptrs);
-            Fail {
-                step: Step::Exec,
-                errno: e as i32,
-                detail: plan.process.arg0.to_bytes(),
+        Ok((exe, early_listener)) => {
+            // Seccomp last (unless it had to be loaded before the capabilities were dropped).
+            match crate::seccomp::load_last(
+                plan.seccomp.as_ref(),
+                &plan.process,
+                early_listener,
+                sock,
+            ) {
+                Err((e, detail)) => Fail {
+                    step: Step::Seccomp,
+                    errno: e as i32,
+                    detail,
+                },
+                Ok(()) => {
+                    let e = sys::execve(exe, &plan.process.argv_ptrs, &plan.process.env_ptrs);
+                    Fail {
+                        step: Step::Exec,
+                        errno: e as i32,
+                        detail: plan.process.arg0.to_bytes(),
+                    }
+                }
             }
         }
         Err(f) => f,
@@ -347,7 +383,7 @@ fn setup<'a>(
     plan: &'a ExecPlan,
     chan: &channel::ChildSide<'_>,
     console: Option<OwnedFd>,
-) -> Result<&'a std::ffi::CStr, Fail<'a>> {
+) -> Result<(&'a std::ffi::CStr, Option<OwnedFd>), Fail<'a>> {
     let fail = |step, e: Errno, detail: &'static [u8]| Fail {
         step,
         errno: e as i32,
@@ -365,7 +401,7 @@ fn setup<'a>(
     if let Some(console) = console {
         crate::console::setup(console.as_fd(), plan.process.console_size)?;
     }
-    identity::apply(&plan.process, None)?;
+    let listener = identity::apply(&plan.process, None, plan.seccomp.as_ref())?;
     let exe = identity::find_executable(&plan.process)?;
     sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;
     sys::reset_signals();
@@ -374,7 +410,7 @@ fn setup<'a>(
         .map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
     // The exec'd process must not die with `sangja exec -d`, which exits right away.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
-    Ok(exe)
+    Ok((exe, listener))
 }
 
 /// Read a runtime-spec process JSON (`exec --process FILE`), naming the JSON path of a bad field.

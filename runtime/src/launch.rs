@@ -62,6 +62,17 @@ pub enum LaunchError {
     Died(i32),
 }
 
+/// A started init.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid in our pid namespace.
+    pub pid: libc::pid_t,
+    /// Trace instants the init reported (mounts done, pivot_root done, ready).
+    pub init_times: Option<[u64; 3]>,
+    /// When the parent finished joining it to its cgroup (0 unless tracing).
+    pub joined_ns: u64,
+}
+
 /// Clone the init per `plan`. Returns its pid (in our pid namespace) once it reported `Ready`;
 /// on failure the init has been killed and reaped.
 pub fn spawn(
@@ -69,7 +80,7 @@ pub fn spawn(
     cgroup_procs: &[OwnedFd],
     console: Option<OwnedFd>,
     hooks: Option<&RuntimeHooks<'_>>,
-) -> Result<libc::pid_t, LaunchError> {
+) -> Result<Spawned, LaunchError> {
     let (parent_sock, child_sock) =
         sys::seqpacket_pair().map_err(|source| LaunchError::Parent {
             call: "socketpair",
@@ -132,6 +143,11 @@ pub fn spawn(
         let _ = sys::waitpid(pid, 0);
         return Err(err);
     }
+    let joined_ns = if plan.trace {
+        crate::trace::now_ns()
+    } else {
+        0
+    };
     // Only an init that unshares a cgroup namespace reads this: an unread message would make its
     // close of the channel reset the connection under our read of `Ready`.
     if plan.cgroupns_at.is_some() {
@@ -139,14 +155,40 @@ pub fn spawn(
     }
     let err = loop {
         let n = loop {
-            match sys::read(parent_sock.as_fd(), &mut buf) {
+            // A notifying seccomp filter's listener arrives first: hand it to the agent at once.
+            match crate::seccomp::notify::recv(parent_sock.as_fd(), &mut buf) {
                 Err(Errno::EINTR) => continue,
-                Ok(n) => break n,
-                Err(_) => break 0,
+                Ok((_, Some(listener))) => {
+                    let sent = match plan.seccomp.as_ref() {
+                        Some(s) => s.forward(&listener, pid, "creating"),
+                        None => Err(Errno::EPROTO),
+                    };
+                    match sent {
+                        Ok(()) => continue,
+                        Err(source) => break Err(source),
+                    }
+                }
+                Ok((n, None)) => break Ok(n),
+                Err(_) => break Ok(0),
+            }
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(source) => {
+                break LaunchError::Parent {
+                    call: "send the seccomp listener to listenerPath",
+                    source,
+                }
             }
         };
         match channel::decode(&buf[..n]) {
-            Some(Message::Ready) => return Ok(pid),
+            Some(Message::Ready) => {
+                return Ok(Spawned {
+                    pid,
+                    init_times: channel::ready_times(&buf[..n]),
+                    joined_ns,
+                })
+            }
             Some(Message::NeedHooks) => {
                 let Some(h) = hooks else {
                     break LaunchError::Init {

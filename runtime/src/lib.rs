@@ -43,12 +43,14 @@ mod init;
 mod launch;
 mod plan;
 mod resources;
+pub mod seccomp;
 pub mod signal;
 mod spec;
 mod state;
 mod sys;
 pub mod template;
 pub mod time;
+pub mod trace;
 mod wait;
 
 pub use cgroups::stats::{Event, Stats};

@@ -249,12 +249,6 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
         ));
     }
     if let Some(l) = linux {
-        if l.seccomp().is_some() {
-            return Err(SpecError::field(
-                "linux.seccomp",
-                "seccomp is not supported by this sangja build yet",
-            ));
-        }
         if let Some(devs) = l.devices() {
             for (i, d) in devs.iter().enumerate() {
                 let p = d.path();

@@ -112,6 +112,9 @@ pub struct Record {
     /// `hooks` of config.json (poststart runs at `start`, poststop at `delete`).
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// `linux.seccomp` of config.json (an exec'd process gets the same filter, as runc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// File names inside a container's state directory.

@@ -42,6 +42,10 @@ pub struct Cli {
           value_parser = ["true", "false", "auto"])]
     pub rootless: String,
 
+    /// append one JSON line of per-phase timings per create/start to FILE (also: SANGJA_TRACE)
+    #[arg(long, value_name = "FILE", env = "SANGJA_TRACE")]
+    pub trace: Option<PathBuf>,
+
     /// print the version
     #[arg(short = 'v', long)]
     pub version: bool,

@@ -64,6 +64,7 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
                 &Ctx {
                     root,
                     systemd_cgroup: cli.systemd_cgroup,
+                    trace: cli.trace.clone().filter(|p| !p.as_os_str().is_empty()),
                 },
                 command,
             )

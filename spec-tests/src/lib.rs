@@ -9,7 +9,8 @@
 //!   commands with captured output ([`Output`]), and cleanup on drop, even after a panic;
 //! - [`leftovers`]: the "nothing left behind" check (state dir, cgroups, mounts, processes);
 //! - [`host`]: mountinfo, namespace and cgroup readers;
-//! - [`console`]: a `--console-socket` receiver and pty helpers.
+//! - [`console`]: a `--console-socket` receiver and pty helpers;
+//! - [`seccomp`]: a raw-syscall probe (x86_64, x32, i386) and Docker's/podman's default profiles.
 //!
 //! Every test needs root. `SANGJA_BIN=/path/to/runtime` tests another binary (e.g. `/usr/sbin/runc`).
 //!
@@ -27,6 +28,7 @@ pub mod host;
 pub mod leftovers;
 pub mod output;
 pub mod rootfs;
+pub mod seccomp;
 
 pub use harness::{runc_bin, sangja_bin, test_name, Bundle, CmdOpts, Container, Harness};
 pub use leftovers::assert_nothing_left;

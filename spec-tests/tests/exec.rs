@@ -615,7 +615,7 @@ fn detach_with_pid_file() {
             pid_file.to_str().expect("UTF-8"),
             &r.c.id,
             "sleep",
-            "5",
+            "30",
         ],
     );
     let took = t0.elapsed();
@@ -633,7 +633,7 @@ fn detach_with_pid_file() {
     );
     assert_eq!(
         fs::read_to_string(format!("/proc/{pid}/cmdline")).expect("cmdline"),
-        "sleep\u{0}5\u{0}"
+        "sleep\u{0}30\u{0}"
     );
     assert_eq!(
         host::proc_cgroups(&pid.to_string()),

@@ -136,6 +136,11 @@ fn every_v1_resource_goes_to_its_file() {
     assert_eq!(devs.len(), dev_writes);
     assert_eq!(devs[0], t("devices", "devices.deny", "a"));
     assert_eq!(devs[3], t("devices", "devices.allow", "c 1:3 rwm"));
+    // runc spec's config starts with a deny-all: no second one.
+    let r = res(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#);
+    let devs: Vec<_> = planned(&f.cg, &r, Mode::Create);
+    assert_eq!(devs.len(), dev_writes);
+    assert_eq!(devs[0], t("devices", "devices.deny", "a *:* rwm"));
 }
 
 #[test]

@@ -24,11 +24,13 @@ pub(super) fn cpuset(cpu: &LinuxCpu) -> Vec<W> {
     out
 }
 
-/// Device rules: deny everything, then each rule in order (the kernel applies them as runc's
-/// emulator does: a later rule wins).
+/// Device rules: deny everything (unless the first rule does, as `runc spec`'s), then each rule
+/// in order (the kernel applies them as runc's emulator does: a later rule wins).
 pub(super) fn devices(rules: &[Rule]) -> Vec<W> {
     let mut out = Vec::with_capacity(rules.len() + 1);
-    out.push(W::new("devices.deny", "a", "linux.resources.devices"));
+    if rules.first().is_none_or(|r| r.allow || r.typ != 'a') {
+        out.push(W::new("devices.deny", "a", "linux.resources.devices"));
+    }
     for r in rules {
         let file = if r.allow {
             "devices.allow"

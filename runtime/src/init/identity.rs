@@ -20,7 +20,13 @@ const DEFAULT_UMASK: u32 = 0o022;
 
 /// Become the container process's identity.
 /// `keyring`: join a fresh session keyring with this name first (create, unless `--no-new-keyring`).
-pub fn apply<'a>(p: &'a ProcessPlan, keyring: Option<&'a CStr>) -> Result<(), Fail<'a>> {
+/// `seccomp`: the container's filter; loaded here, before the capabilities are dropped, only when
+/// it cannot be loaded later ([`crate::seccomp::loads_early`]); returns its listener, if any.
+pub fn apply<'a>(
+    p: &'a ProcessPlan,
+    keyring: Option<&'a CStr>,
+    seccomp: Option<&crate::seccomp::Program>,
+) -> Result<Option<std::os::fd::OwnedFd>, Fail<'a>> {
     if let Some(name) = keyring {
         match sys::join_session_keyring(name) {
             // Kernels without keyrings, or a seccomp'd host: runc ignores these too.
@@ -31,6 +37,14 @@ pub fn apply<'a>(p: &'a ProcessPlan, keyring: Option<&'a CStr>) -> Result<(), Fa
     for (i, (res, soft, hard)) in p.rlimits.iter().enumerate() {
         sys::setrlimit(*res, *soft, *hard).map_err(|e| fail(Step::Rlimit, e, rlimit_name(i)))?;
     }
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it (as
+    // runc), after the keyring (Docker's profile denies keyctl) and before the identity switch.
+    let listener = match seccomp.filter(|_| crate::seccomp::loads_early(p)) {
+        Some(s) => s
+            .install()
+            .map_err(|e| fail(Step::Seccomp, e, b"linux.seccomp"))?,
+        None => None,
+    };
     // Keep permitted capabilities across the uid change, then set the exact sets.
     sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0)
         .map_err(|e| fail(Step::Capset, e, b"PR_SET_KEEPCAPS"))?;
@@ -65,7 +79,7 @@ pub fn apply<'a>(p: &'a ProcessPlan, keyring: Option<&'a CStr>) -> Result<(), Fa
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)
             .map_err(|e| fail(Step::NoNewPrivs, e, b"noNewPrivileges"))?;
     }
-    Ok(())
+    Ok(listener)
 }
 
 fn rlimit_name(_i: usize) -> &'static [u8] {

@@ -34,13 +34,18 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
     let mut start_state: &[u8] = &[];
     // A failing createContainer hook's message (path, status, first stderr line).
     let mut msg = [0u8; 1024];
-    let (fifo, result) = match setup(
+    // Trace instants: mounts done, pivot_root done, ready (only read when tracing).
+    let mut times = [0u64; 3];
+    // `listener`: the seccomp listener, when the filter notifies and was loaded during the
+    // identity switch.
+    let (fifo, result, mut listener) = match setup(
         plan,
         &chan,
         console,
         &mut hook_buf,
         &mut start_state,
         &mut msg,
+        &mut times,
     ) {
         Ok(fifos) => fifos,
         Err(f) => {
@@ -55,9 +60,31 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
             sys::exit_now(SETUP_FAILED);
         }
     };
+    // A notifying filter is loaded before `Ready`: `create` hands its listener to the agent.
+    if let Some(s) = plan.seccomp.as_ref().filter(|s| s.notifies()) {
+        if listener.is_none() {
+            match s.install() {
+                Ok(l) => listener = l,
+                Err(e) => {
+                    chan.fail(Step::Seccomp, e as i32, b"linux.seccomp");
+                    sys::exit_now(SETUP_FAILED);
+                }
+            }
+        }
+        if let Some(l) = listener.take() {
+            if let Err(e) = crate::seccomp::notify::send_listener(sock.as_fd(), l.as_fd()) {
+                chan.fail(Step::Seccomp, e as i32, b"listener");
+                sys::exit_now(SETUP_FAILED);
+            }
+        }
+    }
     // The parent no longer needs to outlive us: do not die with it from here on.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
-    if channel::send_ready(sock.as_fd()).is_err() {
+    let times = plan.trace.then(|| {
+        times[2] = crate::trace::now_ns();
+        times
+    });
+    if channel::send_ready(sock.as_fd(), times.as_ref()).is_err() {
         sys::exit_now(SETUP_FAILED);
     }
     drop(sock);
@@ -71,6 +98,17 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
         }
     }
     drop(fifo);
+    // Seccomp as late as possible: after `start`, before the startContainer hooks (they run
+    // binaries from the container's image) and execve. See crate::seccomp for the exceptions.
+    if let Some(s) = plan.seccomp.as_ref() {
+        if !s.notifies() && !crate::seccomp::loads_early(&plan.process) {
+            if let Err(e) = s.install() {
+                let _ = sys::write(result.as_fd(), b"load seccomp filter: ");
+                let _ = sys::write(result.as_fd(), e.desc().as_bytes());
+                sys::exit_now(SETUP_FAILED);
+            }
+        }
+    }
     let mut stderr = [0u8; 512];
     if let Err(f) = crate::hooks::run_in_init(&plan.start_container_hooks, start_state, &mut stderr)
     {
@@ -114,7 +152,8 @@ fn setup<'a>(
     hook_buf: &'a mut [u8],
     start_state: &mut &'a [u8],
     msg: &'a mut [u8],
-) -> Result<(OwnedFd, OwnedFd), Fail<'a>> {
+    times: &mut [u64; 3],
+) -> Result<(OwnedFd, OwnedFd, Option<OwnedFd>), Fail<'a>> {
     // Die with the parent while it still waits for us (a killed `sangja create` leaves nothing).
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
     // Until execve, this process is the sangja binary: keep /proc/<pid>/exe and friends out of
@@ -152,6 +191,9 @@ fn setup<'a>(
     }
     let root = rootfs::prepare(plan, chan)?;
     drop(root);
+    if plan.trace {
+        times[0] = crate::trace::now_ns();
+    }
     if plan.need_hooks {
         let (creating, created) = channel::need_hooks(chan.sock(), hook_buf)
             .map_err(|e| fail(Step::RuntimeHooks, e, b"hooks"))?;
@@ -169,15 +211,19 @@ fn setup<'a>(
         }
     }
     rootfs::enter(plan)?;
+    if plan.trace {
+        times[1] = crate::trace::now_ns();
+    }
     rootfs::finish(plan)?;
     if let Some(console) = console {
         crate::console::setup(console.as_fd(), plan.process.console_size)?;
     }
-    identity::apply(
+    let listener = identity::apply(
         &plan.process,
         plan.new_keyring.then_some(plan.id.as_c_str()),
+        plan.seccomp.as_ref(),
     )?;
     sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;
     sys::reset_signals();
-    Ok((fifo, result))
+    Ok((fifo, result, listener))
 }

@@ -90,12 +90,16 @@ pub struct Plan {
     pub preserve_fds: u32,
     /// Join a fresh session keyring.
     pub new_keyring: bool,
+    /// Record trace instants in the init and send them with `Ready`.
+    pub trace: bool,
     /// The init asks the parent for the hook state (and to run its hooks) after its mounts.
     pub need_hooks: bool,
     /// `hooks.createContainer`, run by the init before pivot_root.
     pub create_container_hooks: Vec<crate::hooks::HookPlan>,
     /// `hooks.startContainer`, run by the init after `start`, before execve.
     pub start_container_hooks: Vec<crate::hooks::HookPlan>,
+    /// `linux.seccomp`, compiled.
+    pub seccomp: Option<crate::seccomp::Program>,
 }
 
 /// Inputs of [`Plan::build`] besides the spec.
@@ -119,6 +123,8 @@ pub struct PlanInput<'a> {
     pub preserve_fds: u32,
     /// Socket-activation fds (`LISTEN_FDS` for this process), passed before the preserved ones.
     pub listen_fds: u32,
+    /// Record per-phase trace instants.
+    pub trace: bool,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -284,6 +290,7 @@ impl Plan {
             )?,
             preserve_fds: input.listen_fds + input.preserve_fds,
             new_keyring: !input.no_new_keyring,
+            trace: input.trace,
             need_hooks: hooks.is_some_and(|h| {
                 [
                     h.prestart(),
@@ -302,6 +309,14 @@ impl Plan {
                 hooks.and_then(|h| h.start_container().as_ref()),
                 "hooks.startContainer",
             )?,
+            seccomp: crate::seccomp::plan(linux.and_then(|l| l.seccomp().as_ref()), || {
+                crate::seccomp::ContainerRef {
+                    oci_version: spec.version().clone(),
+                    id: input.id.to_string(),
+                    bundle: input.bundle.to_path_buf(),
+                    annotations: spec.annotations().clone().unwrap_or_default(),
+                }
+            })?,
         })
     }
 }

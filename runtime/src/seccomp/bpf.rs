@@ -5,8 +5,6 @@
 //! conditional jump whose target is more than 255 instructions away (jt/jf are 8 bits) goes through
 //! an inserted `ja` (32-bit offset). `ret` instructions are shared while they are within reach and
 //! duplicated when not, which costs one instruction, as a trampoline would.
-use std::collections::HashMap;
-
 /// One instruction (`struct sock_filter`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +63,8 @@ pub type Label = usize;
 pub struct Emitter {
     /// The program, last instruction first.
     rev: Vec<Insn>,
-    /// The nearest copy of each `ret` value.
-    rets: HashMap<u32, Label>,
+    /// The nearest copy of each `ret` value (a handful of distinct values: a list beats a map).
+    rets: Vec<(u32, Label)>,
 }
 
 impl Emitter {
@@ -74,7 +72,7 @@ impl Emitter {
     pub fn new() -> Self {
         Emitter {
             rev: Vec::with_capacity(1024),
-            rets: HashMap::with_capacity(16),
+            rets: Vec::with_capacity(16),
         }
     }
 
@@ -95,19 +93,12 @@ impl Emitter {
 
     /// `ret k`, shared with an existing one when a jump from here can reach it.
     pub fn ret(&mut self, k: u32) -> Label {
-        if let Some(&l) = self.rets.get(&k) {
+        if let Some(&(_, l)) = self.rets.iter().find(|(v, _)| *v == k) {
             if self.dist(l) <= 200 {
                 return l;
             }
         }
-        let l = self.push(Insn {
-            code: RET_K,
-            jt: 0,
-            jf: 0,
-            k,
-        });
-        self.rets.insert(k, l);
-        l
+        self.ret_here(k)
     }
 
     /// A fresh `ret k` at this point (for fall-through blocks that must end here).
@@ -118,7 +109,10 @@ impl Emitter {
             jf: 0,
             k,
         });
-        self.rets.insert(k, l);
+        match self.rets.iter_mut().find(|(v, _)| *v == k) {
+            Some(r) => r.1 = l,
+            None => self.rets.push((k, l)),
+        }
         l
     }
 
@@ -171,11 +165,6 @@ impl Emitter {
                 });
             }
         }
-    }
-
-    /// Instructions emitted so far.
-    pub fn len(&self) -> usize {
-        self.rev.len()
     }
 
     /// The program in execution order.

@@ -15,8 +15,6 @@
 //!   syscalls fall back instead of failing with the default errno (runc's `-ENOSYS` stub);
 //! - a syscall from an architecture the filter does not cover kills the thread (libseccomp's
 //!   default bad-architecture action); x32 syscalls are such when `SCMP_ARCH_X32` is not listed.
-use std::collections::HashMap;
-
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
 
 use super::arch::{self, Abi, X32_SYSCALL_BIT};
@@ -54,28 +52,31 @@ struct Entry {
 #[derive(Debug)]
 struct Section {
     abi: Abi,
-    entries: HashMap<u32, Entry>,
+    /// Indexed by the syscall number without the x32 bit (tables stay below 1024).
+    entries: Vec<Entry>,
     max_nr: Option<u32>,
     /// Listed in `architectures` (the ENOSYS stub covers listed ABIs only, as runc's does).
     listed: bool,
 }
 
 /// The `SECCOMP_RET_*` value of an action. `errno` is `errnoRet` (or `defaultErrnoRet`).
-fn action_value(a: LinuxSeccompAction, errno: Option<u32>, field: &str) -> Result<u32, SpecError> {
+fn action_value(
+    a: LinuxSeccompAction,
+    errno: Option<u32>,
+    field: impl FnOnce() -> String,
+) -> Result<u32, SpecError> {
     let data = |default: u32| -> Result<u32, SpecError> {
         let e = errno.unwrap_or(default);
         if e > 0xffff {
             return Err(SpecError::field(
-                field,
+                field(),
                 format!("{e} does not fit the 16 bits seccomp returns"),
             ));
         }
         Ok(e)
     };
     Ok(match a {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            ret::KILL_THREAD
-        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => ret::KILL_THREAD,
         LinuxSeccompAction::ScmpActKillProcess => ret::KILL_PROCESS,
         LinuxSeccompAction::ScmpActTrap => ret::TRAP,
         LinuxSeccompAction::ScmpActErrno => ret::ERRNO | data(libc::EPERM as u32)?,
@@ -110,7 +111,11 @@ fn rules_of(conds: Vec<Cond>, action: u32) -> Vec<Rule> {
 
 impl Section {
     fn add(&mut self, nr: u32, rule: &Rule) {
-        let e = self.entries.entry(nr).or_default();
+        let i = (nr & !X32_SYSCALL_BIT) as usize;
+        if i >= self.entries.len() {
+            self.entries.resize_with(i + 1, Entry::default);
+        }
+        let e = &mut self.entries[i];
         if e.uncond.is_some() {
             return;
         }
@@ -130,11 +135,9 @@ impl Section {
 /// Compile a profile for this host. Pure: the kernel is not asked anything (see
 /// [`Program::check_kernel`]).
 pub fn compile(s: &LinuxSeccomp) -> Result<Program, SpecError> {
-    let default = action_value(
-        s.default_action(),
-        s.default_errno_ret(),
-        "linux.seccomp.defaultErrnoRet",
-    )?;
+    let default = action_value(s.default_action(), s.default_errno_ret(), || {
+        "linux.seccomp.defaultErrnoRet".to_string()
+    })?;
     if default == ret::USER_NOTIF {
         return Err(SpecError::field(
             "linux.seccomp.defaultAction",
@@ -156,18 +159,16 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program, SpecError> {
         .iter()
         .map(|&(abi, listed)| Section {
             abi,
-            entries: HashMap::with_capacity(512),
+            entries: Vec::new(),
             max_nr: None,
             listed,
         })
         .collect();
     let mut notify = false;
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
-        let action = action_value(
-            sc.action(),
-            sc.errno_ret(),
-            &format!("linux.seccomp.syscalls[{i}].errnoRet"),
-        )?;
+        let action = action_value(sc.action(), sc.errno_ret(), || {
+            format!("linux.seccomp.syscalls[{i}].errnoRet")
+        })?;
         let mut conds = Vec::new();
         for (k, a) in sc.args().iter().flatten().enumerate() {
             if a.index() > 5 {
@@ -213,14 +214,19 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program, SpecError> {
                     "empty string is not a valid syscall",
                 ));
             }
+            let row = arch::lookup(name);
             for sec in sections.iter_mut() {
-                if let Some(nr) = sec.abi.resolve(name) {
-                    sec.note_max(nr);
+                let mux = sec.abi.multiplexed(name);
+                if let Some(nr) = row.and_then(|r| sec.abi.number(r)) {
+                    // runc's stub uses libseccomp's numbers, where multiplexed calls have none.
+                    if mux.is_none() {
+                        sec.note_max(nr);
+                    }
                     for r in &rules {
                         sec.add(nr, r);
                     }
                 }
-                if let Some((mux, sub)) = sec.abi.multiplexed(name) {
+                if let Some((mux, sub)) = mux {
                     for r in &rules {
                         // libseccomp replaces the argument 0 test by the sub-call number and keeps
                         // the others (they then apply to the multiplexer's own arguments).
@@ -243,7 +249,8 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program, SpecError> {
             }
         }
     }
-    let permissive = matches!(default, ret::ALLOW | ret::LOG) || default & ret::ACTION == ret::TRACE;
+    let permissive =
+        matches!(default, ret::ALLOW | ret::LOG) || default & ret::ACTION == ret::TRACE;
     let enosys = !permissive && default != ret::ERRNO | libc::ENOSYS as u32;
     let insns = emit(&sections, default, enosys);
     if insns.len() > bpf::MAX_INSNS {
@@ -271,7 +278,21 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program, SpecError> {
             F::SeccompFilterFlagWaitKillableRecv => 0,
         };
     }
-    if notify && s.listener_path().as_ref().is_none_or(|p| p.as_os_str().is_empty()) {
+    let no_path = s
+        .listener_path()
+        .as_ref()
+        .is_none_or(|p| p.as_os_str().is_empty());
+    if no_path
+        && s.listener_metadata()
+            .as_ref()
+            .is_some_and(|m| !m.is_empty())
+    {
+        return Err(SpecError::field(
+            "linux.seccomp.listenerMetadata",
+            "must not be set without listenerPath",
+        ));
+    }
+    if notify && no_path {
         return Err(SpecError::field(
             "linux.seccomp.listenerPath",
             "is required when a rule uses SCMP_ACT_NOTIFY",
@@ -286,6 +307,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program, SpecError> {
             None
         },
         listener_metadata: s.listener_metadata().clone().unwrap_or_default(),
+        container: None,
     })
 }
 
@@ -296,12 +318,8 @@ fn emit(sections: &[Section], default: u32, enosys: bool) -> Vec<Insn> {
     // Forward order: head, x86_64, x32, x86, aarch64, arm (sections sorted by Abi).
     let mut starts: Vec<(Abi, Label)> = Vec::new();
     for sec in sections.iter().rev() {
-        let x32 = (sec.abi == Abi::X86_64).then(|| {
-            starts
-                .iter()
-                .find(|(a, _)| *a == Abi::X32)
-                .map(|(_, l)| *l)
-        });
+        let x32 = (sec.abi == Abi::X86_64)
+            .then(|| starts.iter().find(|(a, _)| *a == Abi::X32).map(|(_, l)| *l));
         let start = emit_section(&mut e, sec, default, enosys, x32, bad_arch);
         starts.push((sec.abi, start));
     }
@@ -327,8 +345,18 @@ fn emit_section(
     x32: Option<Option<Label>>,
     bad_arch: u32,
 ) -> Label {
-    let mut nrs: Vec<(u32, &Entry)> = sec.entries.iter().map(|(n, en)| (*n, en)).collect();
-    nrs.sort_unstable_by_key(|(n, _)| *n);
+    let bit = if sec.abi == Abi::X32 {
+        X32_SYSCALL_BIT
+    } else {
+        0
+    };
+    let nrs: Vec<(u32, &Entry)> = sec
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, en)| en.uncond.is_some() || !en.rules.is_empty())
+        .map(|(i, en)| (i as u32 | bit, en))
+        .collect();
     let mut start = emit_tree(e, sec.abi, &nrs, default);
     if let (true, true, Some(max)) = (enosys, sec.listed, sec.max_nr) {
         let nosys = e.ret(ret::ERRNO | libc::ENOSYS as u32);
@@ -339,7 +367,7 @@ fn emit_section(
             Some(l) => l,
             None => e.ret(bad_arch),
         };
-        start = e.jump(JGE, X32_SYSCALL_BIT, target, start);
+        e.jump(JGE, X32_SYSCALL_BIT, target, start);
     }
     e.load(data::NR)
 }

@@ -26,11 +26,14 @@ use crate::sys::Errno;
 pub mod arch;
 pub mod bpf;
 mod compile;
+pub(crate) mod notify;
 #[cfg(test)]
 mod tests;
 
 pub use bpf::Insn;
 pub use compile::compile;
+pub use notify::ContainerRef;
+pub use oci_spec::runtime::LinuxSeccomp;
 
 /// `SECCOMP_RET_*` values.
 pub mod ret {
@@ -81,6 +84,8 @@ pub struct Program {
     flags: u32,
     listener_path: Option<PathBuf>,
     listener_metadata: String,
+    /// The container the agent is told about (set at plan time when the program notifies).
+    container: Option<ContainerRef>,
 }
 
 impl Program {
@@ -119,6 +124,22 @@ impl Program {
         &self.listener_metadata
     }
 
+    /// Parent side: send the listener the child passed over the channel to the agent at
+    /// `listenerPath`, with the container process state (`pid`: the child's, `status`: the
+    /// container's).
+    pub(crate) fn forward(
+        &self,
+        listener: &OwnedFd,
+        pid: libc::pid_t,
+        status: &str,
+    ) -> Result<(), Errno> {
+        let (Some(path), Some(c)) = (&self.listener_path, &self.container) else {
+            return Err(Errno::EPROTO);
+        };
+        let state = notify::process_state(c, &self.listener_metadata, pid, status);
+        notify::forward(path, &state, std::os::fd::AsFd::as_fd(listener))
+    }
+
     /// Check the requested filter flags against the running kernel (in the parent, at plan time):
     /// an unsupported flag is an error naming it, except `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`,
     /// which is dropped where the kernel lacks it.
@@ -127,7 +148,10 @@ impl Program {
             (FLAG_TSYNC, "SECCOMP_FILTER_FLAG_TSYNC"),
             (FLAG_LOG, "SECCOMP_FILTER_FLAG_LOG"),
             (FLAG_SPEC_ALLOW, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"),
-            (FLAG_NEW_LISTENER, "SCMP_ACT_NOTIFY (SECCOMP_FILTER_FLAG_NEW_LISTENER)"),
+            (
+                FLAG_NEW_LISTENER,
+                "SCMP_ACT_NOTIFY (SECCOMP_FILTER_FLAG_NEW_LISTENER)",
+            ),
         ];
         for (bit, name) in names {
             if self.flags & bit != 0 && !flags_supported(bit) {
@@ -153,7 +177,7 @@ impl Program {
     /// Load the filter into the calling thread: `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`.
     /// Returns the notification listener when the program [`notifies`](Program::notifies).
     /// Allocates nothing: callable between clone and execve.
-    pub fn install(&self) -> Result<Option<OwnedFd>, Errno> {
+    pub(crate) fn install(&self) -> Result<Option<OwnedFd>, Errno> {
         let prog = libc::sock_fprog {
             len: self.insns.len() as libc::c_ushort,
             filter: self.insns.as_ptr() as *mut libc::sock_filter,
@@ -197,18 +221,49 @@ fn flags_supported(flags: u32) -> bool {
     r < 0 && Errno::last() == Errno::EFAULT
 }
 
-/// Compile `linux.seccomp` for this kernel (plan time).
-pub fn plan(s: Option<&oci_spec::runtime::LinuxSeccomp>) -> Result<Option<Program>, SpecError> {
+/// Compile `linux.seccomp` for this kernel (plan time). `container`: what an agent is told
+/// about the container, asked for only when a rule notifies.
+pub(crate) fn plan(
+    s: Option<&LinuxSeccomp>,
+    container: impl FnOnce() -> ContainerRef,
+) -> Result<Option<Program>, SpecError> {
     s.map(|s| {
         let mut p = compile(s)?;
         p.check_kernel()?;
+        if p.notifies() {
+            p.container = Some(container());
+        }
         Ok(p)
     })
     .transpose()
 }
 
+/// Load the filter as the last step before execve, unless it was loaded early (then
+/// `early_listener` is its listener), and hand a listener to the parent over `sock`. Returns the
+/// errno and what failed. No allocation.
+pub(crate) fn load_last(
+    prog: Option<&Program>,
+    process: &ProcessPlan,
+    early_listener: Option<OwnedFd>,
+    sock: std::os::fd::BorrowedFd<'_>,
+) -> Result<(), (Errno, &'static [u8])> {
+    let Some(prog) = prog else {
+        return Ok(());
+    };
+    let listener = if loads_early(process) {
+        early_listener
+    } else {
+        prog.install().map_err(|e| (e, &b"linux.seccomp"[..]))?
+    };
+    if let Some(l) = listener {
+        notify::send_listener(sock, std::os::fd::AsFd::as_fd(&l))
+            .map_err(|e| (e, &b"listener"[..]))?;
+    }
+    Ok(())
+}
+
 /// The filter must be loaded before the identity switch drops CAP_SYS_ADMIN: loading needs
 /// either no_new_privs or that capability, and the process keeps neither.
-pub fn loads_early(p: &ProcessPlan) -> bool {
+pub(crate) fn loads_early(p: &ProcessPlan) -> bool {
     !p.no_new_privileges && p.caps.effective & (1u64 << CAP_SYS_ADMIN) == 0
 }

@@ -10,7 +10,8 @@ pub const SYSTEMD_UNSUPPORTED: &str = "systemd cgroup driver is not supported ye
 
 /// Run `create`.
 pub fn run(ctx: &Ctx, args: &CreateArgs) -> CmdResult {
-    create(ctx, args, false).map_err(CliError::failed("create"))?;
+    let c = create(ctx, args, false).map_err(CliError::failed("create"))?;
+    ctx.write_trace("create", &c);
     Ok(0)
 }
 
@@ -22,6 +23,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, foreground: bool) -> Result<Containe
     }
     let mut opts = options(ctx, args)?;
     opts.foreground = foreground;
+    opts.trace = ctx.trace.is_some();
     let bundle = absolute(&args.bundle)?;
     Ok(Container::create(&args.id, bundle, &opts)?)
 }
@@ -37,6 +39,7 @@ fn options(ctx: &Ctx, args: &CreateArgs) -> Result<CreateOptions, CliError> {
         preserve_fds: args.preserve_fds,
         listen_fds: super::listen_fds(),
         foreground: false,
+        trace: false,
     })
 }
 
@@ -62,6 +65,7 @@ mod tests {
         let ctx = Ctx {
             root: PathBuf::from("/r"),
             systemd_cgroup: false,
+            trace: None,
         };
         let opts = match options(&ctx, &args()) {
             Ok(o) => o,
@@ -81,6 +85,7 @@ mod tests {
         let ctx = Ctx {
             root: PathBuf::from("/r"),
             systemd_cgroup: true,
+            trace: None,
         };
         let e = create(&ctx, &args(), false).err().map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some(SYSTEMD_UNSUPPORTED));

@@ -67,6 +67,7 @@ mod tests {
         let ctx = Ctx {
             root: root.clone(),
             systemd_cgroup: false,
+            trace: None,
         };
         assert!(remove_leftover(&ctx, "c1").is_ok());
         assert!(!root.join("c1").exists());

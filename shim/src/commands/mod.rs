@@ -44,6 +44,26 @@ pub struct Ctx {
     pub root: PathBuf,
     /// `--systemd-cgroup` was given.
     pub systemd_cgroup: bool,
+    /// `--trace FILE`: where per-phase timing lines go.
+    pub trace: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// Append the container's last trace as one line to the `--trace` file (best effort: a
+    /// trace must never fail the command it measures).
+    pub fn write_trace(&self, command: &str, c: &sangja::Container) {
+        let (Some(path), Some(t)) = (&self.trace, c.trace()) else {
+            return;
+        };
+        let line = t.to_json_line(command, c.id()) + "\n";
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Err(e) = file.and_then(|mut f| f.write_all(line.as_bytes())) {
+            ::log::warn!("trace {}: {e}", path.display());
+        }
+    }
 }
 
 /// Why a verb failed; its `Display` is the one line printed and logged.

@@ -11,6 +11,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> CmdResult {
 /// create, start, and in the foreground wait and delete.
 fn run_container(ctx: &Ctx, args: &RunArgs) -> CmdResult {
     let mut container = create::create(ctx, &args.create, !args.detach)?;
+    ctx.write_trace("create", &container);
     if let Err(e) = container.start() {
         // As runc: a container that could not start is not left behind.
         if let Err(cleanup) = container.delete(true) {
@@ -18,6 +19,7 @@ fn run_container(ctx: &Ctx, args: &RunArgs) -> CmdResult {
         }
         return Err(e.into());
     }
+    ctx.write_trace("start", &container);
     if args.detach {
         return Ok(0);
     }

@@ -6,6 +6,11 @@ use crate::cli::IdArg;
 
 /// Run `start`.
 pub fn run(ctx: &Ctx, args: &IdArg) -> CmdResult {
-    Container::load(&ctx.root, &args.id)?.start()?;
+    let mut c = Container::load(&ctx.root, &args.id)?;
+    if ctx.trace.is_some() {
+        c.enable_trace();
+    }
+    c.start()?;
+    ctx.write_trace("start", &c);
     Ok(0)
 }
