@@ -233,7 +233,7 @@ impl Container {
         cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
         mark(&mut trace, "cgroup");
         undo.cgroup = Some(&cgroup);
-        let procs = cgroup.procs_fds()?;
+        let join = crate::join::Join::open(&cgroup)?;
         let terminal = spec
             .process()
             .as_ref()
@@ -273,7 +273,7 @@ impl Container {
                 owner: String::new(),
             },
         });
-        let spawned = crate::launch::spawn(&plan, &procs, console, runtime_hooks.as_ref())?;
+        let spawned = crate::launch::spawn(&plan, &join, console, runtime_hooks.as_ref())?;
         let pid = spawned.pid;
         if let (Some(t), Some([mounts, pivot, ready])) = (trace.as_mut(), spawned.init_times) {
             // The init's phases run while the parent joins it to its cgroup: both are shown,
@@ -295,7 +295,7 @@ impl Container {
             .as_ref()
             .map(crate::console::receive)
             .transpose()?;
-        drop(procs);
+        drop(join);
         undo.pid = Some(pid);
         let Liveness::Alive(pid_start) = state::liveness(pid) else {
             return Err(crate::launch::LaunchError::Died(0).into());

@@ -246,11 +246,11 @@ impl Container {
             }
             None => (None, None),
         };
-        let procs = match &self.rec.cgroup {
-            Some(cg) => cg.procs_fds()?,
-            None => Vec::new(),
+        let join = match &self.rec.cgroup {
+            Some(cg) => crate::join::Join::open(cg)?,
+            None => crate::join::Join::default(),
         };
-        let child = spawn(&plan, pid_ns, console, &procs)?;
+        let child = spawn(&plan, pid_ns, console, &join)?;
         let console = own_console_sock
             .as_ref()
             .map(crate::console::receive)
@@ -269,7 +269,7 @@ fn spawn(
     plan: &ExecPlan,
     pid_ns: Option<(OwnedFd, OwnedFd)>,
     console: Option<OwnedFd>,
-    procs: &[OwnedFd],
+    join: &crate::join::Join,
 ) -> Result<libc::pid_t> {
     let launch = |call, source| Error::from(crate::launch::LaunchError::Parent { call, source });
     let (parent_sock, child_sock) = sys::seqpacket_pair().map_err(|e| launch("socketpair", e))?;
@@ -278,16 +278,16 @@ fn spawn(
     }
     // SAFETY: the child only runs `child`, which uses raw syscalls on prepared data and ends in
     // execve or _exit; the CLI is single-threaded.
-    let forked = unsafe { sys::clone_fork(0) };
+    let forked = unsafe { join.clone(0) };
     if let Some((own, _)) = &pid_ns {
         let _ = sys::setns(own.as_fd(), libc::CLONE_NEWPID);
     }
-    let pid = match forked {
-        Ok(Forked::Child) => {
+    let (pid, v2_pending) = match forked {
+        Ok((Forked::Child, _)) => {
             drop(parent_sock);
-            child(plan, child_sock.as_fd(), console)
+            child(plan, child_sock.as_fd(), console, join)
         }
-        Ok(Forked::Parent(pid)) => pid,
+        Ok((Forked::Parent(pid), pending)) => (pid, pending),
         Err(e) => return Err(launch("fork", e)),
     };
     drop(child_sock);
@@ -296,14 +296,13 @@ fn spawn(
         let _ = sys::kill(pid, libc::SIGKILL);
         let _ = sys::waitpid(pid, 0);
     };
-    let mut digits = [0u8; 16];
-    let text = crate::launch::format_pid(pid, &mut digits);
-    if let Err(e) = procs
-        .iter()
-        .try_for_each(|fd| sys::write(fd.as_fd(), text).map(drop))
-    {
-        kill(pid);
-        return Err(launch("write cgroup.procs", e));
+    // The child joins its v1 hierarchies itself and was born in its v2 cgroup (see `join`);
+    // the parent only steps in when the kernel refused CLONE_INTO_CGROUP.
+    if v2_pending {
+        if let Err(e) = join.join_v2_from_parent(pid) {
+            kill(pid);
+            return Err(launch("write cgroup.procs", e));
+        }
     }
     // A child that already failed has sent its reason: read it below rather than fail here.
     let _ = channel::send_joined(parent_sock.as_fd());
@@ -347,9 +346,14 @@ fn spawn(
 }
 
 /// The exec child: never returns.
-fn child(plan: &ExecPlan, sock: BorrowedFd<'_>, console: Option<OwnedFd>) -> ! {
+fn child(
+    plan: &ExecPlan,
+    sock: BorrowedFd<'_>,
+    console: Option<OwnedFd>,
+    join: &crate::join::Join,
+) -> ! {
     let chan = channel::ChildSide::new(sock, true);
-    let f = match setup(plan, &chan, console) {
+    let f = match setup(plan, &chan, console, join) {
         Ok((exe, early_listener)) => {
             // Seccomp last (unless it had to be loaded before the capabilities were dropped).
             match crate::seccomp::load_last(
@@ -383,6 +387,7 @@ fn setup<'a>(
     plan: &'a ExecPlan,
     chan: &channel::ChildSide<'_>,
     console: Option<OwnedFd>,
+    join: &crate::join::Join,
 ) -> Result<(&'a std::ffi::CStr, Option<OwnedFd>), Fail<'a>> {
     let fail = |step, e: Errno, detail: &'static [u8]| Fail {
         step,
@@ -391,6 +396,8 @@ fn setup<'a>(
     };
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
+    join.join_self()
+        .map_err(|e| fail(Step::JoinCgroup, e, b"tasks"))?;
     for (fd, flag) in &plan.namespaces {
         sys::setns(fd.as_fd(), *flag).map_err(|e| fail(Step::JoinNamespace, e, b"namespace"))?;
     }

@@ -77,7 +77,7 @@ pub struct Spawned {
 /// on failure the init has been killed and reaped.
 pub fn spawn(
     plan: &Plan,
-    cgroup_procs: &[OwnedFd],
+    join: &crate::join::Join,
     console: Option<OwnedFd>,
     hooks: Option<&RuntimeHooks<'_>>,
 ) -> Result<Spawned, LaunchError> {
@@ -94,16 +94,16 @@ pub fn spawn(
     };
     // SAFETY: the child only runs `init::run`, which executes the prepared plan with raw syscalls
     // and never returns; sangja's CLI is single-threaded, so no lock can be held by another thread.
-    let forked = unsafe { sys::clone_fork(plan.clone_flags) };
+    let forked = unsafe { join.clone(plan.clone_flags) };
     if let Some(own) = restore_pid {
         let _ = sys::setns(own.as_fd(), libc::CLONE_NEWPID);
     }
-    let pid = match forked {
-        Ok(Forked::Child) => {
+    let (pid, v2_pending) = match forked {
+        Ok((Forked::Child, _)) => {
             drop(parent_sock);
-            crate::init::run(plan, child_sock, console)
+            crate::init::run(plan, child_sock, console, join)
         }
-        Ok(Forked::Parent(pid)) => pid,
+        Ok((Forked::Parent(pid), pending)) => (pid, pending),
         Err(source) => {
             return Err(LaunchError::Parent {
                 call: "clone3",
@@ -113,12 +113,14 @@ pub fn spawn(
     };
     drop(child_sock);
     drop(console);
-    // Join the init to its cgroup while it sets itself up; it runs no user code before `start`.
-    let mut digits = [0u8; 16];
-    let pid_text = format_pid(pid, &mut digits);
-    let joined = cgroup_procs
-        .iter()
-        .try_for_each(|fd| sys::write(fd.as_fd(), pid_text).map(drop));
+    // The init joined its v1 hierarchies itself and was born in its v2 cgroup; only when the
+    // kernel refused CLONE_INTO_CGROUP does the parent move it (it runs no user code before
+    // `start`, so this overlaps its set-up).
+    let joined = if v2_pending {
+        join.join_v2_from_parent(pid)
+    } else {
+        Ok(())
+    };
     let mut buf = [0u8; channel::MSG_MAX];
     if let Err(source) = joined {
         // An init that died early explains itself better than ESRCH does: prefer its message.

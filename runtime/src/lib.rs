@@ -40,6 +40,7 @@ mod exec;
 pub mod features;
 mod hooks;
 mod init;
+mod join;
 mod launch;
 mod plan;
 mod resources;

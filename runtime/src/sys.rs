@@ -55,6 +55,24 @@ pub enum Forked {
 /// The caller must be single-threaded (or only call async-signal-safe code in the child), as after
 /// `fork(2)`.
 pub unsafe fn clone_fork(flags: u64) -> SysResult<Forked> {
+    // SAFETY: forwarded contract.
+    unsafe { clone_fork_into(flags, None) }
+}
+
+/// `CLONE_INTO_CGROUP` (libc's constant evaluates to 0 on this target).
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// [`clone_fork`], born into the cgroup v2 directory `cgroup` (`CLONE_INTO_CGROUP`): no migration
+/// afterwards, so no wait for the global cgroup lock. No legacy fallback with a cgroup: the caller
+/// retries without it.
+///
+/// # Safety
+/// As [`clone_fork`].
+pub unsafe fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> SysResult<Forked> {
+    let (flags, cgroup) = match cgroup {
+        Some(fd) => (flags | CLONE_INTO_CGROUP, fd.as_raw_fd() as u64),
+        None => (flags, 0),
+    };
     let mut args = libc::clone_args {
         flags,
         pidfd: 0,
@@ -66,7 +84,7 @@ pub unsafe fn clone_fork(flags: u64) -> SysResult<Forked> {
         tls: 0,
         set_tid: 0,
         set_tid_size: 0,
-        cgroup: 0,
+        cgroup,
     };
     // SAFETY: clone_args is a valid, initialised struct of the size passed; without CLONE_VM the
     // child gets a copy of our address space, so returning twice is sound as for fork(2).
@@ -77,7 +95,7 @@ pub unsafe fn clone_fork(flags: u64) -> SysResult<Forked> {
             std::mem::size_of::<libc::clone_args>(),
         )
     };
-    if ret < 0 && Errno::last() == Errno::ENOSYS {
+    if ret < 0 && Errno::last() == Errno::ENOSYS && flags & CLONE_INTO_CGROUP == 0 {
         // SAFETY: legacy clone with a NULL stack behaves like fork(2) with extra flags.
         ret = unsafe {
             libc::syscall(

@@ -29,6 +29,7 @@ pub mod leftovers;
 pub mod output;
 pub mod rootfs;
 pub mod seccomp;
+pub mod vm;
 
 pub use harness::{runc_bin, sangja_bin, test_name, Bundle, CmdOpts, Container, Harness};
 pub use leftovers::assert_nothing_left;

@@ -73,17 +73,28 @@ int main(int argc, char **argv) {
 }
 "#;
 
-/// The directory holding the compiled probe (built once per test process, statically linked).
+/// The directory holding the compiled probe (statically linked), built once and shared by every
+/// test process, keyed on the source (FNV-1a), like the busybox rootfs.
 pub fn probe_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("sangja-seccomp-probe-{}", std::process::id()));
-        fs::create_dir_all(&dir).expect("mkdir probe dir");
-        let src = dir.join("probe.c");
+        let hash = PROBE_C.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+        let dir = std::env::temp_dir().join(format!("sangja-seccomp-probe-{hash:016x}"));
+        if dir.join("probe").exists() {
+            return dir;
+        }
+        let staging = std::env::temp_dir().join(format!(
+            ".sangja-seccomp-probe-{hash:016x}.{}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&staging).expect("mkdir probe dir");
+        let src = staging.join("probe.c");
         fs::write(&src, PROBE_C).expect("write probe.c");
         let out = Command::new("cc")
             .args(["-static", "-O1", "-fno-pie", "-no-pie", "-o"])
-            .arg(dir.join("probe"))
+            .arg(staging.join("probe"))
             .arg(&src)
             .output()
             .expect(
@@ -94,6 +105,10 @@ pub fn probe_dir() -> &'static Path {
             "cc failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // rename(2) is atomic: the first builder wins, later ones discard their copy.
+        if fs::rename(&staging, &dir).is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
         dir
     })
 }

@@ -1,13 +1,18 @@
-//! Cgroups (minimal for the foundation): the container's cgroup exists at `linux.cgroupsPath` (default
-//! `/sangja/<id>`) in every hierarchy of this host (v1 controllers and cgroup2), carries `memory.limit` and
-//! `pids.limit`, holds the init before it runs user code, and is removed on delete.
+//! Cgroups: the container's cgroup exists at `linux.cgroupsPath` (default `/sangja/<id>`) in every
+//! hierarchy of this host (v1 controllers and cgroup2), holds the init before it runs user code, and is
+//! removed on delete. Every `linux.resources` field this host has a controller for is read back from the
+//! cgroup files; limits are enforced (OOM kill, pids, devices); a refused value fails create naming the
+//! field and the file and leaves nothing; `pause`/`resume`, `update`, `ps`, `events` and `kill --all`.
+//!
+//! These run on the host, which is cgroup v1 or hybrid here; cgroup v2 is exercised in a VM (not yet).
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use spec_tests::host::{self, cgroup_mounts, parse_proc_cgroup, v1_hierarchy};
-use spec_tests::{assert_nothing_left, harness, Bundle, Container, Harness};
+use spec_tests::{assert_nothing_left, harness, secs, Bundle, Container, Harness};
 
 const MEM: u64 = 64 * 1024 * 1024;
 const PIDS: u64 = 64;
@@ -146,4 +151,623 @@ fn cgroup_is_removed_after_run() {
     assert!(!seen.is_empty());
     assert!(seen.iter().all(|(_, p)| *p == path), "{out}");
     assert_gone_everywhere(&path);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Resources, read back from the host's cgroup files
+
+/// `<v1 hierarchy of ctrl>/<cgroup path>`; `None` when the host has no such hierarchy (pure v2).
+fn v1_dir(ctrl: &str, path: &str) -> Option<PathBuf> {
+    v1_hierarchy(ctrl).map(|m| m.join(path.trim_start_matches('/')))
+}
+
+/// The cgroup2 mount of this host (hybrid: `/sys/fs/cgroup/unified`).
+fn unified_mount() -> Option<PathBuf> {
+    cgroup_mounts()
+        .into_iter()
+        .find(|m| m.fstype == "cgroup2")
+        .map(|m| m.path)
+}
+
+/// Whether the tests run on a host with v1 controllers (v1 or hybrid); pure v2 is tested in a VM.
+fn v1_host() -> bool {
+    let v1 = v1_hierarchy("memory").is_some();
+    if !v1 {
+        eprintln!("skipped: no cgroup v1 memory hierarchy (pure cgroup v2 host)");
+    }
+    v1
+}
+
+fn read(ctrl: &str, path: &str, file: &str) -> String {
+    let dir = v1_dir(ctrl, path).unwrap_or_else(|| panic!("no {ctrl} hierarchy"));
+    read_trim(&dir.join(file))
+}
+
+/// A whole disk's `major:minor` (throttles refuse partitions), if the host has one.
+fn a_disk() -> Option<String> {
+    let mut disks: Vec<_> = fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("loop") && !n.starts_with("ram") && !n.starts_with("zram"))
+        .collect();
+    disks.sort();
+    let d = disks.first()?;
+    fs::read_to_string(format!("/sys/block/{d}/dev"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// A top-level cgroup path for one test (a direct child of the root, where realtime CPU budget can
+/// be given), removed by `delete`.
+fn top_level_path(h: &Harness, id: &str) -> String {
+    let _ = h;
+    format!("/sangja-spec-{id}")
+}
+
+#[test]
+fn every_v1_resource_is_in_the_cgroup_files() {
+    if !v1_host() {
+        return;
+    }
+    let h = harness!();
+    let mut b = h.bundle();
+    let id = h.id();
+    let path = top_level_path(&h, &id);
+    b.set("/linux/cgroupsPath", json!(path));
+    b.args(&["sleep", "100"]);
+    b.set(
+        "/linux/resources/memory",
+        json!({"limit": 64u64 << 20, "reservation": 32u64 << 20, "swap": 128u64 << 20,
+               "kernel": 32u64 << 20, "kernelTCP": 16u64 << 20, "swappiness": 20,
+               "disableOOMKiller": true, "useHierarchy": true}),
+    );
+    b.set(
+        "/linux/resources/cpu",
+        json!({"shares": 512, "quota": 50000, "period": 100000, "burst": 10000,
+               "realtimePeriod": 1000000, "realtimeRuntime": 1000,
+               "cpus": "0", "mems": "0", "idle": 0}),
+    );
+    b.set("/linux/resources/pids", json!({"limit": 32}));
+    let disk = a_disk();
+    let mut blkio = json!({"weight": 300});
+    if let Some(d) = &disk {
+        let (major, minor) = d.split_once(':').expect("major:minor");
+        let dev = |rate: u64| {
+            json!([{"major": major.parse::<i64>().expect("major"),
+                    "minor": minor.parse::<i64>().expect("minor"), "rate": rate}])
+        };
+        blkio["throttleReadBpsDevice"] = dev(1 << 20);
+        blkio["throttleWriteBpsDevice"] = dev(2 << 20);
+        blkio["throttleReadIOPSDevice"] = dev(100);
+        blkio["throttleWriteIOPSDevice"] = dev(200);
+    }
+    b.set("/linux/resources/blockIO", blkio);
+    let (out, c) = h.try_create(&b, &id, &[]);
+    out.ok();
+
+    let mem = |f: &str| read("memory", &path, f);
+    assert_eq!(mem("memory.limit_in_bytes"), (64u64 << 20).to_string());
+    assert_eq!(mem("memory.soft_limit_in_bytes"), (32u64 << 20).to_string());
+    if v1_dir("memory", &path).is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists()) {
+        assert_eq!(
+            mem("memory.memsw.limit_in_bytes"),
+            (128u64 << 20).to_string()
+        );
+    }
+    assert_eq!(
+        mem("memory.kmem.tcp.limit_in_bytes"),
+        (16u64 << 20).to_string()
+    );
+    // memory.kmem.limit_in_bytes: written; kernels >= 6.1 accept and ignore it.
+    assert_eq!(mem("memory.swappiness"), "20");
+    assert!(
+        mem("memory.oom_control").contains("oom_kill_disable 1"),
+        "{}",
+        mem("memory.oom_control")
+    );
+    assert_eq!(mem("memory.use_hierarchy"), "1");
+
+    let cpu = |f: &str| read("cpu", &path, f);
+    assert_eq!(cpu("cpu.shares"), "512");
+    assert_eq!(cpu("cpu.cfs_quota_us"), "50000");
+    assert_eq!(cpu("cpu.cfs_period_us"), "100000");
+    assert_eq!(cpu("cpu.cfs_burst_us"), "10000");
+    assert_eq!(cpu("cpu.rt_period_us"), "1000000");
+    assert_eq!(cpu("cpu.rt_runtime_us"), "1000");
+    assert_eq!(cpu("cpu.idle"), "0");
+    assert_eq!(read("cpuset", &path, "cpuset.cpus"), "0");
+    assert_eq!(read("cpuset", &path, "cpuset.mems"), "0");
+    assert_eq!(read("pids", &path, "pids.max"), "32");
+
+    let blk = |f: &str| read("blkio", &path, f);
+    let weight_file = if v1_dir("blkio", &path).is_some_and(|d| d.join("blkio.weight").exists()) {
+        "blkio.weight"
+    } else {
+        "blkio.bfq.weight"
+    };
+    assert!(blk(weight_file).ends_with("300"), "{}", blk(weight_file));
+    if let Some(d) = &disk {
+        assert_eq!(
+            blk("blkio.throttle.read_bps_device"),
+            format!("{d} {}", 1 << 20)
+        );
+        assert_eq!(
+            blk("blkio.throttle.write_bps_device"),
+            format!("{d} {}", 2 << 20)
+        );
+        assert_eq!(blk("blkio.throttle.read_iops_device"), format!("{d} 100"));
+        assert_eq!(blk("blkio.throttle.write_iops_device"), format!("{d} 200"));
+    }
+
+    // The init is in every one of them before it runs.
+    let pid = h.pid(&c.id).to_string();
+    for ctrl in ["memory", "cpu", "cpuset", "pids", "blkio", "devices"] {
+        let procs = read(ctrl, &path, "cgroup.procs");
+        assert!(procs.lines().any(|l| l == pid), "{ctrl}: {procs}");
+    }
+    h.cmd(&["delete", "--force", &c.id]).ok();
+    assert_gone_everywhere(&path);
+    assert_nothing_left(&h, &c.id, &b);
+}
+
+/// runc 1.1.5's `devices.list` for `runc spec`'s config (deny all, then its default allowed devices).
+const RUNC_DEVICES_LIST: &str =
+    "b *:* m\nc *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\n\
+                                 c 5:0 rwm\nc 5:2 rwm\nc 10:200 rwm\nc 136:* rwm";
+
+#[test]
+fn devices_are_runcs_default_list_and_the_rest_is_denied() {
+    if !v1_host() {
+        return;
+    }
+    let h = harness!();
+    let mut b = h.bundle();
+    // A node for loop0 (block 7:0) exists inside, but only the second container may open it.
+    b.set(
+        "/linux/devices",
+        json!([{"path": "/dev/loop-spec", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600}]),
+    );
+    b.args(&["sleep", "100"]);
+    let c = h.create(&b);
+    let path = format!("/sangja/{}", c.id);
+    assert_eq!(read("devices", &path, "devices.list"), RUNC_DEVICES_LIST);
+    h.cmd(&["delete", "--force", &c.id]).ok();
+
+    // The defaults work; the node of a device the rules do not allow cannot be opened.
+    let out = h.sh(
+        &mut b,
+        "head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok; \
+         head -c 4 /dev/urandom | wc -c; \
+         dd if=/dev/loop-spec of=/dev/null count=0 2>&1 | grep -o 'Operation not permitted'",
+    );
+    assert_eq!(out, "4\nnull-ok\n4\nOperation not permitted\n");
+    // An allow rule in linux.resources.devices opens it (read only: write is still denied).
+    b.push(
+        "/linux/resources/devices",
+        json!({"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"}),
+    );
+    let out = h.sh(
+        &mut b,
+        "dd if=/dev/loop-spec of=/dev/null count=0 >/dev/null 2>&1 && echo read-ok; \
+         dd if=/dev/zero of=/dev/loop-spec count=0 2>&1 | grep -o 'Operation not permitted'",
+    );
+    assert_eq!(out, "read-ok\nOperation not permitted\n");
+}
+
+#[test]
+fn hugetlb_limit_on_the_cgroup2_side_of_a_hybrid_host() {
+    // Here hugetlb is bound to the hybrid host's cgroup2 mount (no v1 hugetlb hierarchy): sangja enables
+    // it down to the container's parent and writes hugetlb.<size>.max there.
+    let h = harness!();
+    let (file, mount) = match v1_hierarchy("hugetlb") {
+        Some(m) => ("hugetlb.2MB.limit_in_bytes", m),
+        None => {
+            let Some(u) = unified_mount() else {
+                eprintln!("skipped: no hugetlb controller");
+                return;
+            };
+            let ctrls = read_trim(&u.join("cgroup.controllers"));
+            if !ctrls.split_whitespace().any(|c| c == "hugetlb") {
+                eprintln!("skipped: no hugetlb controller");
+                return;
+            }
+            ("hugetlb.2MB.max", u)
+        }
+    };
+    if !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+        eprintln!("skipped: no 2MB huge pages");
+        return;
+    }
+    let mut b = h.bundle();
+    b.set(
+        "/linux/resources/hugepageLimits",
+        json!([{"pageSize": "2MB", "limit": 4u64 << 21}]),
+    );
+    b.args(&["sleep", "100"]);
+    let c = h.create(&b);
+    let dir = mount.join(format!("sangja/{}", c.id));
+    assert_eq!(read_trim(&dir.join(file)), (4u64 << 21).to_string());
+    h.cmd(&["delete", "--force", &c.id]).ok();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn refused_values_fail_create_naming_field_and_file_and_leave_nothing() {
+    if !v1_host() {
+        return;
+    }
+    let h = harness!();
+    let cases: Vec<(&str, Value, Vec<&str>)> = vec![
+        // The kernel refuses it (ERANGE): the field, the file and the value are named.
+        (
+            "/linux/resources/cpu",
+            json!({"cpus": "99"}),
+            vec!["linux.resources.cpu.cpus", "cpuset.cpus", "99"],
+        ),
+        // Refused before anything is written.
+        (
+            "/linux/resources/memory",
+            json!({"swappiness": 101}),
+            vec!["linux.resources.memory.swappiness", "0-100"],
+        ),
+        (
+            "/linux/resources/unified",
+            json!({"memory.high": "1000000"}),
+            vec!["linux.resources.unified", "cgroup v2"],
+        ),
+        // A memory limit below what the init needs is refused by the kernel once the init joins,
+        // or the init is OOM-killed: either way create fails cleanly.
+    ];
+    for (pointer, value, needles) in cases {
+        let mut b = h.bundle();
+        b.args(&["sleep", "100"]);
+        b.set(pointer, value);
+        let id = h.id();
+        let (out, _) = h.try_create(&b, &id, &[]);
+        out.failed();
+        for n in needles {
+            assert!(out.stderr.contains(n), "error does not name {n:?}:\n{out}");
+        }
+        assert_nothing_left(&h, &id, &b);
+    }
+    // A controller this host does not mount (net_cls here) is named.
+    if v1_hierarchy("net_cls").is_none() {
+        let mut b = h.bundle();
+        b.set("/linux/resources/network", json!({"classID": 1048577}));
+        let id = h.id();
+        let (out, _) = h.try_create(&b, &id, &[]);
+        out.assert_error("linux.resources.network.classID: the net_cls controller is not mounted");
+        assert_nothing_left(&h, &id, &b);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Enforcement
+
+#[test]
+fn a_memory_hog_is_oom_killed_and_events_reports_it() {
+    if !v1_host() {
+        return;
+    }
+    let h = harness!();
+    let mut b = h.bundle();
+    let limit = 16u64 << 20;
+    b.set(
+        "/linux/resources/memory",
+        json!({"limit": limit, "swap": limit}),
+    );
+    // dd allocates its 64 MiB block and fills it: far over the limit.
+    b.args(&[
+        "sh",
+        "-c",
+        "sleep 0.5; dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$?; sleep 0.5",
+    ]);
+    let c = h.create_and_start(&b);
+    let events = h.cmd(&["events", "--interval", "300ms", &c.id]);
+    events.ok();
+    let lines: Vec<Value> = events
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|e| e["type"] == "oom" && e["id"] == c.id.as_str()),
+        "no oom event:\n{}",
+        events.stdout
+    );
+    assert!(
+        lines.iter().any(|e| e["type"] == "stats"),
+        "{}",
+        events.stdout
+    );
+    assert!(
+        host::wait_until(secs(5), || c.output().contains("dd=137")),
+        "dd was not SIGKILLed: {:?}",
+        c.output()
+    );
+}
+
+#[test]
+fn a_fork_loop_stops_at_the_pids_limit() {
+    if !v1_host() {
+        return;
+    }
+    let h = harness!();
+    let mut b = h.bundle();
+    b.set("/linux/resources/pids", json!({"limit": 8}));
+    b.args(&[
+        "sh",
+        "-c",
+        // A failed fork ends a busybox shell: fork in a subshell, and exec (no fork) at the end.
+        "(for i in $(seq 30); do sleep 100 & done) 2>/dev/null; echo forked; exec sleep 100",
+    ]);
+    let c = h.create_and_start(&b);
+    assert!(
+        host::wait_until(secs(10), || c.output().contains("forked")),
+        "{:?}",
+        c.output()
+    );
+    let path = format!("/sangja/{}", c.id);
+    let current: u64 = read("pids", &path, "pids.current").parse().unwrap_or(99);
+    assert!((2..=8).contains(&current), "pids.current {current}");
+    let events = read("pids", &path, "pids.events");
+    let refused: u64 = events
+        .strip_prefix("max ")
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(refused > 0, "pids.events: {events}");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// pause / resume, update, ps, events, kill --all
+
+/// A container printing an increasing counter every 50 ms.
+fn counter(h: &Harness) -> (Bundle, Container) {
+    let mut b = h.bundle();
+    b.args(&[
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done",
+    ]);
+    let c = h.create_and_start(&b);
+    assert!(host::wait_until(secs(10), || c.output().lines().count() > 2));
+    (b, c)
+}
+
+#[test]
+fn pause_stops_progress_and_resume_restarts_it() {
+    let h = harness!();
+    let (b, c) = counter(&h);
+    h.cmd(&["pause", &c.id]).ok();
+    assert_eq!(h.status(&c.id), "paused");
+    if let Some(d) = v1_dir("freezer", &format!("/sangja/{}", c.id)) {
+        assert_eq!(read_trim(&d.join("freezer.state")), "FROZEN");
+    }
+    let before = c.output().lines().count();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        c.output().lines().count(),
+        before,
+        "the counter advanced while paused"
+    );
+    // As runc: pausing a paused container is "not running", resuming a running one "not paused".
+    h.cmd(&["pause", &c.id])
+        .assert_error("container not running");
+    h.cmd(&["resume", &c.id]).ok();
+    assert_eq!(h.status(&c.id), "running");
+    h.cmd(&["resume", &c.id])
+        .assert_error("container not paused");
+    assert!(
+        host::wait_until(secs(5), || c.output().lines().count() > before + 2),
+        "the counter did not resume"
+    );
+    // A paused container is deleted with --force without waiting for timeouts.
+    h.cmd(&["pause", &c.id]).ok();
+    let t = std::time::Instant::now();
+    h.cmd(&["delete", "--force", &c.id]).ok();
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_nothing_left(&h, &c.id, &b);
+}
+
+#[test]
+fn kill_all_reaches_a_paused_container() {
+    let h = harness!();
+    let mut b = h.bundle();
+    b.args(&["sh", "-c", "sleep 100 & sleep 100 & wait"]);
+    let c = h.create_and_start(&b);
+    h.cmd(&["pause", &c.id]).ok();
+    h.cmd(&["kill", "--all", &c.id, "KILL"]).ok();
+    h.wait_status(&c.id, "stopped", secs(5));
+    h.cmd(&["delete", &c.id]).ok();
+    assert_nothing_left(&h, &c.id, &b);
+}
+
+#[test]
+fn update_changes_limits_in_the_files() {
+    if !v1_host() {
+        return;
+    }
+    let h = harness!();
+    let mut b = limited_bundle(&h);
+    b.args(&["sleep", "100"]);
+    let c = h.create_and_start(&b);
+    let path = format!("/sangja/{}", c.id);
+    h.cmd(&[
+        "update",
+        "--memory",
+        "128M",
+        "--pids-limit",
+        "100",
+        "--cpu-share",
+        "256",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "100000",
+        "--cpuset-cpus",
+        "0",
+        "--blkio-weight",
+        "200",
+        &c.id,
+    ])
+    .ok();
+    assert_eq!(
+        read("memory", &path, "memory.limit_in_bytes"),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(read("pids", &path, "pids.max"), "100");
+    assert_eq!(read("cpu", &path, "cpu.shares"), "256");
+    assert_eq!(read("cpu", &path, "cpu.cfs_quota_us"), "20000");
+    assert_eq!(read("cpuset", &path, "cpuset.cpus"), "0");
+    // Memory and swap growing past the old swap limit: swap is written first.
+    if v1_dir("memory", &path).is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists()) {
+        h.cmd(&["update", "--memory", "200M", "--memory-swap", "400M", &c.id])
+            .ok();
+        h.cmd(&["update", "--memory", "500M", "--memory-swap", "1g", &c.id])
+            .ok();
+        assert_eq!(
+            read("memory", &path, "memory.limit_in_bytes"),
+            (500u64 << 20).to_string()
+        );
+        assert_eq!(
+            read("memory", &path, "memory.memsw.limit_in_bytes"),
+            (1u64 << 30).to_string()
+        );
+    }
+    // A LinuxResources document (runc's -r), from a file.
+    let doc = h.tempdir("update").join("resources.json");
+    fs::write(
+        &doc,
+        r#"{"memory": {"limit": 100663296}, "pids": {"limit": 20}}"#,
+    )
+    .expect("write resources");
+    h.cmd(&["update", "-r", doc.to_str().expect("utf-8"), &c.id])
+        .ok();
+    assert_eq!(read("memory", &path, "memory.limit_in_bytes"), "100663296");
+    assert_eq!(read("pids", &path, "pids.max"), "20");
+    // A value the kernel refuses names the field and the file; nothing changes.
+    h.cmd(&["update", "--cpuset-cpus", "99", &c.id])
+        .assert_error("linux.resources.cpu.cpus");
+    assert_eq!(read("cpuset", &path, "cpuset.cpus"), "0");
+    h.cmd(&["update", "--memory", "lots", &c.id])
+        .assert_error("--memory");
+    h.cmd(&["kill", &c.id, "KILL"]).ok();
+    h.wait_status(&c.id, "stopped", secs(10));
+    h.cmd(&["update", "--pids-limit", "5", &c.id])
+        .assert_error("container not running");
+}
+
+#[test]
+fn ps_lists_the_init_and_its_children() {
+    let h = harness!();
+    let mut b = h.bundle();
+    b.args(&["sh", "-c", "sleep 100 & echo started; wait"]);
+    let c = h.create_and_start(&b);
+    assert!(host::wait_until(secs(10), || c
+        .output()
+        .contains("started")));
+    let init = h.pid(&c.id);
+    let out = h.cmd(&["ps", "--format", "json", &c.id]);
+    out.ok();
+    let pids: Vec<i64> = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("ps json ({e}): {}", out.stdout));
+    assert!(pids.contains(&init), "init {init} not in {pids:?}");
+    let child = pids
+        .iter()
+        .copied()
+        .find(|&p| p != init)
+        .unwrap_or_else(|| panic!("no child in {pids:?}"));
+    let stat = fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+    let ppid = stat
+        .rsplit_once(')')
+        .and_then(|(_, r)| r.split_whitespace().nth(1))
+        .unwrap_or("");
+    assert_eq!(ppid, init.to_string(), "{child} is not a child of the init");
+
+    // The table is the host's `ps -ef` header and the container's lines (as runc).
+    let table = h.cmd(&["ps", &c.id]);
+    table.ok();
+    let mut lines = table.stdout.lines();
+    let header = lines.next().unwrap_or("");
+    assert!(header.split_whitespace().any(|f| f == "PID"), "{header}");
+    let shown: Vec<i64> = lines
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    assert!(
+        shown.contains(&init) && shown.contains(&child),
+        "{}",
+        table.stdout
+    );
+    assert!(shown.iter().all(|p| pids.contains(p)), "{}", table.stdout);
+
+    h.cmd(&["kill", &c.id, "KILL"]).ok();
+    h.wait_status(&c.id, "stopped", secs(10));
+    let out = h.cmd(&["ps", "-f", "json", &c.id]);
+    out.ok();
+    assert_eq!(out.stdout, "null\n");
+}
+
+#[test]
+fn events_stats_is_one_runc_shaped_json_object() {
+    let h = harness!();
+    let mut b = limited_bundle(&h);
+    b.args(&["sh", "-c", "sleep 100 & sleep 100"]);
+    let c = h.create_and_start(&b);
+    let out = h.cmd(&["events", "--stats", &c.id]);
+    out.ok();
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    let e: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|err| panic!("events --stats is not JSON ({err}): {}", out.stdout));
+    assert_eq!(e["type"], "stats");
+    assert_eq!(e["id"], c.id.as_str());
+    let d = &e["data"];
+    for key in [
+        "cpu",
+        "cpuset",
+        "memory",
+        "pids",
+        "blkio",
+        "hugetlb",
+        "intel_rdt",
+        "network_interfaces",
+    ] {
+        assert!(d.get(key).is_some(), "no {key} in {d}");
+    }
+    assert!(d["network_interfaces"].is_null());
+    let usage = d["memory"]["usage"]["usage"].as_u64().unwrap_or(0);
+    assert!(usage > 0, "memory usage is {usage}: {d}");
+    assert_eq!(d["memory"]["usage"]["limit"].as_u64(), Some(MEM));
+    assert!(d["pids"]["current"].as_u64().unwrap_or(0) >= 2, "{d}");
+    assert_eq!(d["pids"]["limit"].as_u64(), Some(PIDS));
+    assert!(d["cpu"]["usage"]["total"].as_u64().unwrap_or(0) > 0, "{d}");
+    assert!(d["memory"]["raw"].is_object(), "{d}");
+
+    h.cmd(&["kill", &c.id, "KILL"]).ok();
+    h.wait_status(&c.id, "stopped", secs(10));
+    h.cmd(&["events", "--stats", &c.id])
+        .assert_error(&format!("container with id {} is not running", c.id));
+}
+
+#[test]
+fn events_streams_until_the_container_stops() {
+    let h = harness!();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1"]);
+    let c = h.create_and_start(&b);
+    let out = h.cmd(&["events", "--interval", "200ms", &c.id]);
+    out.ok();
+    let n = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|e| e["type"] == "stats")
+        .count();
+    assert!(
+        (2..=6).contains(&n),
+        "{n} stats events in ~1s:\n{}",
+        out.stdout
+    );
 }

@@ -547,7 +547,8 @@ fn trace_lines_show_where_the_time_goes() {
     let id = h.id();
     h.track(&id);
     let t = trace.to_str().expect("UTF-8");
-    h.cmd(&["--trace", t, "create", "--bundle", b.dir_str(), &id]).ok();
+    h.cmd(&["--trace", t, "create", "--bundle", b.dir_str(), &id])
+        .ok();
     h.cmd(&["--trace", t, "start", &id]).ok();
     let text = std::fs::read_to_string(&trace).expect("trace file");
     let lines: Vec<serde_json::Value> = text
@@ -566,16 +567,40 @@ fn trace_lines_show_where_the_time_goes() {
     assert_eq!(lines[0]["command"], "create");
     assert_eq!(lines[0]["id"], id.as_str());
     let create = phases(&lines[0]);
-    for want in ["parse", "cgroup", "init:clone+mounts", "init:pivot_root", "parent:cgroup-join", "state"] {
-        assert!(create.iter().any(|p| p == want), "create phases {create:?} lack {want}");
+    for want in [
+        "parse",
+        "cgroup",
+        "init:clone+mounts",
+        "init:pivot_root",
+        "parent:cgroup-join",
+        "state",
+    ] {
+        assert!(
+            create.iter().any(|p| p == want),
+            "create phases {create:?} lack {want}"
+        );
     }
     assert_eq!(phases(&lines[1]), ["fifo", "exec"]);
     let total = lines[0]["total_us"].as_f64().expect("total_us");
-    let sum: f64 = lines[0]["phases"].as_array().expect("phases").iter().map(|p| p["us"].as_f64().unwrap_or(-1.0)).sum();
-    assert!(total > 0.0 && (total - sum).abs() < 1.0, "phases add up to the total: {total} vs {sum}");
+    let sum: f64 = lines[0]["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|p| p["us"].as_f64().unwrap_or(-1.0))
+        .sum();
+    assert!(
+        total > 0.0 && (total - sum).abs() < 1.0,
+        "phases add up to the total: {total} vs {sum}"
+    );
     // Off by default: a command without --trace writes nothing.
     let id2 = h.id();
     h.track(&id2);
     h.cmd(&["create", "--bundle", b.dir_str(), &id2]).ok();
-    assert_eq!(std::fs::read_to_string(&trace).expect("trace file").lines().count(), 2);
+    assert_eq!(
+        std::fs::read_to_string(&trace)
+            .expect("trace file")
+            .lines()
+            .count(),
+        2
+    );
 }

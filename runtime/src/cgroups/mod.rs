@@ -18,8 +18,6 @@
 use std::borrow::Cow;
 use std::fs;
 use std::io::Write as _;
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
@@ -683,10 +681,13 @@ impl Cgroup {
     }
 
     /// Perform planned writes in order. Consecutive writes to one file reuse its open fd (the
-    /// device rules); a missing cgroup2 controller file enables the controller in the ancestors
-    /// and retries once.
+    /// device rules). A missing file on cgroup2 first enables its controller in the ancestors
+    /// (once per controller) and retries; then the fallback file is tried; an optional write is
+    /// skipped; anything else is an error naming the field, the file and the value.
     pub(crate) fn execute(&self, writes: &[Write]) -> Result<(), CgroupError> {
         let mut open: Option<(usize, &str, fs::File)> = None;
+        let mut enabled: Vec<&str> = Vec::new();
+        let open_w = |p: &Path| fs::OpenOptions::new().write(true).open(p);
         for wr in writes {
             let dir = &self.dirs[wr.dir].1;
             let w = &wr.w;
@@ -704,7 +705,16 @@ impl Cgroup {
                 }
             }
             let path = dir.join(&*w.file);
-            let mut file = match fs::OpenOptions::new().write(true).open(&path) {
+            let mut opened = open_w(&path);
+            if let (Err(e), Some(ctrl)) = (&opened, &wr.v2_controller) {
+                if e.kind() == std::io::ErrorKind::NotFound && !enabled.contains(&&**ctrl) {
+                    v2::enable_controller(self.v2_root(), dir, ctrl)
+                        .map_err(|(p, v, e)| fail(p, &v, e))?;
+                    enabled.push(ctrl);
+                    opened = open_w(&path);
+                }
+            }
+            let mut file = match opened {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     if let Some((alt, value)) = &w.alt {
@@ -716,17 +726,7 @@ impl Cgroup {
                     if w.optional {
                         continue;
                     }
-                    match &wr.v2_controller {
-                        Some(ctrl) => {
-                            v2::enable_controller(self.v2_root(), dir, ctrl)
-                                .map_err(|(p, v, e)| fail(p, &v, e))?;
-                            fs::OpenOptions::new()
-                                .write(true)
-                                .open(&path)
-                                .map_err(|e| fail(path.clone(), &w.value, e))?
-                        }
-                        None => return Err(fail(path, &w.value, e)),
-                    }
+                    return Err(fail(path, &w.value, e));
                 }
                 Err(e) => return Err(fail(path, &w.value, e)),
             };
@@ -742,24 +742,6 @@ impl Cgroup {
     pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         let writes = self.plan(Some(resources), Mode::Update)?;
         self.execute(&writes)
-    }
-
-    /// Open `cgroup.procs` of every hierarchy for writing. The init writes `0` to each before it
-    /// runs anything else, so it is in the cgroup before user code (and before a cgroup namespace
-    /// is unshared, which then roots at the container's cgroup).
-    pub fn procs_fds(&self) -> Result<Vec<OwnedFd>, CgroupError> {
-        self.dirs
-            .iter()
-            .map(|(_, d)| {
-                let p = d.join("cgroup.procs");
-                fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(&p)
-                    .map(OwnedFd::from)
-                    .map_err(io("open", &p))
-            })
-            .collect()
     }
 
     /// Host pids in the cgroup (from the pids, freezer or unified hierarchy).

@@ -27,7 +27,7 @@ pub struct Fail<'a> {
 const SETUP_FAILED: i32 = 1;
 
 /// Entry point of the child. Never returns.
-pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
+pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::join::Join) -> ! {
     let chan = channel::ChildSide::new(sock.as_fd(), plan.cgroupns_at.is_some());
     // Hook state from the parent (only filled when the config has hooks).
     let mut hook_buf = [0u8; channel::HOOK_STATE_MAX];
@@ -40,6 +40,7 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>) -> ! {
     // identity switch.
     let (fifo, result, mut listener) = match setup(
         plan,
+        join,
         &chan,
         console,
         &mut hook_buf,
@@ -145,8 +146,12 @@ fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
 }
 
 /// Every set-up step up to (not including) the exec lookup. Returns the opened exec fifo.
+// The init allocates nothing: its scratch buffers live on `run`'s stack and are lent here one by
+// one (a struct would have to borrow from itself: `start_state` points into `hook_buf`).
+#[allow(clippy::too_many_arguments)]
 fn setup<'a>(
     plan: &'a Plan,
+    join: &crate::join::Join,
     chan: &channel::ChildSide<'_>,
     console: Option<OwnedFd>,
     hook_buf: &'a mut [u8],
@@ -159,6 +164,10 @@ fn setup<'a>(
     // Until execve, this process is the sangja binary: keep /proc/<pid>/exe and friends out of
     // reach of anything already in the namespaces we join (execve resets it).
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
+    // Into the container's cgroup before anything else (see `join`): accounted from the start,
+    // and a cgroup namespace unshared later is rooted there.
+    join.join_self()
+        .map_err(|e| fail(Step::JoinCgroup, e, b"tasks"))?;
     sys::umask(0);
     for ns in &plan.join {
         let fd = sys::open(&ns.path, libc::O_RDONLY, 0)

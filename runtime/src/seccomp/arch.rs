@@ -64,9 +64,10 @@ impl Abi {
         }
     }
 
-    /// Arguments are 64 bits wide (else only the low halves exist, as libseccomp treats them).
+    /// Arguments are compared on 64 bits (else on the low halves only). libseccomp counts x32 as
+    /// a 32-bit ABI (its pointers are), so do we: runc's filters compare x32 arguments that way.
     pub fn is_64bit(self) -> bool {
-        matches!(self, Abi::X86_64 | Abi::X32 | Abi::Aarch64)
+        matches!(self, Abi::X86_64 | Abi::Aarch64)
     }
 
     /// The `seccomp_data.nr` of `name` on this ABI (x32 numbers include the x32 bit).

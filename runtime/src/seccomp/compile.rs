@@ -8,17 +8,20 @@
 //! - several rules for one syscall are ORed; the first unconditional rule for a syscall decides it
 //!   whatever else is listed (libseccomp drops conditional chains under an unconditional rule);
 //!   among conditional rules with different actions the first listed that matches wins;
-//! - 64-bit arguments are compared on both 32-bit halves (high first); 32-bit ABIs compare the low
-//!   halves only, with the value truncated, as libseccomp does;
+//! - 64-bit arguments are compared on both 32-bit halves (high first); 32-bit ABIs (i386, and x32
+//!   as libseccomp counts it) compare the low halves only, with the value truncated;
+//! - `SCMP_CMP_MASKED_EQ` (`value` the mask, `valueTwo` the datum) tests
+//!   `(arg & mask) == (datum & mask)`, as libseccomp does;
 //! - when the default action is not permissive (ALLOW, LOG, TRACE), syscalls numbered above the
 //!   highest one the profile names on an architecture return ENOSYS, so that programs probing newer
 //!   syscalls fall back instead of failing with the default errno (runc's `-ENOSYS` stub);
 //! - a syscall from an architecture the filter does not cover kills the thread (libseccomp's
-//!   default bad-architecture action); x32 syscalls are such when `SCMP_ARCH_X32` is not listed.
+//!   default bad-architecture action); x32 syscalls are such when `SCMP_ARCH_X32` is not listed,
+//!   except `syscall(-1)`, which libseccomp counts as x86_64's.
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
 
 use super::arch::{self, Abi, X32_SYSCALL_BIT};
-use super::bpf::{self, data, Emitter, Insn, Label, JEQ, JGE, JGT};
+use super::bpf::{self, data, Emitter, Insn, Label, JEQ, JGE, JGT, JSET};
 use super::{ret, Program, FLAG_LOG, FLAG_NEW_LISTENER, FLAG_SPEC_ALLOW, FLAG_TSYNC};
 use super::{FLAG_WAIT_KILLABLE_RECV, NOTIFY_FORBIDDEN};
 use crate::spec::SpecError;
@@ -60,7 +63,7 @@ struct Section {
 }
 
 /// The `SECCOMP_RET_*` value of an action. `errno` is `errnoRet` (or `defaultErrnoRet`).
-fn action_value(
+pub(super) fn action_value(
     a: LinuxSeccompAction,
     errno: Option<u32>,
     field: impl FnOnce() -> String,
@@ -315,12 +318,37 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program, SpecError> {
 fn emit(sections: &[Section], default: u32, enosys: bool) -> Vec<Insn> {
     let mut e = Emitter::new();
     let bad_arch = ret::KILL_THREAD;
+    // runc's stub covers the listed ABIs that name at least one syscall.
+    let stub_max = |s: &Section| if enosys && s.listed { s.max_nr } else { None };
+    let x32_max = sections
+        .iter()
+        .find(|s| s.abi == Abi::X32)
+        .and_then(stub_max);
     // Forward order: head, x86_64, x32, x86, aarch64, arm (sections sorted by Abi).
     let mut starts: Vec<(Abi, Label)> = Vec::new();
     for sec in sections.iter().rev() {
-        let x32 = (sec.abi == Abi::X86_64)
-            .then(|| starts.iter().find(|(a, _)| *a == Abi::X32).map(|(_, l)| *l));
-        let start = emit_section(&mut e, sec, default, enosys, x32, bad_arch);
+        let tree = emit_dispatch(&mut e, sec, default);
+        let start = match sec.abi {
+            // Entered from the x86_64 section, which checked the stub.
+            Abi::X32 => e.load(data::NR),
+            Abi::X86_64 => {
+                let x32 = starts.iter().find(|(a, _)| *a == Abi::X32).map(|(_, l)| *l);
+                let target32 = match x32 {
+                    Some(l) => l,
+                    None => e.ret(bad_arch),
+                };
+                emit_x86_64_head(&mut e, tree, target32, stub_max(sec), x32_max, default)
+            }
+            _ => {
+                let mut start = tree;
+                if let Some(max) = stub_max(sec) {
+                    let nosys = e.ret(ret::ERRNO | libc::ENOSYS as u32);
+                    start = e.jump(JGT, max, nosys, start);
+                }
+                let _ = start;
+                e.load(data::NR)
+            }
+        };
         starts.push((sec.abi, start));
     }
     // Head: dispatch on the architecture; x32 shares x86_64's AUDIT_ARCH and is entered from it.
@@ -335,67 +363,90 @@ fn emit(sections: &[Section], default: u32, enosys: bool) -> Vec<Insn> {
     e.finish()
 }
 
-/// One ABI's section; returns its first instruction. `x32`: for x86_64, where x32 syscalls go
-/// (`Some(None)` when x32 is not covered: bad architecture).
-fn emit_section(
+/// The start of the x86_64 section, which also routes x32 syscalls, exactly as runc's stub
+/// followed by libseccomp's filter do:
+/// ```text
+///     ld nr; jset X32_BIT → x32 : x64
+/// x64: [jgt max64 → ENOSYS]; jge X32_BIT → target32 : tree
+/// x32: [jgt max32 → ENOSYS]; jeq 0xffffffff → default : target32   (syscall(-1) is x86_64's)
+/// ```
+fn emit_x86_64_head(
     e: &mut Emitter,
-    sec: &Section,
+    tree: Label,
+    target32: Label,
+    max64: Option<u32>,
+    max32: Option<u32>,
     default: u32,
-    enosys: bool,
-    x32: Option<Option<Label>>,
-    bad_arch: u32,
 ) -> Label {
+    let def = e.ret(default);
+    let mut xb = e.jump(JEQ, 0xffff_ffff, def, target32);
+    if let Some(m) = max32 {
+        let nosys = e.ret(ret::ERRNO | libc::ENOSYS as u32);
+        xb = e.jump(JGT, m, nosys, xb);
+    }
+    let mut x64 = e.jump(JGE, X32_SYSCALL_BIT, target32, tree);
+    if let Some(m) = max64 {
+        let nosys = e.ret(ret::ERRNO | libc::ENOSYS as u32);
+        x64 = e.jump(JGT, m, nosys, x64);
+    }
+    e.jump(JSET, X32_SYSCALL_BIT, xb, x64);
+    e.load(data::NR)
+}
+
+/// What a run of consecutive syscall numbers does.
+#[derive(Debug, Clone, Copy)]
+enum Verdict<'a> {
+    /// Always this action.
+    Ret(u32),
+    /// Depends on the arguments.
+    Rules(&'a [Rule]),
+}
+
+/// One ABI's syscall dispatch (the accumulator holds the syscall number); returns its start.
+///
+/// The numbers are cut into runs of one verdict (Docker's profile allows long stretches of the
+/// table: its ~370 names make ~50 runs on x86_64), and a binary search over the runs' starts
+/// (`jge` only) jumps straight to each run's `ret` or rule block: about log2(runs) comparisons
+/// per syscall and one instruction per run.
+fn emit_dispatch(e: &mut Emitter, sec: &Section, default: u32) -> Label {
     let bit = if sec.abi == Abi::X32 {
         X32_SYSCALL_BIT
     } else {
         0
     };
-    let nrs: Vec<(u32, &Entry)> = sec
-        .entries
-        .iter()
-        .enumerate()
-        .filter(|(_, en)| en.uncond.is_some() || !en.rules.is_empty())
-        .map(|(i, en)| (i as u32 | bit, en))
-        .collect();
-    let mut start = emit_tree(e, sec.abi, &nrs, default);
-    if let (true, true, Some(max)) = (enosys, sec.listed, sec.max_nr) {
-        let nosys = e.ret(ret::ERRNO | libc::ENOSYS as u32);
-        start = e.jump(JGT, max, nosys, start);
-    }
-    if let Some(x32) = x32 {
-        let target = match x32 {
-            Some(l) => l,
-            None => e.ret(bad_arch),
+    let mut runs: Vec<(u32, Verdict<'_>)> = Vec::with_capacity(64);
+    for (i, en) in sec.entries.iter().enumerate() {
+        let v = match en.uncond {
+            Some(a) => Verdict::Ret(a),
+            None if en.rules.is_empty() => Verdict::Ret(default),
+            None => Verdict::Rules(&en.rules),
         };
-        e.jump(JGE, X32_SYSCALL_BIT, target, start);
+        if let (Some((_, Verdict::Ret(a))), Verdict::Ret(b)) = (runs.last(), v) {
+            if *a == b {
+                continue;
+            }
+        }
+        runs.push((i as u32 | bit, v));
     }
-    e.load(data::NR)
+    // Past the table: the default (the numbers below the first run never get here).
+    if !matches!(runs.last(), Some((_, Verdict::Ret(a))) if *a == default) {
+        runs.push((sec.entries.len() as u32 | bit, Verdict::Ret(default)));
+    }
+    emit_runs(e, sec.abi, &runs, default)
 }
 
-/// Syscalls per leaf of the dispatch tree (compared linearly).
-const LEAF: usize = 4;
-
-/// A binary search over the sorted syscall numbers (`jge` splits), leaves of up to [`LEAF`]
-/// `jeq`s, each leaf followed by the rule blocks it jumps to. Returns the tree's first instruction.
-fn emit_tree(e: &mut Emitter, abi: Abi, nrs: &[(u32, &Entry)], default: u32) -> Label {
-    if nrs.len() <= LEAF {
-        let mut targets = [0 as Label; LEAF];
-        for (i, (_, en)) in nrs.iter().enumerate().rev() {
-            targets[i] = match en.uncond {
-                Some(a) => e.ret(a),
-                None => emit_rules(e, abi, &en.rules, default),
-            };
-        }
-        let mut next = e.ret(default);
-        for (i, (nr, _)) in nrs.iter().enumerate().rev() {
-            next = e.jump(JEQ, *nr, targets[i], next);
-        }
-        return next;
+/// The binary search over `runs` (sorted by start); returns its first instruction.
+fn emit_runs(e: &mut Emitter, abi: Abi, runs: &[(u32, Verdict<'_>)], default: u32) -> Label {
+    if let [(_, v)] = runs {
+        return match *v {
+            Verdict::Ret(a) => e.ret(a),
+            Verdict::Rules(r) => emit_rules(e, abi, r, default),
+        };
     }
-    let mid = nrs.len() / 2;
-    let right = emit_tree(e, abi, &nrs[mid..], default);
-    let left = emit_tree(e, abi, &nrs[..mid], default);
-    e.jump(JGE, nrs[mid].0, right, left)
+    let mid = runs.len() / 2;
+    let right = emit_runs(e, abi, &runs[mid..], default);
+    let left = emit_runs(e, abi, &runs[..mid], default);
+    e.jump(JGE, runs[mid].0, right, left)
 }
 
 /// The conditional rules of one syscall: each rule's conditions in a row, falling to the next
@@ -426,14 +477,11 @@ fn emit_cond(e: &mut Emitter, abi: Abi, c: &Cond, pass: Label, fail: Label) -> L
         Op::ScmpCmpGe => (JGE, lo(c.value), false),
         Op::ScmpCmpLt => (JGE, lo(c.value), true),
         Op::ScmpCmpLe => (JGT, lo(c.value), true),
-        Op::ScmpCmpMaskedEq => (JEQ, lo(c.value_two), false),
+        // libseccomp compares with the datum masked too: (arg & mask) == (datum & mask).
+        Op::ScmpCmpMaskedEq => (JEQ, lo(c.value_two & c.value), false),
     };
     let (t, f) = if negate { (fail, pass) } else { (pass, fail) };
     let masked = c.op == Op::ScmpCmpMaskedEq;
-    if masked && abi.is_64bit() && hi(c.value) == 0 && hi(c.value_two) != 0 {
-        // (arg & mask) has no high bits but the datum does: never equal.
-        return fail;
-    }
     e.jump(code, k, t, f);
     if masked {
         e.and(lo(c.value));
@@ -448,7 +496,7 @@ fn emit_cond(e: &mut Emitter, abi: Abi, c: &Cond, pass: Label, fail: Label) -> L
             e.jump(JEQ, hi(c.value), lo_start, f);
         }
         Op::ScmpCmpMaskedEq => {
-            e.jump(JEQ, hi(c.value_two), lo_start, fail);
+            e.jump(JEQ, hi(c.value_two & c.value), lo_start, fail);
             e.and(hi(c.value));
         }
         Op::ScmpCmpGt | Op::ScmpCmpGe | Op::ScmpCmpLt | Op::ScmpCmpLe => {

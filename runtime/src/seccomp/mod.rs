@@ -29,6 +29,8 @@ mod compile;
 pub(crate) mod notify;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod versus_libseccomp;
 
 pub use bpf::Insn;
 pub use compile::compile;
@@ -266,4 +268,78 @@ pub(crate) fn load_last(
 /// either no_new_privs or that capability, and the process keeps neither.
 pub(crate) fn loads_early(p: &ProcessPlan) -> bool {
     !p.no_new_privileges && p.caps.effective & (1u64 << CAP_SYS_ADMIN) == 0
+}
+
+/// For `features` (runc's `linux.seccomp` shape): the actions sangja compiles.
+pub const ACTIONS: &[&str] = &[
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_TRAP",
+];
+
+/// For `features`: the argument operators.
+pub const OPERATORS: &[&str] = &[
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NE",
+];
+
+/// For `features`: the architectures a profile may list (those foreign to this host are
+/// accepted and need no code, see [`arch`]).
+pub const ARCHES: &[&str] = &[
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+];
+
+/// For `features`: the filter flags a profile may list.
+pub const KNOWN_FLAGS: &[&str] = &[
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+];
+
+/// For `features`: the filter flags this kernel accepts (asks it; a few syscalls).
+pub fn supported_flags() -> Vec<&'static str> {
+    [
+        (FLAG_TSYNC, KNOWN_FLAGS[0]),
+        (FLAG_SPEC_ALLOW, KNOWN_FLAGS[1]),
+        (FLAG_LOG, KNOWN_FLAGS[2]),
+        (FLAG_NEW_LISTENER | FLAG_WAIT_KILLABLE_RECV, KNOWN_FLAGS[3]),
+    ]
+    .iter()
+    .filter(|(f, _)| flags_supported(*f))
+    .map(|(_, n)| *n)
+    .collect()
 }

@@ -1,0 +1,280 @@
+//! A throw-away VM for what this host cannot show (cgroup v2 on a hybrid host): Debian's kernel
+//! (`linux-image-amd64`, downloaded with apt once and unpacked offline with `dpkg-deb`), an
+//! initramfs written here (newc format: busybox, the binary under test with its shared libraries,
+//! scripts and bundles), and qemu with the serial console on stdout.
+//!
+//! Software emulation (`-accel tcg -M pc`) unless `/dev/kvm` is usable: on this machine kind it is a
+//! nested paravirtual KVM that cannot run a stock kernel. A boot takes about 5 s under TCG.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Debian kernel image: `$SANGJA_VM_KERNEL`, or a cached unpack of `linux-image-amd64`'s
+/// dependency (fetched with `apt-get download` on first use).
+pub fn kernel() -> PathBuf {
+    if let Some(k) = std::env::var_os("SANGJA_VM_KERNEL") {
+        return PathBuf::from(k);
+    }
+    let cache = std::env::temp_dir().join("sangja-vm-kernel");
+    if let Some(k) = find_vmlinuz(&cache) {
+        return k;
+    }
+    let deps = run("apt-cache", &["depends", "linux-image-amd64"], None);
+    let pkg = deps
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .find(|p| p.starts_with("linux-image-"))
+        .unwrap_or_else(|| {
+            panic!("no kernel package in `apt-cache depends linux-image-amd64`:\n{deps}")
+        })
+        .trim()
+        .to_string();
+    let tmp = std::env::temp_dir().join(format!("sangja-vm-kernel-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).unwrap_or_else(|e| panic!("mkdir {}: {e}", tmp.display()));
+    run("apt-get", &["download", &pkg], Some(&tmp));
+    let deb = fs::read_dir(&tmp)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .unwrap_or_else(|| panic!("apt-get download {pkg} left no .deb"));
+    let unpacked = tmp.join("x");
+    run(
+        "dpkg-deb",
+        &[
+            "-x",
+            deb.to_str().expect("utf-8"),
+            unpacked.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    // Only boot/ is kept (the modules are not needed: everything used is built in).
+    let _ = fs::remove_dir_all(&cache);
+    fs::create_dir_all(&cache).unwrap_or_else(|e| panic!("mkdir {}: {e}", cache.display()));
+    fs::rename(unpacked.join("boot"), cache.join("boot"))
+        .unwrap_or_else(|e| panic!("keep the kernel: {e}"));
+    let _ = fs::remove_dir_all(&tmp);
+    find_vmlinuz(&cache).unwrap_or_else(|| panic!("no vmlinuz in {pkg}"))
+}
+
+fn find_vmlinuz(dir: &Path) -> Option<PathBuf> {
+    fs::read_dir(dir.join("boot"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
+}
+
+fn run(cmd: &str, args: &[&str], cwd: Option<&Path>) -> String {
+    let mut c = Command::new(cmd);
+    c.args(args);
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    let out = c.output().unwrap_or_else(|e| panic!("{cmd} {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The shared libraries `bin` loads (its interpreter included), as `ldd` lists them.
+pub fn shared_libs(bin: &Path) -> Vec<PathBuf> {
+    let out = Command::new("ldd").arg(bin).output();
+    let Ok(out) = out else { return Vec::new() };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let p = match l.split_once("=>") {
+                Some((_, rest)) => rest.split_whitespace().next()?,
+                None => l.split_whitespace().next()?,
+            };
+            p.starts_with('/').then(|| PathBuf::from(p))
+        })
+        .collect()
+}
+
+/// An initramfs in the kernel's `newc` cpio format, built in memory (uncompressed).
+#[derive(Debug, Default)]
+pub struct Initramfs {
+    buf: Vec<u8>,
+    ino: u32,
+    dirs: Vec<String>,
+}
+
+impl Initramfs {
+    fn entry(&mut self, name: &str, mode: u32, data: &[u8]) {
+        self.ino += 1;
+        let name = name.trim_start_matches('/');
+        let fields = [
+            self.ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            data.len() as u32,
+            0,
+            0,
+            0,
+            0,
+            name.len() as u32 + 1,
+            0,
+        ];
+        self.buf.extend_from_slice(b"070701");
+        for f in fields {
+            self.buf.extend_from_slice(format!("{f:08x}").as_bytes());
+        }
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.push(0);
+        self.pad();
+        self.buf.extend_from_slice(data);
+        self.pad();
+    }
+
+    fn pad(&mut self) {
+        while !self.buf.len().is_multiple_of(4) {
+            self.buf.push(0);
+        }
+    }
+
+    /// A directory and its missing parents.
+    pub fn dir(&mut self, path: &str) -> &mut Self {
+        let path = path.trim_matches('/');
+        let mut cur = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            if !cur.is_empty() {
+                cur.push('/');
+            }
+            cur.push_str(part);
+            if !self.dirs.contains(&cur) {
+                self.dirs.push(cur.clone());
+                let c = cur.clone();
+                self.entry(&c, 0o040_755, &[]);
+            }
+        }
+        self
+    }
+
+    /// A regular file with `mode` (permission bits), parents created.
+    pub fn file(&mut self, path: &str, data: &[u8], mode: u32) -> &mut Self {
+        if let Some((parent, _)) = path.trim_start_matches('/').rsplit_once('/') {
+            self.dir(parent);
+        }
+        self.entry(path, 0o100_000 | mode, data);
+        self
+    }
+
+    /// A copy of the host file `src` at `path`.
+    pub fn copy(&mut self, path: &str, src: &Path) -> &mut Self {
+        let data = fs::read(src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
+        self.file(path, &data, 0o755)
+    }
+
+    /// The archive, with its trailer.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.entry("TRAILER!!!", 0, &[]);
+        self.buf
+    }
+}
+
+/// Can this host run a stock kernel under KVM? (A nested paravirtual KVM cannot: it hangs.) The
+/// verdict is cached per host boot, so only the first test run pays the probe.
+fn kvm_works(kernel: &Path, initrd: &Path) -> bool {
+    if !Path::new("/dev/kvm").exists() {
+        return false;
+    }
+    let boot_id = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let cache = std::env::temp_dir().join("sangja-vm-kvm-probe");
+    if let Some(v) = fs::read_to_string(&cache)
+        .ok()
+        .and_then(|c| c.strip_prefix(boot_id.trim()).map(|v| v.trim() == "kvm"))
+    {
+        return v;
+    }
+    // A kernel without an init panics at once: under a working KVM that takes well under 6 s.
+    let out = boot_raw(
+        kernel,
+        initrd,
+        "kvm",
+        "rdinit=/nonexistent",
+        Duration::from_secs(6),
+    );
+    let works = out.contains("Kernel panic");
+    let verdict = if works { "kvm" } else { "tcg" };
+    let _ = fs::write(&cache, format!("{} {verdict}", boot_id.trim()));
+    works
+}
+
+fn boot_raw(kernel: &Path, initrd: &Path, accel: &str, extra: &str, timeout: Duration) -> String {
+    let log = initrd.with_extension("serial.log");
+    let serial = fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(["-accel", accel, "-M", "pc", "-m", "512", "-smp", "2"])
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+        .args(["-no-reboot", "-kernel"])
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-append")
+        .arg(format!("console=ttyS0 quiet panic=-1 rdinit=/init {extra}"))
+        .stdin(Stdio::null())
+        .stdout(serial)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("qemu-system-x86_64: {e} (apt-get install qemu-system-x86): the cgroup v2 tests boot a VM")
+        });
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&fs::read(&log).unwrap_or_default()).into_owned()
+}
+
+/// Boot `kernel` with `initrd` (the archive's `/init` runs as pid 1) and return what the serial
+/// console printed; the VM is killed after `timeout`.
+pub fn boot(kernel: &Path, initrd: &Path, timeout: Duration) -> String {
+    let accel = if kvm_works(kernel, initrd) {
+        "kvm"
+    } else {
+        "tcg"
+    };
+    boot_raw(kernel, initrd, accel, "", timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newc_entries_are_aligned() {
+        let mut i = Initramfs::default();
+        i.file("/a/b", b"xyz", 0o644);
+        let buf = i.finish();
+        assert_eq!(&buf[..6], b"070701");
+        assert!(buf.len().is_multiple_of(4));
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.contains("a/b\0") && text.contains("xyz") && text.contains("TRAILER!!!"));
+    }
+}
