@@ -147,10 +147,10 @@ fn wait_for_exec(result: &fs::File) -> Result<()> {
     if msg.is_empty() {
         Ok(())
     } else {
-        Err(Error::BadStatus(format!(
-            "startContainer hook {}",
-            String::from_utf8_lossy(&msg).trim_end()
-        )))
+        // The init wrote the whole reason (a startContainer hook, or loading seccomp).
+        Err(Error::BadStatus(
+            String::from_utf8_lossy(&msg).trim_end().to_string(),
+        ))
     }
 }
 

@@ -12,7 +12,8 @@
 //!   filesystem data options (`mode=755`) it hands to the kernel as they are;
 //! - `linux.namespaces`: what `spec::validate` accepts (no `user` and no `time` yet);
 //! - `linux.capabilities`: every name of the capability table (the `caps` crate);
-//! - `linux.seccomp`, `linux.apparmor`, `linux.selinux`: disabled, as validation refuses them.
+//! - `linux.seccomp`: enabled, with the actions, operators, arches and flags the compiler knows;
+//! - `linux.apparmor`, `linux.selinux`: disabled, as validation refuses them.
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -121,11 +122,29 @@ pub struct LinuxFeatures {
     /// Cgroup managers.
     pub cgroup: CgroupFeatures,
     /// Seccomp support.
-    pub seccomp: Enabled,
+    pub seccomp: SeccompFeatures,
     /// AppArmor support.
     pub apparmor: Enabled,
     /// SELinux support.
     pub selinux: Enabled,
+}
+
+/// `linux.seccomp` of the Features structure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeccompFeatures {
+    /// Seccomp filters are compiled and loaded (in pure Rust; no libseccomp).
+    pub enabled: bool,
+    /// Recognized `SCMP_ACT_*` actions.
+    pub actions: Vec<String>,
+    /// Recognized `SCMP_CMP_*` operators.
+    pub operators: Vec<String>,
+    /// Recognized `SCMP_ARCH_*` architectures.
+    pub archs: Vec<String>,
+    /// Recognized `SECCOMP_FILTER_FLAG_*` flags.
+    pub known_flags: Vec<String>,
+    /// Flags this kernel supports.
+    pub supported_flags: Vec<String>,
 }
 
 /// `linux.cgroup` of the Features structure.
@@ -183,7 +202,17 @@ pub fn features() -> Features {
                 systemd: false,
                 systemd_user: false,
             },
-            seccomp: Enabled { enabled: false },
+            seccomp: SeccompFeatures {
+                enabled: true,
+                actions: strings(crate::seccomp::ACTIONS),
+                operators: strings(crate::seccomp::OPERATORS),
+                archs: strings(crate::seccomp::ARCHES),
+                known_flags: strings(crate::seccomp::KNOWN_FLAGS),
+                supported_flags: crate::seccomp::supported_flags()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            },
             apparmor: Enabled { enabled: false },
             selinux: Enabled { enabled: false },
         },
@@ -243,7 +272,10 @@ mod tests {
         assert!(text.ends_with("}\n"), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!(v["linux"]["cgroup"]["systemdUser"], false);
-        assert_eq!(v["linux"]["seccomp"]["enabled"], false);
+        assert_eq!(v["linux"]["seccomp"]["enabled"], true);
+        assert!(v["linux"]["seccomp"]["actions"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "SCMP_ACT_NOTIFY")));
     }
 
     #[test]

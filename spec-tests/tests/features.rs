@@ -90,8 +90,21 @@ fn features_json_shape() {
         f["linux"]["cgroup"],
         json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false})
     );
-    for lsm in ["seccomp", "apparmor", "selinux"] {
+    for lsm in ["apparmor", "selinux"] {
         assert_eq!(f["linux"][lsm], json!({"enabled": false}), "linux.{lsm}");
+    }
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    for (key, want) in [
+        ("actions", "SCMP_ACT_NOTIFY"),
+        ("operators", "SCMP_CMP_MASKED_EQ"),
+        ("archs", "SCMP_ARCH_X86"),
+        ("knownFlags", "SECCOMP_FILTER_FLAG_LOG"),
+    ] {
+        let got = list(&f, &format!("/linux/seccomp/{key}"));
+        assert!(
+            got.iter().any(|x| x == want),
+            "linux.seccomp.{key} lacks {want}: {got:?}"
+        );
     }
     assert!(
         f["annotations"]["io.github.sangja.version"].is_string(),

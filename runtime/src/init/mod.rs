@@ -104,7 +104,10 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::j
     if let Some(s) = plan.seccomp.as_ref() {
         if !s.notifies() && !crate::seccomp::loads_early(&plan.process) {
             if let Err(e) = s.install() {
-                let _ = sys::write(result.as_fd(), b"load seccomp filter: ");
+                let _ = sys::write(
+                    result.as_fd(),
+                    b"unable to start container process: load seccomp filter: ",
+                );
                 let _ = sys::write(result.as_fd(), e.desc().as_bytes());
                 sys::exit_now(SETUP_FAILED);
             }
@@ -116,6 +119,7 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::j
         // `start` waits on the result fifo and reports this; exec never happens.
         let mut text = [0u8; 1024];
         let n = crate::hooks::describe_failure(&f, &stderr, &mut text);
+        let _ = sys::write(result.as_fd(), b"startContainer hook ");
         let _ = sys::write(result.as_fd(), &text[..n]);
         sys::exit_now(SETUP_FAILED);
     }
