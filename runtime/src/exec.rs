@@ -246,7 +246,9 @@ impl Container {
             }
             None => (None, None),
         };
+        let paused = self.status() == Status::Paused;
         let join = match &self.rec.cgroup {
+            Some(cg) if paused => crate::join::Join::open_paused(cg)?,
             Some(cg) => crate::join::Join::open(cg)?,
             None => crate::join::Join::default(),
         };
@@ -305,6 +307,9 @@ fn spawn(
         }
     }
     // A child that already failed has sent its reason: read it below rather than fail here.
+    if join.is_deferred() {
+        return finish_paused(pid, parent_sock.as_fd(), join);
+    }
     let _ = channel::send_joined(parent_sock.as_fd());
     // The channel is close-on-exec: EOF means the exec happened; a message means it did not.
     let mut buf = [0u8; channel::MSG_MAX];
@@ -346,6 +351,38 @@ fn spawn(
 }
 
 /// The exec child: never returns.
+/// `exec --ignore-paused` into a paused container: once the child is ready to exec, put it in
+/// the frozen cgroup and return; it execs when the container resumes (so a failure of its exec
+/// itself cannot be reported here).
+fn finish_paused(
+    pid: libc::pid_t,
+    sock: BorrowedFd<'_>,
+    join: &crate::join::Join,
+) -> Result<libc::pid_t> {
+    let launch = |call, source| Error::from(crate::launch::LaunchError::Parent { call, source });
+    let mut buf = [0u8; channel::MSG_MAX];
+    let n = sys::read(sock, &mut buf).unwrap_or(0);
+    let fail = |e: Error| {
+        let _ = sys::kill(pid, libc::SIGKILL);
+        let _ = sys::waitpid(pid, 0);
+        Err(e)
+    };
+    match channel::decode(&buf[..n]) {
+        Some(Message::Ready) => {}
+        Some(Message::Error {
+            step,
+            errno,
+            detail,
+        }) => return fail(crate::launch::init_error(step, errno, detail).into()),
+        _ => return fail(launch("read exec child", Errno::EPROTO)),
+    }
+    if let Err(e) = join.join_deferred(pid) {
+        return fail(launch("write cgroup.procs", e));
+    }
+    let _ = channel::send_joined(sock);
+    Ok(pid)
+}
+
 fn child(
     plan: &ExecPlan,
     sock: BorrowedFd<'_>,
@@ -413,6 +450,12 @@ fn setup<'a>(
     sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;
     sys::reset_signals();
     // Run no user code before the parent has put us in the container's cgroup.
+    if join.is_deferred() {
+        // Paused container: tell the parent we are ready; it joins us to the frozen cgroup and
+        // exits, so stop dying with it first.
+        let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
+        channel::send_ready(chan.sock(), None).map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
+    }
     chan.wait_joined()
         .map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
     // The exec'd process must not die with `sangja exec -d`, which exits right away.

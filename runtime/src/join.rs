@@ -27,6 +27,9 @@ pub struct Join {
     v2_dir: Option<OwnedFd>,
     /// Its `cgroup.procs`, for the fallback.
     v2_procs: Option<PathBuf>,
+    /// Paused container (`exec --ignore-paused`): the frozen hierarchies' `cgroup.procs`, written
+    /// by the parent only once the child is ready to exec (it would freeze mid-set-up otherwise).
+    deferred: Vec<PathBuf>,
 }
 
 fn open_err(path: PathBuf) -> impl FnOnce(std::io::Error) -> CgroupError {
@@ -61,6 +64,47 @@ impl Join {
             }
         }
         Ok(j)
+    }
+
+    /// Like [`Join::open`] for a paused container: the freezer (v1) and the v2 cgroup are joined
+    /// last, by the parent, see [`Join::join_deferred`].
+    pub fn open_paused(cg: &Cgroup) -> Result<Join, CgroupError> {
+        let mut j = Join::default();
+        for (controllers, dir) in &cg.dirs {
+            let freezer = controllers.is_empty() || controllers.split(',').any(|c| c == "freezer");
+            if freezer {
+                j.deferred.push(dir.join("cgroup.procs"));
+                continue;
+            }
+            let p = dir.join("tasks");
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&p)
+                .map_err(open_err(p))?;
+            j.tasks.push(OwnedFd::from(f));
+        }
+        Ok(j)
+    }
+
+    /// Some joins wait for the child to be ready (see [`Join::open_paused`]).
+    pub fn is_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    /// Parent side for a paused container: join the frozen hierarchies (the child freezes there).
+    pub fn join_deferred(&self, pid: libc::pid_t) -> Result<(), Errno> {
+        let mut digits = [0u8; 16];
+        let text = crate::launch::format_pid(pid, &mut digits);
+        for path in &self.deferred {
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(path)
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+            sys::write(f.as_fd(), text)?;
+        }
+        Ok(())
     }
 
     /// Child side, first thing after the clone: move ourselves into every v1 hierarchy.

@@ -988,3 +988,36 @@ fn differential_against_runc() {
         diffs.join("\n")
     );
 }
+
+/// runc refuses to exec into a paused container unless `--ignore-paused`; with it, the process is
+/// created (frozen with the rest of the cgroup) and runs once the container resumes.
+#[test]
+fn exec_into_a_paused_container() {
+    let h = harness!();
+    let r = running(&h);
+    let id = &r.c.id;
+    h.cmd(&["pause", id]).ok();
+    assert_eq!(h.status(id), "paused");
+    assert_exec_error(
+        &exec(&h, &[id, "true"]),
+        "cannot exec in a paused container (use --ignore-paused to override)",
+    );
+    let out = exec(
+        &h,
+        &[
+            "--ignore-paused",
+            "-d",
+            id,
+            "sh",
+            "-c",
+            "echo resumed > /dev/shm/paused-exec",
+        ],
+    );
+    out.ok();
+    h.cmd(&["resume", id]).ok();
+    assert_eq!(h.status(id), "running");
+    let seen = host::wait_until(secs(10), || {
+        exec(&h, &[id, "cat", "/dev/shm/paused-exec"]).stdout == "resumed\n"
+    });
+    assert!(seen, "the exec'd process never ran after resume");
+}
