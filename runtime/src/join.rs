@@ -40,6 +40,17 @@ fn open_err(path: PathBuf) -> impl FnOnce(std::io::Error) -> CgroupError {
     }
 }
 
+/// A v1 hierarchy's `tasks` file, open for writing.
+fn open_tasks(dir: &std::path::Path) -> Result<OwnedFd, CgroupError> {
+    let p = dir.join("tasks");
+    fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&p)
+        .map(OwnedFd::from)
+        .map_err(open_err(p))
+}
+
 impl Join {
     /// Open the handles for `cg` (before the clone).
     pub fn open(cg: &Cgroup) -> Result<Join, CgroupError> {
@@ -54,13 +65,7 @@ impl Join {
                 j.v2_dir = Some(OwnedFd::from(d));
                 j.v2_procs = Some(dir.join("cgroup.procs"));
             } else {
-                let p = dir.join("tasks");
-                let f = fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(&p)
-                    .map_err(open_err(p))?;
-                j.tasks.push(OwnedFd::from(f));
+                j.tasks.push(open_tasks(dir)?);
             }
         }
         Ok(j)
@@ -76,13 +81,7 @@ impl Join {
                 j.deferred.push(dir.join("cgroup.procs"));
                 continue;
             }
-            let p = dir.join("tasks");
-            let f = fs::OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&p)
-                .map_err(open_err(p))?;
-            j.tasks.push(OwnedFd::from(f));
+            j.tasks.push(open_tasks(dir)?);
         }
         Ok(j)
     }
