@@ -7,13 +7,13 @@
 //!   [`compile`]'s module; the syscall tables come from the `syscalls` crate (see `build.rs`).
 //! - [`Program::check_kernel`] asks the kernel, at plan time, whether it has the requested filter
 //!   flags.
-//! - [`Program::install`] runs in the init with no allocation.
+//! - `Program::install` runs in the init with no allocation.
 //!
 //! When the filter is loaded (see `init`): as late as possible, right after `start` released the
 //! init (before the startContainer hooks, which run binaries from the container's image, and
 //! `execve`). Two exceptions, both as runc: without `noNewPrivileges`, loading a filter needs
 //! CAP_SYS_ADMIN, so when the process's effective set lacks it the filter is loaded in the middle of
-//! the identity switch, before the capabilities are dropped ([`loads_early`]); and a profile with
+//! the identity switch, before the capabilities are dropped (`loads_early`); and a profile with
 //! `SCMP_ACT_NOTIFY` is loaded before the init reports ready, since `create` must hand the listener
 //! to the agent before it returns.
 use std::os::fd::{FromRawFd, OwnedFd};
