@@ -273,7 +273,22 @@ impl Container {
                 owner: String::new(),
             },
         });
-        let spawned = crate::launch::spawn(&plan, &join, console, runtime_hooks.as_ref())?;
+        let spawned = match crate::launch::spawn(&plan, &join, console, runtime_hooks.as_ref()) {
+            Ok(s) => s,
+            // An init killed before it reported, in a cgroup that just saw an OOM kill: say so
+            // (runc reports the limit it could not set; ours is set before the init joins).
+            Err(crate::launch::LaunchError::Died(status))
+                if libc::WIFSIGNALED(status) && cgroup.oom_kills() > 0 =>
+            {
+                let limit = linux
+                    .and_then(|l| l.resources().as_ref())
+                    .and_then(|r| r.memory().as_ref())
+                    .and_then(|m| m.limit())
+                    .unwrap_or(0);
+                return Err(crate::launch::LaunchError::OomKilled { limit }.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let pid = spawned.pid;
         if let (Some(t), Some([mounts, pivot, ready])) = (trace.as_mut(), spawned.init_times) {
             // The init's phases run while the parent joins it to its cgroup: both are shown,

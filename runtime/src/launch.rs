@@ -55,6 +55,12 @@ pub enum LaunchError {
     /// A runtime-side hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// The init was OOM-killed while setting up: the memory limit is below what it needs.
+    #[error("unable to start container process: the init was OOM-killed during set-up: linux.resources.memory.limit ({limit} bytes) is too low")]
+    OomKilled {
+        /// The configured limit.
+        limit: i64,
+    },
     /// The init died without reporting.
     #[error(
         "unable to start container process: init exited before reporting (wait status {0:#x})"

@@ -230,3 +230,20 @@ fn delete_of_a_running_container_without_force() {
     h.cmd(&["delete", &c.id]).ok();
     assert_nothing_left(&h, &c.id, &b);
 }
+
+/// A memory limit the init cannot even start under: the error says so and names the field
+/// (instead of "the init exited"), and nothing is left behind.
+#[test]
+fn memory_limit_too_low_for_the_init() {
+    let h = harness!();
+    let mut b = h.bundle();
+    b.args(&["true"]);
+    b.set(
+        "/linux/resources/memory",
+        serde_json::json!({"limit": 1000}),
+    );
+    let id = h.id();
+    let (out, _) = h.try_create(&b, &id, &[]);
+    out.assert_error("linux.resources.memory.limit (1000 bytes) is too low");
+    assert_nothing_left(&h, &id, &b);
+}

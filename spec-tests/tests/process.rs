@@ -464,3 +464,17 @@ fn socket_activation_fds_come_first_with_listen_env() {
         "1 1\nactivation-fd\npreserved-fd\n"
     );
 }
+
+/// A `process.cwd` missing from the rootfs is created, as runc does (Kubernetes' workingDir).
+#[test]
+fn a_missing_cwd_is_created_inside_the_rootfs() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    b.set("/process/cwd", json!("/work/dir"));
+    let out = h.sh(&mut b, "pwd");
+    assert_eq!(out, "/work/dir\n");
+    assert!(
+        b.rootfs().join("work/dir").is_dir(),
+        "created inside the rootfs"
+    );
+}

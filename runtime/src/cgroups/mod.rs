@@ -744,6 +744,24 @@ impl Cgroup {
         self.execute(&writes)
     }
 
+    /// How many processes the kernel's OOM killer has killed in this cgroup (v1
+    /// `memory.oom_control`, v2 `memory.events`); 0 when unknown.
+    pub fn oom_kills(&self) -> u64 {
+        let file = match self.v2_dir() {
+            Some(d) => d.join("memory.events"),
+            None => match self.dir_of("memory") {
+                Some(d) => d.join("memory.oom_control"),
+                None => return 0,
+            },
+        };
+        fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Host pids in the cgroup (from the pids, freezer or unified hierarchy).
     pub fn pids(&self) -> Vec<i32> {
         let dir = self

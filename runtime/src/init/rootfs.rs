@@ -290,6 +290,10 @@ pub fn prepare<'a>(
             }
         }
     }
+    // A missing `process.cwd` is created (as root, inside the rootfs), as runc does: Kubernetes'
+    // `workingDir` relies on it.
+    open_or_create(root.as_fd(), &plan.process.cwd, false)
+        .map_err(|e| fail(Step::Cwd, e, &plan.process.cwd))?;
     Ok(root)
 }
 

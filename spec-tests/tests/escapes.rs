@@ -1,0 +1,517 @@
+//! Escape regressions: each test attempts a known runc container escape against the runtime and asserts
+//! that it fails (issue 5, point 4). Most important first.
+//!
+//! - CVE-2019-5736: overwriting the host runtime binary through `/proc/<pid>/exe`;
+//! - CVE-2016-9962: host fds leaking into `exec`'d processes;
+//! - CVE-2024-21626: a leaked host directory fd reachable as `process.cwd = /proc/self/fd/N`;
+//! - CVE-2021-30465 / CVE-2019-16884 / CVE-2019-19921: mount destinations and `/proc` replaced by symlinks
+//!   or bind mounts from the image;
+//! - CVE-2023-27561: `maskedPaths` through symlinks;
+//! - `/proc/sys`, `/proc/sysrq-trigger` and `/sys` read-only with the default spec.
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+use spec_tests::{harness, host, secs, Harness};
+
+/// A file whose name only exists on the host, next to the bundle: seeing it from the container means the
+/// container reached a host directory.
+const HOST_MARKER: &str = "host-marker-outside-the-container";
+
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sha256sum");
+    assert!(out.status.success(), "sha256sum {}", path.display());
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn write_exec(path: &Path, text: &str) {
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Mount points of the host (this test's mount namespace) under `dir`.
+fn host_mounts_under(dir: &Path) -> Vec<String> {
+    host::own_mounts()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| Path::new(p).starts_with(dir))
+        .collect()
+}
+
+/// Names in a host directory, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 1. CVE-2019-5736: /proc/<pid>/exe of a runtime process
+
+/// The attacker, the container's init: it scans every pid it can see; for any process whose executable is
+/// not busybox (a runtime process: an `exec` child before its execve, or the runtime binary re-executed
+/// through a `#!/proc/self/exe` script), it stops it, grabs `/proc/<pid>/exe` read-only, kills it and
+/// then tries to reopen the grabbed fd for writing (`/proc/self/fd/3`) and to write `/proc/<pid>/exe`
+/// directly — exactly the runc exploit. Every attempt is logged to /tmp/log.
+const ATTACKER: &str = r#"#!/bin/sh
+echo ready > /tmp/ready
+n=0
+while [ ! -e /tmp/stop ]; do
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = 1 ] && continue
+    [ "$p" = "$$" ] && continue
+    read comm < $d/comm 2>/dev/null || continue
+    case "$comm" in sh|sleep|cat|true|ls|busybox|attack) continue;; esac
+    kill -STOP $p 2>/dev/null
+    n=$((n+1))
+    echo "saw $p comm=$comm" >> /tmp/log
+    if dd if=/payload of=$d/exe conv=notrunc bs=7 count=1 2>>/tmp/log; then
+      echo "WROTE-DIRECT $p" >> /tmp/log
+    fi
+    (
+      exec 3< $d/exe || { echo "open-ro-failed $p" >> /tmp/log; exit 0; }
+      echo "OPENED-RO $p $(readlink /proc/self/fd/3)" >> /tmp/log
+      kill -KILL $p 2>/dev/null
+      i=0
+      while [ $i -lt 50 ]; do
+        if dd if=/payload of=/proc/self/fd/3 conv=notrunc bs=7 count=1 2>>/tmp/log; then
+          echo "WROTE-REOPEN $p" >> /tmp/log
+          exit 0
+        fi
+        i=$((i+1)); usleep 20000
+      done
+    ) 2>>/tmp/log
+    kill -CONT $p 2>/dev/null
+  done
+done
+echo "done seen=$n" >> /tmp/log
+"#;
+
+#[test]
+fn cve_2019_5736_runtime_binary_not_writable_from_container() {
+    // Attack a private copy of the runtime binary so a successful attack cannot break the build.
+    let built = spec_tests::sangja_bin(env!("CARGO_BIN_EXE_sangja"));
+    let probe = harness!();
+    let bin_dir = probe.tempdir("bin");
+    let bin = bin_dir.join("sangja");
+    fs::copy(&built, &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let before = sha256(&bin);
+    let h = Harness::new(&bin, "cve_2019_5736");
+
+    let mut b = h.bundle_private();
+    let root = b.rootfs().to_path_buf();
+    write_exec(&root.join("attack"), ATTACKER);
+    fs::write(root.join("payload"), "PWNED!!").unwrap();
+    // The image's "binary" that re-executes whatever runs it: the runtime's own executable.
+    write_exec(&root.join("evil"), "#!/proc/self/exe\n");
+    b.set("/root/readonly", json!(false));
+    // No CAP_SYS_PTRACE (default spec): non-dumpable runtime processes' /proc/<pid>/exe stay closed.
+    b.args(&["/attack"]);
+    let c = h.create_and_start(&b);
+    assert!(
+        host::wait_until(secs(10), || root.join("tmp/ready").exists()),
+        "the attacker did not start"
+    );
+    let log_path = root.join("tmp/log");
+    // Four clients race execs against the attacker: exec children run runtime code in the container
+    // until their execve, and `/evil` (a `#!/proc/self/exe` script) would make the exec child's execve
+    // run the runtime binary itself inside the container.
+    let evil_results: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut bad = Vec::new();
+                    // Until the attacker has caught runtime processes a few times (at most 100 rounds).
+                    for _ in 0..100 {
+                        let log = fs::read_to_string(&log_path).unwrap_or_default();
+                        if log.matches("saw ").count() >= 5 {
+                            break;
+                        }
+                        let _ = h.cmd(&["exec", &c.id, "true"]);
+                        let evil = h.cmd(&["exec", &c.id, "/evil", "state", &c.id]);
+                        if evil.success() {
+                            bad.push(evil.to_string());
+                        }
+                    }
+                    bad
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert!(
+        evil_results.is_empty(),
+        "a #!/proc/self/exe script ran in the container: {evil_results:?}"
+    );
+    fs::write(root.join("tmp/stop"), "").unwrap();
+    assert!(
+        host::wait_until(secs(20), || fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("done seen=")),
+        "the attacker did not finish: {}",
+        fs::read_to_string(&log_path).unwrap_or_default()
+    );
+    h.cmd(&["delete", "--force", &c.id]).ok();
+    let log = fs::read_to_string(&log_path).unwrap();
+    eprintln!("attacker log:\n{log}");
+    assert_eq!(
+        sha256(&bin),
+        before,
+        "the host runtime binary was modified from the container:\n{log}"
+    );
+    assert!(
+        !log.contains("WROTE-"),
+        "the container wrote the runtime binary:\n{log}"
+    );
+    // A process caught right after its execve shows the container's busybox: harmless. Any other
+    // executable grabbed is a host file (the runtime).
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("OPENED-RO") && !l.ends_with(" /bin/busybox")),
+        "the container opened the runtime binary:\n{log}"
+    );
+    // The attack really ran against runtime processes (otherwise this test proves nothing).
+    assert!(
+        log.contains("saw "),
+        "the attacker never saw a runtime process:\n{log}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 2. CVE-2016-9962: fds of the runtime reaching the container
+
+/// The fds of a host pid other than 0, 1 and 2, with their targets.
+fn extra_fds(pid: i64) -> Vec<String> {
+    let dir = format!("/proc/{pid}/fd");
+    let mut v: Vec<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap())
+        .filter(|e| !["0", "1", "2"].contains(&e.file_name().to_str().unwrap()))
+        .map(|e| {
+            let target = fs::read_link(e.path()).unwrap_or_default();
+            format!(
+                "{} -> {}",
+                e.file_name().to_string_lossy(),
+                target.display()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn cve_2016_9962_no_host_fds_in_init_or_exec() {
+    let h = harness!();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    let c = h.create_and_start(&b);
+    let init = h.pid(&c.id);
+    let pid_file = h.base().join("exec.pid");
+    let pf = pid_file.to_str().unwrap();
+    h.cmd(&["exec", "--detach", "--pid-file", pf, &c.id, "sleep", "1000"])
+        .ok();
+    let exec_pid: i64 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Both processes have execve'd `sleep` (no runtime code left) and hold nothing but stdio: no channel
+    // socket, sync pipe, cgroup, namespace or state-dir fd of the runtime.
+    for (who, pid) in [("init", init), ("exec", exec_pid)] {
+        assert!(
+            host::wait_until(secs(5), || fs::read_link(format!("/proc/{pid}/exe"))
+                .map(|p| p.ends_with("busybox"))
+                .unwrap_or(false)),
+            "{who} did not exec sleep"
+        );
+        assert_eq!(
+            extra_fds(pid),
+            Vec::<String>::new(),
+            "{who} (pid {pid}) holds fds beyond stdio"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 3. CVE-2024-21626: a leaked host directory fd as the cwd
+
+/// The container process lists `.`, `..` and `../..`; a host cwd would show the marker next to the bundle.
+const LIST_CWD: &str = "pwd; ls -a . .. ../.. ../../.. 2>&1; ls -a /proc/self/cwd/.. 2>&1";
+
+#[test]
+fn cve_2024_21626_cwd_through_proc_self_fd() {
+    let h = harness!();
+    fs::write(h.base().join(HOST_MARKER), "").unwrap();
+    let mut b = h.bundle();
+    fs::write(b.dir.join(HOST_MARKER), "").unwrap();
+    let mut refused = 0;
+    for fd in 3..=10 {
+        b.set("/process/cwd", json!(format!("/proc/self/fd/{fd}")));
+        b.args(&["sh", "-c", LIST_CWD]);
+        let out = h.run(&b);
+        assert!(
+            !out.stdout.contains(HOST_MARKER) && !out.stdout.contains("config.json"),
+            "cwd /proc/self/fd/{fd} reached a host directory:\n{out}"
+        );
+        if !out.success() {
+            refused += 1;
+        }
+    }
+    // The same through exec --cwd, into a running container.
+    b.set("/process/cwd", json!("/"));
+    b.args(&["sleep", "1000"]);
+    let c = h.create_and_start(&b);
+    for fd in 3..=10 {
+        let cwd = format!("/proc/self/fd/{fd}");
+        let out = h.cmd(&["exec", "--cwd", &cwd, &c.id, "sh", "-c", LIST_CWD]);
+        assert!(
+            !out.stdout.contains(HOST_MARKER) && !out.stdout.contains("config.json"),
+            "exec --cwd {cwd} reached a host directory:\n{out}"
+        );
+    }
+    eprintln!("{refused} of 8 creates refused the /proc/self/fd cwd");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 4. CVE-2021-30465 and friends: mount destinations through symlinks
+
+#[test]
+fn mount_destination_symlinks_stay_in_rootfs() {
+    let h = harness!();
+    let host_dir = h.tempdir("hostdir");
+    fs::write(host_dir.join(HOST_MARKER), "").unwrap();
+    let host_before = names(&host_dir);
+    let mut b = h.bundle_private();
+    let root = b.rootfs().to_path_buf();
+    // Absolute, relative with `..` past the root, and a chain of both.
+    symlink(&host_dir, root.join("abs")).unwrap();
+    let ups = "../".repeat(32);
+    symlink(
+        format!(
+            "{ups}{}",
+            host_dir.to_str().unwrap().trim_start_matches('/')
+        ),
+        root.join("mnt/rel"),
+    )
+    .unwrap();
+    symlink("/abs", root.join("chain")).unwrap();
+    // A destination whose parent is a symlink to the host dir.
+    symlink(&host_dir, root.join("parent")).unwrap();
+    for dest in ["/abs", "/mnt/rel", "/chain", "/parent/sub"] {
+        b.add_mount(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"}));
+    }
+    b.set("/root/readonly", json!(false));
+    let out = h.sh(
+        &mut b,
+        "for d in /abs /mnt/rel /chain /parent/sub; do touch $d/pwned 2>/dev/null; ls $d; done; echo ok",
+    );
+    assert!(out.ends_with("ok\n"), "{out}");
+    assert!(
+        !out.contains(HOST_MARKER),
+        "a mount destination showed the host directory:\n{out}"
+    );
+    assert_eq!(
+        names(&host_dir),
+        host_before,
+        "the container wrote into the host dir"
+    );
+    assert!(host_mounts_under(h.base()).is_empty());
+}
+
+#[test]
+fn mount_destination_symlink_to_proc_is_not_followed_out() {
+    // CVE-2019-16884 style: a bind mount onto /proc/self/attr through a symlink in the image.
+    let h = harness!();
+    let fake = h.tempdir("fakeattr");
+    fs::write(fake.join("current"), "unconfined\n").unwrap();
+    let mut b = h.bundle_private();
+    symlink("/proc/self/attr", b.rootfs().join("evil")).unwrap();
+    b.add_mount(json!({
+        "destination": "/evil", "type": "bind", "source": fake.to_str().unwrap(), "options": ["bind"]
+    }));
+    b.set("/root/readonly", json!(false));
+    b.args(&[
+        "sh",
+        "-c",
+        "cat /proc/self/attr/current 2>&1; stat -f -c %T /proc",
+    ]);
+    let out = h.run(&b);
+    if out.success() {
+        // Accepted: the bind must have landed inside the rootfs, not over procfs.
+        assert!(
+            !out.stdout.contains("unconfined"),
+            "the image's symlink put a host bind mount over procfs's /proc/self/attr:\n{out}"
+        );
+        assert!(out.stdout.ends_with("proc\n"), "{out}");
+    }
+    assert!(host_mounts_under(h.base()).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CVE-2019-16884 / CVE-2019-19921: /proc replaced from the image
+
+/// The host's /proc/timer_list (in the default maskedPaths) is not empty, so reading 0 bytes from it in
+/// the container shows the mask.
+fn assert_timer_list_readable_on_host() {
+    let len = fs::read("/proc/timer_list").map(|v| v.len()).unwrap_or(0);
+    assert!(
+        len > 0,
+        "the host has no /proc/timer_list: the mask checks below would prove nothing"
+    );
+}
+
+#[test]
+#[ignore = "sangja bug: a bind mount over /proc is accepted, so /proc is not procfs (runc refuses it)"]
+fn proc_replaced_by_bind_mount_is_refused() {
+    // A bind mount onto /proc gives the container a fake /proc: masked and read-only paths then protect
+    // nothing real, and LSM labels written to /proc/self/attr go to a file. runc refuses any /proc
+    // mount that is not procfs.
+    let h = harness!();
+    let fake = h.tempdir("fakeproc");
+    fs::write(fake.join("timer_list"), "fake-timer-list\n").unwrap();
+    fs::create_dir_all(fake.join("sys")).unwrap();
+    let mut b = h.bundle();
+    b.add_mount(json!({
+        "destination": "/proc", "type": "bind", "source": fake.to_str().unwrap(), "options": ["rbind"]
+    }));
+    b.args(&["sh", "-c", "stat -f -c %T /proc; cat /proc/timer_list"]);
+    let out = h.run(&b);
+    assert!(
+        !out.success() || out.stdout.starts_with("proc\n"),
+        "a bind mount replaced /proc (it must be procfs):\n{out}"
+    );
+    assert!(!out.stdout.contains("fake-timer-list"), "{out}");
+    assert!(host_mounts_under(h.base()).is_empty());
+}
+
+#[test]
+fn proc_symlink_in_image_does_not_leave_rootfs() {
+    let h = harness!();
+    let host_dir = h.tempdir("hostproc");
+    fs::write(host_dir.join(HOST_MARKER), "").unwrap();
+    let mut b = h.bundle_private();
+    let root = b.rootfs().to_path_buf();
+    fs::remove_dir(root.join("proc")).unwrap();
+    symlink(&host_dir, root.join("proc")).unwrap();
+    b.set("/root/readonly", json!(false));
+    assert_timer_list_readable_on_host();
+    b.args(&[
+        "sh",
+        "-c",
+        "stat -f -c %T /proc; cat /proc/timer_list | wc -c",
+    ]);
+    let out = h.run(&b);
+    // Refused, or /proc is procfs inside the rootfs with its masks.
+    if out.success() {
+        assert_eq!(out.stdout, "proc\n0\n", "{out}");
+    }
+    assert_eq!(names(&host_dir), [HOST_MARKER]);
+    assert!(host_mounts_under(h.base()).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 5. CVE-2023-27561: maskedPaths through symlinks
+
+#[test]
+fn masked_path_symlinks_do_not_reach_host_or_unmask() {
+    let h = harness!();
+    let host_dir = h.tempdir("hostsecret");
+    fs::write(host_dir.join(HOST_MARKER), "secret\n").unwrap();
+    let mut b = h.bundle_private();
+    let root = b.rootfs().to_path_buf();
+    symlink(&host_dir, root.join("mnt/masked-abs")).unwrap();
+    symlink(
+        "../../../../../../../../../proc/timer_list",
+        root.join("mnt/masked-rel"),
+    )
+    .unwrap();
+    b.push("/linux/maskedPaths", json!("/mnt/masked-abs"));
+    b.push("/linux/maskedPaths", json!("/mnt/masked-rel"));
+    b.set("/root/readonly", json!(false));
+    assert_timer_list_readable_on_host();
+    b.args(&[
+        "sh",
+        "-c",
+        "cat /proc/timer_list | wc -c; cat /mnt/masked-rel | wc -c; ls /mnt/masked-abs/ 2>&1; echo ok",
+    ]);
+    let out = h.run(&b);
+    // The symlinks resolve inside the rootfs (the absolute one to nothing there): masks still apply and
+    // no host directory shows up.
+    out.ok();
+    assert!(
+        out.stdout.starts_with("0\n0\n"),
+        "/proc/timer_list unmasked:\n{out}"
+    );
+    assert!(!out.stdout.contains(HOST_MARKER), "{out}");
+    assert_eq!(names(&host_dir), [HOST_MARKER]);
+    assert_eq!(
+        fs::read_to_string(host_dir.join(HOST_MARKER)).unwrap(),
+        "secret\n"
+    );
+    assert!(host_mounts_under(h.base()).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 6. /proc/sys, /proc/sysrq-trigger and /sys are read-only with the default spec
+
+#[test]
+fn proc_sys_and_sysrq_read_only_by_default() {
+    let h = harness!();
+    let mut b = h.bundle();
+    // Writes back the current value (harmless if it ever succeeded), and `h` (help) to sysrq-trigger.
+    let run = h.run(b.args(&[
+        "sh",
+        "-c",
+        "f=/proc/sys/vm/overcommit_memory; v=$(cat $f); \
+         echo $v > $f 2>/dev/null && echo sys-written || echo sys-refused; \
+         echo h > /proc/sysrq-trigger && echo sysrq-written || echo sysrq-refused; \
+         touch /sys/kernel/pwned 2>/dev/null && echo sysfs-written || echo sysfs-refused; \
+         grep -E ' /proc/sys | /proc/sysrq-trigger | /sys ' /proc/self/mountinfo",
+    ]));
+    run.ok();
+    let out = run.stdout.clone();
+
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..3],
+        ["sys-refused", "sysrq-refused", "sysfs-refused"],
+        "{out}"
+    );
+    // A kernel without CONFIG_MAGIC_SYSRQ has no /proc/sysrq-trigger (the write above failed with ENOENT).
+    let sysrq = Path::new("/proc/sysrq-trigger").exists();
+    for mp in ["/proc/sys", "/proc/sysrq-trigger", "/sys"] {
+        if mp == "/proc/sysrq-trigger" && !sysrq {
+            continue;
+        }
+        let line = lines[3..]
+            .iter()
+            .find(|l| l.split(' ').nth(4) == Some(mp))
+            .unwrap_or_else(|| panic!("no mount at {mp}:\n{out}"));
+        let opts = line.split(' ').nth(5).unwrap();
+        assert!(
+            opts.split(',').any(|o| o == "ro"),
+            "{mp} is not read-only: {line}"
+        );
+    }
+}
