@@ -191,6 +191,7 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
                     "contains a NUL byte",
                 ));
             }
+            check_proc_mount(i, d, m.typ().as_deref())?;
         }
     }
     let linux = spec.linux().as_ref();
@@ -349,6 +350,43 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), Spec
         }
     }
     Ok(())
+}
+
+/// Files below `/proc` a mount may replace (lxcfs-style overrides, as runc allows).
+const PROC_OVERRIDES: [&str; 10] = [
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// `/proc` must be procfs (masked and read-only paths, LSM labels and `/proc/self` checks rely on
+/// it): a mount at `/proc` must be of type `proc`, and below it only the files runc allows may be
+/// replaced (CVE-2019-16884 and friends).
+fn check_proc_mount(i: usize, dest: &Path, typ: Option<&str>) -> Result<(), SpecError> {
+    let clean: PathBuf = dest.components().collect();
+    if !clean.starts_with("/proc") {
+        return Ok(());
+    }
+    let ok = if clean == Path::new("/proc") {
+        typ == Some("proc")
+    } else {
+        PROC_OVERRIDES.iter().any(|p| clean == Path::new(p))
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::field(
+            format!("mounts[{i}].destination"),
+            format!("{dest:?} cannot be mounted: /proc must be procfs and only some of its files may be replaced"),
+        ))
+    }
 }
 
 /// Validate a container id as runc does: `[A-Za-z0-9_+.-]+`, not `.` or `..`.

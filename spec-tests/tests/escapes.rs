@@ -382,7 +382,6 @@ fn assert_timer_list_readable_on_host() {
 }
 
 #[test]
-#[ignore = "sangja bug: a bind mount over /proc is accepted, so /proc is not procfs (runc refuses it)"]
 fn proc_replaced_by_bind_mount_is_refused() {
     // A bind mount onto /proc gives the container a fake /proc: masked and read-only paths then protect
     // nothing real, and LSM labels written to /proc/self/attr go to a file. runc refuses any /proc
