@@ -30,9 +30,9 @@ if [ -z "$cargo" ]; then
     exit 1
 fi
 if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-    sudo -u "$SUDO_USER" -H "$cargo" -q build-static
+    sudo -u "$SUDO_USER" -H "$cargo" build --release --quiet -p sangja-shim --bin sangja
 else
-    "$cargo" -q build-static
+    "$cargo" build --release --quiet -p sangja-shim --bin sangja
 fi
 target=${CARGO_TARGET_DIR:-$PWD/target}
 sangja=$target/release/sangja

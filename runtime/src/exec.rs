@@ -278,6 +278,7 @@ fn spawn(
     if let Some((_, theirs)) = &pid_ns {
         sys::setns(theirs.as_fd(), libc::CLONE_NEWPID).map_err(|e| launch("setns pid", e))?;
     }
+    let not_dumpable = sys::NotDumpable::new();
     // SAFETY: the child only runs `child`, which uses raw syscalls on prepared data and ends in
     // execve or _exit; the CLI is single-threaded.
     let forked = unsafe { join.clone(0) };
@@ -289,7 +290,10 @@ fn spawn(
             drop(parent_sock);
             child(plan, child_sock.as_fd(), console, join)
         }
-        Ok((Forked::Parent(pid), pending)) => (pid, pending),
+        Ok((Forked::Parent(pid), pending)) => {
+            drop(not_dumpable);
+            (pid, pending)
+        }
         Err(e) => return Err(launch("fork", e)),
     };
     drop(child_sock);

@@ -98,6 +98,7 @@ pub fn spawn(
         None => None,
         Some((path, field)) => Some(join_pid_ns(path, field)?),
     };
+    let not_dumpable = sys::NotDumpable::new();
     // SAFETY: the child only runs `init::run`, which executes the prepared plan with raw syscalls
     // and never returns; sangja's CLI is single-threaded, so no lock can be held by another thread.
     let forked = unsafe { join.clone(plan.clone_flags) };
@@ -109,7 +110,10 @@ pub fn spawn(
             drop(parent_sock);
             crate::init::run(plan, child_sock, console, join)
         }
-        Ok((Forked::Parent(pid), pending)) => (pid, pending),
+        Ok((Forked::Parent(pid), pending)) => {
+            drop(not_dumpable);
+            (pid, pending)
+        }
         Err(source) => {
             return Err(LaunchError::Parent {
                 call: "clone3",

@@ -5,7 +5,8 @@
 //! `delete`. Each check prints `CHECK <name> ok|FAIL: <why>` on the serial console; this test fails on
 //! any FAIL, on a missing check, or when the guest does not finish.
 //!
-//! Not yet: v2 device rules (an eBPF program) are not built, so there is no device check here.
+//! Devices: the eBPF device program `create` attaches denies a node the config made but did not
+//! allow (EPERM), and allows `/dev/null` and an allowed node.
 
 use std::fs;
 use std::path::Path;
@@ -137,6 +138,17 @@ $S create -b /bundles/pids c4 >/tmp/c4.out 2>&1 && $S start c4
 sleep 2
 has pids-limit-hit $CG/sangja/c4/pids.events "max [1-9]"
 $S delete -f c4
+
+# 10. Devices: the eBPF program denies a node made through linux.devices but not allowed in
+# resources.devices (EPERM before the driver is reached), allows /dev/null and an allowed node
+# (8:16 has no disk here: the driver's ENXIO, not EPERM).
+if $S create -b /bundles/dev c5 >/tmp/c5.out 2>&1 && $S start c5; then ok device-create; else fail device-create "$(cat /tmp/c5.out)"; fi
+i=0; while [ "$(status c5)" != stopped ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+has device-null-ok /tmp/c5.out 'null=0'
+has device-denied-eperm /tmp/c5.out 'sda=1 .*Operation not permitted'
+if grep -q 'sdb=1 .*No such device' /tmp/c5.out && ! grep -q 'sdb=.*Operation not permitted' /tmp/c5.out; then ok device-allowed; else fail device-allowed "$(cat /tmp/c5.out)"; fi
+has device-mknod-allowed /tmp/c5.out 'mknod=0'
+$S delete -f c5
 left=$(find $CG/sangja -mindepth 1 -type d; ls /run/sangja)
 [ -z "$left" ] && ok nothing-left || fail nothing-left "$left"
 "#;
@@ -182,6 +194,11 @@ const CHECKS: &[&str] = &[
     "oom-event",
     "oom-killed",
     "pids-limit-hit",
+    "device-create",
+    "device-null-ok",
+    "device-denied-eperm",
+    "device-allowed",
+    "device-mknod-allowed",
     "nothing-left",
 ];
 
@@ -254,6 +271,50 @@ fn initramfs(sangja: &Path) -> Vec<u8> {
     i.file(
         "/payload/bundles/pids/config.json",
         &config(&forks, pids),
+        0o644,
+    );
+    let dev_res = json!({"devices": [
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "b", "major": 8, "minor": 16, "access": "rw"}
+    ]});
+    let probe = [
+        "sh",
+        "-c",
+        "echo x >/dev/null; echo null=$?; \
+         e=$(head -c 1 /dev/sda 2>&1 >/dev/null); echo \"sda=$? $e\"; \
+         e=$(head -c 1 /dev/sdb 2>&1 >/dev/null); echo \"sdb=$? $e\"; \
+         mknod /tmp/sdc b 8 32; echo mknod=$?",
+    ];
+    let mut dev = serde_json::from_slice::<Value>(&config(&probe, dev_res)).expect("config");
+    set_pointer(
+        &mut dev,
+        "/linux/devices",
+        json!([
+            {"path": "/dev/sda", "type": "b", "major": 8, "minor": 0, "fileMode": 438, "uid": 0, "gid": 0},
+            {"path": "/dev/sdb", "type": "b", "major": 8, "minor": 16, "fileMode": 438, "uid": 0, "gid": 0}
+        ]),
+    );
+    // mknod needs CAP_MKNOD (not in runc's default set) and a writable place.
+    for set in ["bounding", "effective", "permitted"] {
+        set_pointer(
+            &mut dev,
+            &format!("/process/capabilities/{set}"),
+            json!([
+                "CAP_AUDIT_WRITE",
+                "CAP_KILL",
+                "CAP_NET_BIND_SERVICE",
+                "CAP_MKNOD"
+            ]),
+        );
+    }
+    let mut mounts = dev["mounts"].as_array().cloned().unwrap_or_default();
+    mounts.push(
+        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}),
+    );
+    set_pointer(&mut dev, "/mounts", Value::Array(mounts));
+    i.file(
+        "/payload/bundles/dev/config.json",
+        &serde_json::to_vec_pretty(&dev).expect("config"),
         0o644,
     );
     i.finish()

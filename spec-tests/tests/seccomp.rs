@@ -834,6 +834,8 @@ fn notify_hands_the_listener_to_the_agent() {
     ]);
     out.ok();
     assert!(out.stdout.contains("exec-mkdir-ok"), "{out}");
+    // `start` returns once the init is released; let its script get through its notifications.
+    spec_tests::host::wait_until(spec_tests::secs(10), || c.output().contains("0\n"));
     h.cmd(&["kill", &c.id, "KILL"]);
     let (states, answered) = agent.finish();
     // The agent faked mkdir (nothing created) and refused rmdir.

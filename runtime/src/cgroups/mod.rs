@@ -13,7 +13,8 @@
 //!
 //! - [`v1`]: the v1 controller files, the v1 freezer and v1 statistics;
 //! - [`v2`]: the unified files, `cgroup.freeze`, controller enabling and v2 statistics;
-//! - [`devices`]: the device rules (runc's defaults appended to `linux.resources.devices`);
+//! - [`devices`]: the device rules (runc's defaults appended to `linux.resources.devices`), and
+//!   their cgroup2 eBPF program (`BPF_PROG_TYPE_CGROUP_DEVICE`), attached by [`Cgroup::create`];
 //! - [`stats`]: runc-shaped statistics (`runc events --stats`).
 use std::borrow::Cow;
 use std::fs;
@@ -407,10 +408,22 @@ impl Cgroup {
     /// nothing is left behind.
     pub fn create(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
         let writes = self.plan(resources, Mode::Create)?;
+        // cgroup2 (pure v2 only: on a hybrid host the v1 devices controller has the rules).
+        let device_program = match (self.layout, self.index_of("")) {
+            (Layout::V2, Some(i)) => {
+                let spec_rules = resources.and_then(|r| r.devices().as_deref());
+                Some((i, devices::program(&devices::rules(spec_rules)?)))
+            }
+            _ => None,
+        };
         let mut created = Vec::with_capacity(self.dirs.len());
         let result = self
             .create_dirs(&mut created)
-            .and_then(|_| self.execute(&writes));
+            .and_then(|_| self.execute(&writes))
+            .and_then(|_| match &device_program {
+                Some((i, p)) => v2::attach_device_program(&self.dirs[*i].1, p),
+                None => Ok(()),
+            });
         if result.is_err() {
             // Only what this call made: a pre-existing cgroup (e.g. a refused frozen one) stays.
             for d in created.iter().rev() {
@@ -582,10 +595,8 @@ impl Cgroup {
                     v2_controller: None,
                     w,
                 })),
-                // cgroup2 controls devices with an eBPF program, not files: not built yet.
-                _ if self.layout == Layout::V2 => {
-                    log::debug!("cgroup2 device rules are not enforced by this sangja build")
-                }
+                // cgroup2 controls devices with an eBPF program, not files: `create` attaches it.
+                _ if self.layout == Layout::V2 => {}
                 // No devices hierarchy: only the config's own rules are an error (as runc).
                 _ if spec_rules.is_some_and(|s| !s.is_empty()) => {
                     return Err(CgroupError::NoController {

@@ -312,6 +312,45 @@ pub(super) fn enable_controller(
     }
 }
 
+/// Load the device program `insns` (built by [`super::devices::program`]) and attach it to the
+/// cgroup2 directory `dir` (`BPF_F_ALLOW_MULTI`: a program an ancestor holds still applies). The
+/// attachment lives as long as the cgroup: nothing to remove. A program the verifier refuses is an
+/// error carrying the verifier's log.
+pub(super) fn attach_device_program(
+    dir: &Path,
+    insns: &[crate::sys::BpfInsn],
+) -> Result<(), CgroupError> {
+    use std::os::fd::AsFd;
+    const FIELD: &str = "linux.resources.devices";
+    let fail = |value: String, source: std::io::Error| CgroupError::Resource {
+        field: FIELD.into(),
+        value,
+        path: dir.to_path_buf(),
+        source,
+    };
+    let what = || format!("eBPF device program ({} instructions)", insns.len());
+    let name = "sangja_devices";
+    let prog = match crate::sys::bpf_load_cgroup_device(insns, c"Apache-2.0", name, None) {
+        Ok(p) => p,
+        Err(e) => {
+            // Load again for the verifier's log (only on failure: it costs).
+            let mut log = vec![0u8; 1 << 16];
+            let _ = crate::sys::bpf_load_cgroup_device(insns, c"Apache-2.0", name, Some(&mut log));
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let log = String::from_utf8_lossy(&log[..end]);
+            let value = if log.trim().is_empty() {
+                format!("loading the {}", what())
+            } else {
+                format!("loading the {}: verifier: {}", what(), log.trim())
+            };
+            return Err(fail(value, e.into()));
+        }
+    };
+    let d = fs::File::open(dir).map_err(|e| fail(format!("opening for the {}", what()), e))?;
+    crate::sys::bpf_attach_cgroup_device(d.as_fd(), prog.as_fd())
+        .map_err(|e| fail(format!("attaching the {}", what()), e.into()))
+}
+
 /// Is the cgroup2 directory frozen (requested: `cgroup.freeze` is 1)?
 pub(super) fn frozen(dir: &Path) -> bool {
     read_trim(&dir.join("cgroup.freeze")).as_deref() == Some("1")
