@@ -23,6 +23,11 @@ use crate::commands::Ctx;
 use crate::log::{Format, Logger};
 
 fn main() {
+    // Non-dumpable from the first instruction of main: nothing can open /proc/<our pid>/exe (the
+    // runtime binary) or ptrace us from a container we enter. This also narrows, but does not
+    // close, the `#!/proc/self/exe` path to this binary from inside a container (CVE-2019-5736
+    // class; see README).
+    let _ = nix::sys::prctl::set_dumpable(false);
     let code = run(std::env::args_os());
     std::process::exit(code);
 }
