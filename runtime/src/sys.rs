@@ -339,15 +339,18 @@ pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, name: &[u8]) -> SysResu
     }
 }
 
-/// Receive one fd sent with [`send_fd`].
-pub fn recv_fd(sock: BorrowedFd<'_>) -> SysResult<OwnedFd> {
+/// `recvmsg(2)` of one message into `buf`, taking the file descriptor passed with it, if any
+/// (`SCM_RIGHTS`, received close-on-exec). No allocation.
+pub fn recv_with_fd(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> Result<(usize, Option<OwnedFd>), Errno> {
     #[repr(C, align(8))]
     struct Cmsg([u8; 64]);
     let mut cbuf = Cmsg([0; 64]);
-    let mut data = [0u8; 256];
     let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
     };
     // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the recvmsg call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -355,22 +358,34 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> SysResult<OwnedFd> {
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.0.as_mut_ptr().cast();
     msg.msg_controllen = cbuf.0.len();
-    // SAFETY: msg describes valid buffers.
+    // SAFETY: msg describes valid buffers (`buf`, `cbuf`) for the duration of the call.
     let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
     if n < 0 {
         return Err(Errno::last());
     }
-    // SAFETY: the kernel filled msg_control; CMSG_FIRSTHDR/CMSG_DATA stay within it.
+    let mut fd = None;
+    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, within
+    // msg_controllen; an SCM_RIGHTS payload holds ints, read unaligned.
     unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null()
-            || (*cmsg).cmsg_level != libc::SOL_SOCKET
-            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-        {
-            return Err(Errno::EPROTO);
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let raw: RawFd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                // The kernel installed this fd for us: we own it.
+                fd = Some(OwnedFd::from_raw_fd(raw));
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
         }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
-        Ok(OwnedFd::from_raw_fd(fd))
+    }
+    Ok((n as usize, fd))
+}
+
+/// Receive one fd sent with [`send_fd`] (the message payload is discarded).
+pub fn recv_fd(sock: BorrowedFd<'_>) -> SysResult<OwnedFd> {
+    let mut data = [0u8; 256];
+    match recv_with_fd(sock, &mut data)? {
+        (_, Some(fd)) => Ok(fd),
+        (_, None) => Err(Errno::EPROTO),
     }
 }
 

@@ -348,30 +348,27 @@ fn terminal_false_keeps_the_callers_stdio() {
     assert_eq!(out.stderr.trim(), "to-err");
 }
 
-#[test]
-fn preserve_fds_passes_exactly_n_extra_fds() {
-    let h = harness!();
-    let mut b = h.bundle();
-    b.args(&[
-        "sh",
-        "-c",
-        "cat <&3; cat <&4; ls /proc/self/fd | tr '\\n' ' '",
-    ]);
+/// Runs the bundle with `run <flags>` from a shell that first opens `fds` (`(fd, text)`: a file
+/// holding `text` on fd `fd`) and runs `prelude`; returns the container's stdout.
+fn run_with_caller_fds(
+    h: &spec_tests::Harness,
+    b: &spec_tests::Bundle,
+    fds: &[(u32, &str)],
+    prelude: &str,
+    flags: &str,
+) -> String {
     b.write();
     let dir = h.tempdir("fds");
-    for (name, text) in [
-        ("three", "fd-three\n"),
-        ("four", "fd-four\n"),
-        ("five", "fd-five\n"),
-    ] {
-        std::fs::write(dir.join(name), text).expect("write fd file");
+    let mut redirects = String::new();
+    for (fd, text) in fds {
+        let file = dir.join(format!("fd{fd}"));
+        std::fs::write(&file, text).expect("write fd file");
+        redirects.push_str(&format!(" {fd}<{}", file.display()));
     }
     let id = h.id();
     h.track(&id);
-    // The caller opens fds 3, 4 and 5; only 3 and 4 are passed with --preserve-fds 2.
     let script = format!(
-        "exec 3<{d}/three 4<{d}/four 5<{d}/five; exec {bin} --root {root} run --preserve-fds 2 --bundle {bundle} {id}",
-        d = dir.display(),
+        "exec{redirects}; {prelude} exec {bin} --root {root} run {flags} --bundle {bundle} {id}",
         bin = h.bin().display(),
         root = h.root().display(),
         bundle = b.dir_str(),
@@ -382,14 +379,33 @@ fn preserve_fds_passes_exactly_n_extra_fds() {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{script}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn preserve_fds_passes_exactly_n_extra_fds() {
+    let h = harness!();
+    let mut b = h.bundle();
+    b.args(&[
+        "sh",
+        "-c",
+        "cat <&3; cat <&4; ls /proc/self/fd | tr '\\n' ' '",
+    ]);
+    // The caller opens fds 3, 4 and 5; only 3 and 4 are passed with --preserve-fds 2.
+    let out = run_with_caller_fds(
+        &h,
+        &b,
+        &[(3, "fd-three\n"), (4, "fd-four\n"), (5, "fd-five\n")],
+        "",
+        "--preserve-fds 2",
+    );
     // ls's own directory fd takes the next free number, 5: the caller's fd 5 did not arrive.
-    assert_eq!(stdout, "fd-three\nfd-four\n0 1 2 3 4 5 ", "{script}");
+    assert_eq!(out, "fd-three\nfd-four\n0 1 2 3 4 5 ");
 }
 
 #[test]
@@ -432,37 +448,16 @@ fn socket_activation_fds_come_first_with_listen_env() {
     let h = harness!();
     let mut b = h.bundle();
     b.args(&["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; cat <&3; cat <&4"]);
-    b.write();
-    let dir = h.tempdir("listen");
-    std::fs::write(dir.join("sock"), "activation-fd\n").expect("write");
-    std::fs::write(dir.join("extra"), "preserved-fd\n").expect("write");
-    let id = h.id();
-    h.track(&id);
     // LISTEN_PID is the runtime's own pid ($$ survives the exec), so its LISTEN_FDS are honoured;
     // fd 3 is the activation socket, fd 4 the one --preserve-fds 1 adds after it.
-    let script = format!(
-        "exec 3<{d}/sock 4<{d}/extra; export LISTEN_FDS=1 LISTEN_PID=$$; \
-         exec {bin} --root {root} run --preserve-fds 1 --bundle {bundle} {id}",
-        d = dir.display(),
-        bin = h.bin().display(),
-        root = h.root().display(),
-        bundle = b.dir_str(),
+    let out = run_with_caller_fds(
+        &h,
+        &b,
+        &[(3, "activation-fd\n"), (4, "preserved-fd\n")],
+        "export LISTEN_FDS=1 LISTEN_PID=$$;",
+        "--preserve-fds 1",
     );
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(&script)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "1 1\nactivation-fd\npreserved-fd\n"
-    );
+    assert_eq!(out, "1 1\nactivation-fd\npreserved-fd\n");
 }
 
 /// A `process.cwd` missing from the rootfs is created, as runc does (Kubernetes' workingDir).

@@ -16,7 +16,7 @@
 //! runtime-spec's "container process state": `{"ociVersion", "fds": ["seccompFd"], "pid",
 //! "metadata", "state": {…}}`, one per connection, the connection closed after it.
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
@@ -49,39 +49,7 @@ pub(crate) fn recv(
     sock: BorrowedFd<'_>,
     buf: &mut [u8],
 ) -> Result<(usize, Option<OwnedFd>), Errno> {
-    #[repr(C, align(8))]
-    struct Cmsg([u8; 64]);
-    let mut cbuf = Cmsg([0; 64]);
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the recvmsg call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.0.as_mut_ptr().cast();
-    msg.msg_controllen = cbuf.0.len();
-    // SAFETY: msg describes valid buffers (`buf`, `cbuf`) for the duration of the call.
-    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    if n < 0 {
-        return Err(Errno::last());
-    }
-    let mut fd = None;
-    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, within
-    // msg_controllen; an SCM_RIGHTS payload holds ints, read unaligned.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let raw: RawFd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                // The kernel installed this fd for us: we own it.
-                fd = Some(OwnedFd::from_raw_fd(raw));
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
-    Ok((n as usize, fd))
+    sys::recv_with_fd(sock, buf)
 }
 
 /// The container process state sent to the agent.
