@@ -103,6 +103,23 @@ done
 echo "done seen=$n" >> /tmp/log
 "#;
 
+/// Restores the attacked copy of the runtime binary on drop if its content changed.
+struct RestoreBinary {
+    bin: std::path::PathBuf,
+    built: std::path::PathBuf,
+}
+
+impl Drop for RestoreBinary {
+    fn drop(&mut self) {
+        // No assertion here: this may run while a failed assertion unwinds.
+        if fs::read(&self.bin).ok() != fs::read(&self.built).ok() {
+            let _ = fs::remove_file(&self.bin);
+            let _ = fs::copy(&self.built, &self.bin);
+            let _ = fs::set_permissions(&self.bin, fs::Permissions::from_mode(0o755));
+        }
+    }
+}
+
 #[test]
 fn cve_2019_5736_runtime_binary_not_writable_from_container() {
     // Attack a private copy of the runtime binary so a successful attack cannot break the build.
@@ -114,6 +131,12 @@ fn cve_2019_5736_runtime_binary_not_writable_from_container() {
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let before = sha256(&bin);
     let h = Harness::new(&bin, "cve_2019_5736");
+    // Dropped before `h`: should the attack have overwritten the private copy, put the real
+    // binary back so the harness's `delete --force` can still clean up (cgroups, processes).
+    let _restore = RestoreBinary {
+        bin: bin.clone(),
+        built: built.clone(),
+    };
 
     let mut b = h.bundle_private();
     let root = b.rootfs().to_path_buf();
