@@ -66,6 +66,17 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The whitespace-separated fields after `Key:` in /proc/<pid>/status text.
+pub fn status_field(status: &str, key: &str) -> Vec<String> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key}: line in\n{status}"))
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
 /// Parses mountinfo text (from the host or printed by a container). Lines that do not parse are skipped.
 pub fn parse_mountinfo(text: &str) -> Vec<MountInfo> {
     text.lines().filter_map(parse_mountinfo_line).collect()

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use spec_tests::console::{self, ConsoleSocket, Pty};
+use spec_tests::host::status_field;
 use spec_tests::{assert_nothing_left, harness, host, runc_harness, secs, Bundle, Container};
 use spec_tests::{Harness, Output};
 
@@ -79,17 +80,6 @@ fn assert_exec_error(out: &Output, needle: &str) {
         out.code, EXEC_FAILED,
         "runc exits 255 when exec fails:\n{out}"
     );
-}
-
-/// The whitespace-separated fields after `Key:` in /proc/<pid>/status text.
-fn status_field(status: &str, key: &str) -> Vec<String> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key}: line in\n{status}"))
-        .split_whitespace()
-        .map(String::from)
-        .collect()
 }
 
 /// A hexadecimal capability mask field of /proc/<pid>/status text.

@@ -2,18 +2,8 @@
 //! noNewPrivileges, rlimits, oomScoreAdj, fds and its pid.
 
 use serde_json::{json, Value};
+use spec_tests::host::status_field;
 use spec_tests::{harness, CmdOpts};
-
-/// The whitespace-separated fields after `Key:` in /proc/self/status text.
-fn status_field(status: &str, key: &str) -> Vec<String> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key}: line in\n{status}"))
-        .split_whitespace()
-        .map(String::from)
-        .collect()
-}
 
 fn cap_mask(caps: &[&str]) -> u64 {
     caps.iter()
