@@ -233,7 +233,10 @@ impl Container {
                 .map_err(sys_err("open", "/proc/self/ns/pid_for_children"))?;
             let target = format!("/proc/{pid}/ns/pid");
             let theirs = fs::File::open(&target).map_err(sys_err("open", &target))?;
-            Some((OwnedFd::from(own), OwnedFd::from(theirs)))
+            Some(crate::join::PidNs {
+                own: own.into(),
+                target: theirs.into(),
+            })
         } else {
             None
         };
@@ -269,32 +272,22 @@ impl Container {
 
 fn spawn(
     plan: &ExecPlan,
-    pid_ns: Option<(OwnedFd, OwnedFd)>,
+    pid_ns: Option<crate::join::PidNs>,
     console: Option<OwnedFd>,
     join: &crate::join::Join,
 ) -> Result<libc::pid_t> {
     let launch = |call, source| Error::from(crate::launch::LaunchError::Parent { call, source });
     let (parent_sock, child_sock) = sys::seqpacket_pair().map_err(|e| launch("socketpair", e))?;
-    if let Some((_, theirs)) = &pid_ns {
-        sys::setns(theirs.as_fd(), libc::CLONE_NEWPID).map_err(|e| launch("setns pid", e))?;
-    }
-    let not_dumpable = sys::NotDumpable::new();
     // SAFETY: the child only runs `child`, which uses raw syscalls on prepared data and ends in
     // execve or _exit; the CLI is single-threaded.
-    let forked = unsafe { join.clone(0) };
-    if let Some((own, _)) = &pid_ns {
-        let _ = sys::setns(own.as_fd(), libc::CLONE_NEWPID);
-    }
+    let forked = unsafe { join.fork(0, pid_ns.as_ref()) };
     let (pid, v2_pending) = match forked {
         Ok((Forked::Child, _)) => {
             drop(parent_sock);
             child(plan, child_sock.as_fd(), console, join)
         }
-        Ok((Forked::Parent(pid), pending)) => {
-            drop(not_dumpable);
-            (pid, pending)
-        }
-        Err(e) => return Err(launch("fork", e)),
+        Ok((Forked::Parent(pid), pending)) => (pid, pending),
+        Err((call, e)) => return Err(launch(call, e)),
     };
     drop(child_sock);
     drop(console);

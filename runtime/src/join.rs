@@ -51,6 +51,17 @@ fn open_tasks(dir: &std::path::Path) -> Result<OwnedFd, CgroupError> {
         .map_err(open_err(p))
 }
 
+/// A pid namespace to create a child in: ours (`pid_for_children`, to restore) and the target.
+/// `setns` on a pid namespace only affects children, so the parent joins it around the fork and
+/// no second fork is needed.
+#[derive(Debug)]
+pub struct PidNs {
+    /// Our own `pid_for_children`.
+    pub own: OwnedFd,
+    /// The namespace the child is born in.
+    pub target: OwnedFd,
+}
+
 impl Join {
     /// Open the handles for `cg` (before the clone).
     pub fn open(cg: &Cgroup) -> Result<Join, CgroupError> {
@@ -131,6 +142,35 @@ impl Join {
         // SAFETY: forwarded contract.
         let f = unsafe { sys::clone_fork(flags) }?;
         Ok((f, self.v2_dir.is_some()))
+    }
+
+    /// The one fork of `create` and `exec`: in `pid_ns` when given, born non-dumpable (nothing
+    /// in the namespaces it enters may open its `/proc/<pid>/exe`, the runtime binary), and in
+    /// its cgroup (see [`Join::clone`]). The parent's pid namespace and dumpable flag are
+    /// restored; the child keeps both. Errors name the failing call (`setns pid`, `clone3`).
+    ///
+    /// # Safety
+    /// As [`sys::clone_fork`].
+    pub unsafe fn fork(
+        &self,
+        flags: u64,
+        pid_ns: Option<&PidNs>,
+    ) -> Result<(Forked, bool), (&'static str, Errno)> {
+        if let Some(ns) = pid_ns {
+            sys::setns(ns.target.as_fd(), libc::CLONE_NEWPID).map_err(|e| ("setns pid", e))?;
+        }
+        let not_dumpable = sys::NotDumpable::new();
+        // SAFETY: forwarded contract.
+        let forked = unsafe { self.clone(flags) }.map_err(|e| ("clone3", e));
+        if let Ok((Forked::Child, _)) = forked {
+            std::mem::forget(not_dumpable);
+            return forked;
+        }
+        drop(not_dumpable);
+        if let Some(ns) = pid_ns {
+            let _ = sys::setns(ns.own.as_fd(), libc::CLONE_NEWPID);
+        }
+        forked
     }
 
     /// Parent side fallback: write the child's pid to the v2 `cgroup.procs`.

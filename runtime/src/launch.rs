@@ -92,34 +92,28 @@ pub fn spawn(
             call: "socketpair",
             source,
         })?;
-    // setns(CLONE_NEWPID) only changes the namespace of our *children*: join around the clone and
-    // restore, so the init is born in the target namespace without a second fork.
-    let restore_pid = match &plan.join_pid {
+    let pid_ns = match &plan.join_pid {
         None => None,
-        Some((path, field)) => Some(join_pid_ns(path, field)?),
+        Some((path, field)) => Some(open_pid_ns(path, field)?),
     };
-    let not_dumpable = sys::NotDumpable::new();
     // SAFETY: the child only runs `init::run`, which executes the prepared plan with raw syscalls
     // and never returns; sangja's CLI is single-threaded, so no lock can be held by another thread.
-    let forked = unsafe { join.clone(plan.clone_flags) };
-    if let Some(own) = restore_pid {
-        let _ = sys::setns(own.as_fd(), libc::CLONE_NEWPID);
-    }
+    let forked = unsafe { join.fork(plan.clone_flags, pid_ns.as_ref()) };
     let (pid, v2_pending) = match forked {
         Ok((Forked::Child, _)) => {
             drop(parent_sock);
             crate::init::run(plan, child_sock, console, join)
         }
-        Ok((Forked::Parent(pid), pending)) => {
-            drop(not_dumpable);
-            (pid, pending)
+        Ok((Forked::Parent(pid), pending)) => (pid, pending),
+        Err(("setns pid", source)) => {
+            let (path, field) = plan.join_pid.clone().unwrap_or_default();
+            return Err(LaunchError::JoinPid {
+                field,
+                path,
+                source: source.into(),
+            });
         }
-        Err(source) => {
-            return Err(LaunchError::Parent {
-                call: "clone3",
-                source,
-            })
-        }
+        Err((call, source)) => return Err(LaunchError::Parent { call, source }),
     };
     drop(child_sock);
     drop(console);
@@ -318,7 +312,8 @@ pub(crate) fn format_pid(pid: libc::pid_t, buf: &mut [u8; 16]) -> &[u8] {
     &buf[i..]
 }
 
-fn join_pid_ns(path: &std::path::Path, field: &str) -> Result<OwnedFd, LaunchError> {
+/// Open our `pid_for_children` and the pid namespace at `path` (`linux.namespaces[i].path`).
+fn open_pid_ns(path: &std::path::Path, field: &str) -> Result<crate::join::PidNs, LaunchError> {
     let err = |source: std::io::Error| LaunchError::JoinPid {
         field: field.to_string(),
         path: path.to_path_buf(),
@@ -326,8 +321,10 @@ fn join_pid_ns(path: &std::path::Path, field: &str) -> Result<OwnedFd, LaunchErr
     };
     let own = std::fs::File::open("/proc/self/ns/pid_for_children").map_err(err)?;
     let target = std::fs::File::open(path).map_err(err)?;
-    sys::setns(target.as_fd(), libc::CLONE_NEWPID).map_err(|e| err(std::io::Error::from(e)))?;
-    Ok(OwnedFd::from(own))
+    Ok(crate::join::PidNs {
+        own: own.into(),
+        target: target.into(),
+    })
 }
 
 #[cfg(test)]
