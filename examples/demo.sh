@@ -49,49 +49,12 @@ mkdir -p "$bundle"/rootfs/{proc,sys,dev,tmp,etc,root}
 echo 'root:x:0:0:root:/root:/bin/sh' >"$bundle/rootfs/etc/passwd"
 echo 'root:x:0:' >"$bundle/rootfs/etc/group"
 
-cat >"$bundle/config.json" <<'JSON'
-{
-  "ociVersion": "1.0.2-dev",
-  "process": {
-    "terminal": false,
-    "user": { "uid": 0, "gid": 0 },
-    "args": [ "sh", "-c",
-      "echo \"hello from $(hostname), pid $$ in its own namespaces\"; uname -sr; id; echo \"root: $(ls / | tr '\\n' ' ')\"; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status" ],
-    "env": [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm" ],
-    "cwd": "/",
-    "capabilities": {
-      "bounding": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
-      "effective": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
-      "permitted": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
-      "ambient": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ]
-    },
-    "rlimits": [ { "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 } ],
-    "noNewPrivileges": true
-  },
-  "root": { "path": "rootfs", "readonly": true },
-  "hostname": "sangja-demo",
-  "mounts": [
-    { "destination": "/proc", "type": "proc", "source": "proc" },
-    { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-      "options": [ "nosuid", "strictatime", "mode=755", "size=65536k" ] },
-    { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
-      "options": [ "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5" ] },
-    { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-      "options": [ "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" ] },
-    { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": [ "nosuid", "noexec", "nodev" ] },
-    { "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": [ "nosuid", "noexec", "nodev", "ro" ] },
-    { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-      "options": [ "nosuid", "noexec", "nodev", "relatime", "ro" ] }
-  ],
-  "linux": {
-    "resources": { "devices": [ { "allow": false, "access": "rwm" } ], "memory": { "limit": 67108864 } },
-    "namespaces": [ { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" } ],
-    "maskedPaths": [ "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-      "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi" ],
-    "readonlyPaths": [ "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" ]
-  }
-}
-JSON
+# The config `sangja spec` writes (runc's default), with a probe as the process and no terminal.
+"$sangja" spec --bundle "$bundle"
+probe='echo hello from $(hostname), pid $$ in its own namespaces; uname -sr; id; echo root: $(ls /); grep -e CapEff -e NoNewPrivs /proc/self/status'
+sed -i -e 's#"terminal": true#"terminal": false#' \
+    -e "s#^\t\t\t\"sh\"\$#\t\t\t\"sh\", \"-c\", \"$probe\"#" \
+    -e 's#"hostname": "runc"#"hostname": "sangja-demo"#' "$bundle/config.json"
 
 id="sangja-demo-$$"
 echo "+ sangja run --bundle $bundle $id"
