@@ -286,6 +286,9 @@ pub(crate) fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
     }
     let reason = if errno == libc::ENOENT && !detail.contains('/') {
         "executable file not found in $PATH".to_string()
+    } else if errno == libc::EACCES {
+        // runc's lookup finds the file but not its x bit: Go's bare ErrPermission, no "stat".
+        "permission denied".to_string()
     } else {
         format!(
             "stat {detail}: {}",
@@ -344,6 +347,17 @@ mod tests {
         assert_eq!(
             e,
             "unable to start container process: exec: \"nope\": executable file not found in $PATH"
+        );
+        // As runc 1.1.5 (seen through podman and containerd).
+        let e = init_error(Step::Exec, libc::ENOENT, b"/nonexistent").to_string();
+        assert!(
+            e.ends_with(r#"exec: "/nonexistent": stat /nonexistent: no such file or directory"#),
+            "{e}"
+        );
+        let e = init_error(Step::Exec, libc::EACCES, b"/etc/passwd").to_string();
+        assert!(
+            e.ends_with(r#"exec: "/etc/passwd": permission denied"#),
+            "{e}"
         );
         let e = init_error(Step::Mount, libc::EPERM, b"/proc").to_string();
         assert!(e.contains("mount /proc"), "{e}");

@@ -36,6 +36,7 @@ mod channel;
 mod console;
 mod container;
 mod error;
+pub mod exe;
 mod exec;
 pub mod features;
 mod hooks;

@@ -507,6 +507,135 @@ pub fn stat(path: &CStr) -> SysResult<libc::stat> {
     Ok(st)
 }
 
+/// `statvfs(3)` (mount flags in `f_flag`).
+pub fn statvfs(path: &CStr) -> SysResult<libc::statvfs> {
+    // SAFETY: an all-zero statvfs is a valid value to be overwritten.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: path is a valid C string and st a valid out-pointer.
+    check(unsafe { libc::statvfs(path.as_ptr(), &mut st) })?;
+    Ok(st)
+}
+
+/// `fcntl(F_GET_SEALS)`.
+pub fn get_seals(fd: BorrowedFd<'_>) -> SysResult<libc::c_int> {
+    // SAFETY: integer-argument fcntl on a live fd.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) })
+}
+
+/// `fcntl(F_ADD_SEALS)`.
+pub fn add_seals(fd: BorrowedFd<'_>, seals: libc::c_int) -> SysResult<()> {
+    // SAFETY: integer-argument fcntl on a live fd.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) }).map(drop)
+}
+
+/// `memfd_create(2)`.
+pub fn memfd_create(name: &CStr, flags: libc::c_uint) -> SysResult<OwnedFd> {
+    // SAFETY: name is a valid C string.
+    let fd = check(unsafe { libc::memfd_create(name.as_ptr(), flags) })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `sendfile(2)` of up to `count` bytes from the current offset of `src`; returns bytes copied.
+pub fn sendfile(dst: BorrowedFd<'_>, src: BorrowedFd<'_>, count: usize) -> SysResult<usize> {
+    // SAFETY: both fds are live; a NULL offset uses and advances src's file offset.
+    let n = unsafe {
+        libc::sendfile(
+            dst.as_raw_fd(),
+            src.as_raw_fd(),
+            std::ptr::null_mut(),
+            count,
+        )
+    };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `fsopen(2)` with `FSOPEN_CLOEXEC`: a filesystem context for `fstype`.
+pub fn fsopen(fstype: &CStr) -> SysResult<OwnedFd> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: fstype is a valid C string.
+    let fd =
+        check_long(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `fsconfig(FSCONFIG_SET_STRING)`: set `key=value` on a filesystem context.
+pub fn fsconfig_string(ctx: BorrowedFd<'_>, key: &CStr, value: &CStr) -> SysResult<()> {
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    // SAFETY: key and value are valid C strings, ctx a live fs context fd.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// `fsconfig(FSCONFIG_CMD_CREATE)`: make the superblock of a filesystem context.
+pub fn fsconfig_create(ctx: BorrowedFd<'_>) -> SysResult<()> {
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    // SAFETY: integer and NULL arguments on a live fs context fd.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// `fsmount(2)` with `FSMOUNT_CLOEXEC`: a detached mount of a created context, with `MOUNT_ATTR_*`.
+pub fn fsmount(ctx: BorrowedFd<'_>, attrs: u64) -> SysResult<OwnedFd> {
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: integer arguments on a live fs context fd.
+    let fd = check_long(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            ctx.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            attrs as libc::c_uint,
+        )
+    })?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: execute the file `fd` refers to (an `O_PATH`
+/// fd or a memfd). Only returns on failure.
+pub fn execveat_fd(
+    fd: BorrowedFd<'_>,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> Errno {
+    // SAFETY: argv and envp are NULL-terminated arrays of pointers into C strings the caller
+    // keeps alive; the path is an empty C string.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Errno::last()
+}
+
 /// `write(2)` of the whole buffer (one call; short writes are errors here).
 pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> SysResult<usize> {
     // SAFETY: buf is valid for buf.len() bytes.

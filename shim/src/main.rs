@@ -24,9 +24,9 @@ use crate::log::{Format, Logger};
 
 fn main() {
     // Non-dumpable from the first instruction of main: nothing can open /proc/<our pid>/exe (the
-    // runtime binary) or ptrace us from a container we enter. This also narrows, but does not
-    // close, the `#!/proc/self/exe` path to this binary from inside a container (CVE-2019-5736
-    // class; see README).
+    // runtime binary) or ptrace us from a container we enter. A `#!/proc/self/exe` image file
+    // still makes the kernel run this binary in the container: `protect_binary` makes sure that
+    // is a read-only view of it (CVE-2019-5736).
     let _ = nix::sys::prctl::set_dumpable(false);
     let code = run(std::env::args_os());
     std::process::exit(code);
@@ -65,6 +65,7 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
             ))
         })
         .and_then(|root| {
+            protect_binary(&command, &root)?;
             commands::dispatch(
                 &Ctx {
                     root,
@@ -84,6 +85,19 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// Commands that put a process into a container run from a write-protected view of this binary
+/// (re-executing once if needed), so that a container can never write it through
+/// `/proc/<pid>/exe` (CVE-2019-5736; see `sangja::exe`). The others never enter a container.
+fn protect_binary(command: &cli::Command, root: &std::path::Path) -> commands::CmdResult {
+    if matches!(
+        command,
+        cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_)
+    ) {
+        sangja::exe::ensure_sealed(root).map_err(|e| commands::CliError::Message(e.to_string()))?;
+    }
+    Ok(0)
 }
 
 /// The logger the global flags ask for.

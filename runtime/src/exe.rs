@@ -1,0 +1,274 @@
+//! Keep containers from writing the runtime's own executable (CVE-2019-5736).
+//!
+//! sangja forks the container init and `exec` children from the runtime process itself, so until
+//! their `execve` their `/proc/<pid>/exe` is the runtime binary. The processes are non-dumpable,
+//! which closes `/proc/<pid>/exe` to the container, but `execve` of an image file that is a
+//! `#!/proc/self/exe` script (or an ELF whose interpreter is `/proc/self/exe`) makes the kernel
+//! open *our* executable as the interpreter: the container then runs the runtime binary, dumpable,
+//! and can hold `/proc/<pid>/exe` open until the runtime exits and reopen it for writing, replacing
+//! the host's binary. (runc and crun have the same exposure and the same kind of fix.)
+//!
+//! The fix: the processes that enter containers (`create`, `run`, `exec`) run from a view of the
+//! binary that cannot be written through. [`ensure_sealed`] checks `/proc/self/exe` with one
+//! `statfs`; when it is already on a read-only mount (or is a write-sealed memfd) nothing happens.
+//! Otherwise the process re-executes itself, once, from
+//!
+//! 1. a private, detached, read-only **overlayfs** whose top layer is the binary's directory: no
+//!    copy, shares the page cache, and unlike a read-only bind mount it cannot be remounted
+//!    writable to reach the file below (an overlay without an upper layer has nowhere to write);
+//! 2. else (no overlayfs, no `CAP_SYS_ADMIN`, binary deleted) a **sealed memfd** copy of the binary
+//!    (`F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`).
+//!
+//! Installing the binary on a read-only mount skips the re-exec: e.g.
+//! `mount --bind /usr/local/bin/sangja /usr/local/bin/sangja && mount -o remount,bind,ro
+//! /usr/local/bin/sangja`. Programs that embed the library and create containers should call
+//! [`ensure_sealed`] first thing in `main` for the same reason.
+use std::convert::Infallible;
+use std::ffi::{CStr, CString, OsString};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::sys::{self, Errno};
+
+/// Why the runtime could not re-execute itself from a protected copy.
+#[derive(Debug, thiserror::Error)]
+pub enum ExeError {
+    /// A syscall on the way failed (names the call and the path it acted on).
+    #[error("protect runtime binary: {call} {}: {source}", path.display())]
+    Sys {
+        /// The syscall.
+        call: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: Errno,
+    },
+    /// An argument or environment string holds a NUL byte.
+    #[error("protect runtime binary: argument or environment contains a NUL byte")]
+    Nul,
+}
+
+const SELF_EXE: &CStr = c"/proc/self/exe";
+
+/// How the running executable is protected from writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealed {
+    /// `/proc/self/exe` is on a read-only mount (our overlay, or the binary's own read-only mount).
+    ReadOnlyMount,
+    /// `/proc/self/exe` is a memfd sealed against writes.
+    SealedMemfd,
+    /// Neither: a container could write the binary through `/proc/<pid>/exe`.
+    Writable,
+}
+
+/// How `/proc/self/exe` is protected: one `statvfs` when it is on a read-only mount, else an open
+/// and `F_GET_SEALS` (which only memfds answer).
+pub fn sealed() -> Sealed {
+    if sys::statvfs(SELF_EXE).is_ok_and(|st| st.f_flag & libc::ST_RDONLY != 0) {
+        return Sealed::ReadOnlyMount;
+    }
+    let write_sealed = sys::open(SELF_EXE, libc::O_RDONLY, 0)
+        .and_then(|fd| sys::get_seals(fd.as_fd()))
+        .is_ok_and(|s| s & libc::F_SEAL_WRITE != 0);
+    if write_sealed {
+        Sealed::SealedMemfd
+    } else {
+        Sealed::Writable
+    }
+}
+
+/// Make sure the running executable cannot be written by a container: return at once when it is
+/// already protected ([`sealed`]), else re-execute this program, with the same arguments and
+/// environment, from a read-only overlay view of the binary or a sealed memfd copy. Only returns
+/// when it was protected already, or with the error that stopped the re-exec.
+///
+/// `scratch` is a directory the runtime owns (its state root), used as the overlay's empty-ish
+/// second layer (overlayfs wants two layers when it has no upper one); it is created if missing.
+/// Fds without `O_CLOEXEC` (stdio, `--preserve-fds`, `LISTEN_FDS`) are kept across the re-exec.
+pub fn ensure_sealed(scratch: &Path) -> Result<(), ExeError> {
+    if sealed() != Sealed::Writable {
+        return Ok(());
+    }
+    let argv = cstrings(std::env::args_os())?;
+    let envp = cstrings(std::env::vars_os().map(|(k, v)| {
+        let mut kv = k;
+        kv.push("=");
+        kv.push(v);
+        kv
+    }))?;
+    let exe = match overlay_view(scratch) {
+        Ok(fd) => fd,
+        Err(overlay_err) => {
+            log::debug!("{overlay_err}; falling back to a sealed memfd copy");
+            memfd_copy()?
+        }
+    };
+    match reexec(exe, &argv, &envp) {
+        Err(e) => Err(e),
+        Ok(never) => match never {},
+    }
+}
+
+fn cstrings(items: impl Iterator<Item = OsString>) -> Result<Vec<CString>, ExeError> {
+    items
+        .map(|s| CString::new(s.as_bytes()).map_err(|_| ExeError::Nul))
+        .collect()
+}
+
+fn sys_err<'a>(call: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> ExeError + 'a {
+    move |source| ExeError::Sys {
+        call,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An `O_PATH` fd of our binary seen through a new, detached, read-only overlayfs whose layers are
+/// the binary's directory (on top) and `scratch`.
+fn overlay_view(scratch: &Path) -> Result<OwnedFd, ExeError> {
+    let exe = std::fs::read_link(SELF_EXE.to_str().unwrap_or("/proc/self/exe")).map_err(|e| {
+        ExeError::Sys {
+            call: "readlink",
+            path: PathBuf::from("/proc/self/exe"),
+            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        }
+    })?;
+    let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
+        return Err(sys_err("readlink", &exe)(Errno::EINVAL));
+    };
+    if scratch.starts_with(dir) || dir.starts_with(scratch) {
+        // Overlapping layers are refused by overlayfs.
+        return Err(sys_err("overlay layers", scratch)(Errno::ELOOP));
+    }
+    std::fs::create_dir_all(scratch).map_err(|e| {
+        sys_err("mkdir", scratch)(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    })?;
+    let lower = format!(
+        "{}:{}",
+        escape_layer(dir.as_os_str().as_bytes()),
+        escape_layer(scratch.as_os_str().as_bytes())
+    );
+    let lower = CString::new(lower).map_err(|_| ExeError::Nul)?;
+    let name = CString::new(name.as_bytes()).map_err(|_| ExeError::Nul)?;
+    let ctx = sys::fsopen(c"overlay").map_err(sys_err("fsopen overlay", dir))?;
+    sys::fsconfig_string(ctx.as_fd(), c"lowerdir", &lower)
+        .map_err(sys_err("fsconfig lowerdir", dir))?;
+    // xino would only add kernel log noise when the layers are on different filesystems.
+    let _ = sys::fsconfig_string(ctx.as_fd(), c"xino", c"off");
+    sys::fsconfig_create(ctx.as_fd()).map_err(sys_err("fsconfig create overlay", dir))?;
+    let mnt = sys::fsmount(
+        ctx.as_fd(),
+        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOSUID,
+    )
+    .map_err(sys_err("fsmount overlay", dir))?;
+    sys::openat(mnt.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+        .map_err(sys_err("open through overlay", &exe))
+}
+
+/// A sealed memfd holding a copy of our binary.
+fn memfd_copy() -> Result<OwnedFd, ExeError> {
+    let path = Path::new("/proc/self/exe");
+    let src = sys::open(SELF_EXE, libc::O_RDONLY, 0).map_err(sys_err("open", path))?;
+    let memfd = sys::memfd_create(c"sangja", libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+        .map_err(sys_err("memfd_create", path))?;
+    loop {
+        match sys::sendfile(memfd.as_fd(), src.as_fd(), 1 << 30) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(sys_err("sendfile", path)(e)),
+        }
+    }
+    sys::add_seals(
+        memfd.as_fd(),
+        libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE,
+    )
+    .map_err(sys_err("seal memfd", path))?;
+    Ok(memfd)
+}
+
+fn reexec(exe: OwnedFd, argv: &[CString], envp: &[CString]) -> Result<Infallible, ExeError> {
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+    let err = sys::execveat_fd(exe.as_fd(), &argv_ptrs, &envp_ptrs);
+    Err(sys_err("execveat", Path::new("/proc/self/exe"))(err))
+}
+
+/// A layer path for overlayfs's `lowerdir=`: `\` and `:` escaped.
+fn escape_layer(path: &[u8]) -> String {
+    let s = String::from_utf8_lossy(path);
+    s.replace('\\', "\\\\").replace(':', "\\:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_paths_are_escaped() {
+        assert_eq!(escape_layer(b"/usr/bin"), "/usr/bin");
+        assert_eq!(escape_layer(b"/a:b\\c"), "/a\\:b\\\\c");
+    }
+
+    #[test]
+    fn a_test_binary_in_target_is_writable() {
+        // cargo's target directory is an ordinary writable directory.
+        assert_eq!(sealed(), Sealed::Writable);
+    }
+
+    #[test]
+    fn overlay_layers_may_not_overlap() {
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let dir = exe.parent().unwrap();
+        match overlay_view(dir) {
+            Err(ExeError::Sys { source, .. }) => assert_eq!(source, Errno::ELOOP),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn memfd_copy_is_sealed_against_writes() {
+        let fd = memfd_copy().unwrap();
+        let seals = sys::get_seals(fd.as_fd()).unwrap();
+        assert_ne!(seals & libc::F_SEAL_WRITE, 0);
+        let mut buf = [0u8; 32];
+        let p = sys::proc_fd_path(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf);
+        // Opening for writing works on a memfd; writing and truncating do not.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p.to_str().unwrap())
+            .unwrap();
+        let err = std::io::Write::write(&mut f, b"PWNED");
+        assert_eq!(err.err().and_then(|e| e.raw_os_error()), Some(libc::EPERM));
+        let err = f.set_len(0);
+        assert_eq!(err.err().and_then(|e| e.raw_os_error()), Some(libc::EPERM));
+        let len = std::fs::metadata(p.to_str().unwrap()).unwrap().len();
+        assert_eq!(len, std::fs::metadata("/proc/self/exe").unwrap().len());
+    }
+
+    #[test]
+    fn overlay_view_is_read_only_and_is_our_binary() {
+        let scratch = std::env::temp_dir().join(format!("sangja-exe-{}", std::process::id()));
+        let fd = overlay_view(&scratch).unwrap();
+        let mut buf = [0u8; 32];
+        let p = sys::proc_fd_path(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)
+            .to_str()
+            .unwrap()
+            .to_string();
+        let err = std::fs::OpenOptions::new().write(true).open(&p);
+        assert_eq!(
+            err.err().and_then(|e| e.raw_os_error()),
+            Some(libc::EROFS),
+            "the overlay view refuses writable opens"
+        );
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            std::fs::read("/proc/self/exe").unwrap()
+        );
+        drop(fd);
+        std::fs::remove_dir(&scratch).unwrap();
+    }
+}
