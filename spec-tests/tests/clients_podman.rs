@@ -33,8 +33,9 @@
 //! runtimes named in `runtime_supports_json` (crun, runc, ...; matched against the `--runtime` name or the
 //! base name of its path), and then shows the `msg` of that file.
 //! For any other runtime (`--runtime /path/to/sangja`) conmon reads what the runtime wrote to its stderr
-//! (the container's stderr pipe during `create`/`exec`) and sends it to podman over the sync pipe; podman
-//! shows it after `Error: <runtime>: ` and classifies it (`no such file or directory` → exit 127,
+//! (a pipe conmon gives it, also the container's stderr when there is no tty; with `-t` the container's
+//! output goes to the pty but the runtime's stderr is still that pipe) and sends it to podman over the
+//! sync pipe; podman shows it after `Error: <runtime>: ` and classifies it (`no such file or directory` → 127,
 //! `permission denied` → 126). sangja, like runc without `--log`, writes a logrus-style line
 //! (`time="…" level=error msg="…"`) on stderr, so the real message reaches the user either way; with
 //! `sangja` added to `runtime_supports_json` it arrives as cleanly as runc's. Both paths are tested; sangja
@@ -649,7 +650,7 @@ fn podman_shows_sangjas_error_from_stderr() {
         "{err}"
     );
 
-    // Under a tty too (conmon has no stderr pipe there; the message still arrives).
+    // Under a tty too (the container's stdio is the pty, the runtime's stderr is still conmon's pipe).
     let bin = sangja();
     let a = p.run_args(bin.to_str().unwrap(), &["--rm", "-it"], &["/nonexistent"]);
     let (code, out) = p.under_pty(&a);
