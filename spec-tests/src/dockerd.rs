@@ -276,70 +276,26 @@ impl Dockerd {
             .join(id)
     }
 
-    /// Our cgroup parent in every hierarchy where it exists.
-    fn parent_cgroups(&self) -> Vec<PathBuf> {
-        host::cgroup_mounts()
-            .into_iter()
-            .map(|m| m.path.join(&self.cgroup_parent))
-            .filter(|p| p.is_dir())
-            .collect()
-    }
-
     /// Container cgroups (children of the parent) that exist in any hierarchy.
     pub fn container_cgroups(&self) -> Vec<PathBuf> {
-        self.parent_cgroups()
+        self.footprint()
+            .parent_cgroups()
             .iter()
             .flat_map(|p| subdirs(p))
             .collect()
     }
 
-    /// Mount points under the temp dir, deepest first.
-    fn own_mounts(&self) -> Vec<String> {
-        let mut m: Vec<String> = host::own_mounts()
-            .into_iter()
-            .map(|m| m.mount_point)
-            .filter(|m| Path::new(m).starts_with(&self.dir))
-            .collect();
-        m.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        m
+    /// Where this daemon leaves traces; checkable after the daemon is gone.
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            dir: self.dir.clone(),
+            cgroup_parent: self.cgroup_parent.clone(),
+        }
     }
 
-    /// Processes (other than us) with the temp dir on their command line: dockerd, its containerd,
-    /// shims.
-    fn own_processes(&self) -> Vec<i64> {
-        let needle = self.dir.to_string_lossy().into_owned();
-        let me = i64::from(std::process::id());
-        host::all_pids()
-            .into_iter()
-            .filter(|&p| p != me && host::pid_alive(p))
-            .filter(|p| {
-                let c = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-                String::from_utf8_lossy(&c).contains(&needle)
-            })
-            .collect()
-    }
-
-    /// Everything of this daemon that still exists, as findings (empty once [`Self::shutdown`] ran).
+    /// Everything of this daemon that still exists (empty once [`Self::shutdown`] ran).
     pub fn leftovers(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        if self.dir.exists() {
-            found.push(format!("temp dir {} exists", self.dir.display()));
-        }
-        for m in self.own_mounts() {
-            found.push(format!("mount {m}"));
-        }
-        for c in self.parent_cgroups() {
-            found.push(format!("cgroup {}", c.display()));
-        }
-        for p in self.own_processes() {
-            found.push(format!("process {p}"));
-        }
-        if let Some(pid) = self.daemon.as_ref().map(Child::id) {
-            if host::pid_alive(i64::from(pid)) {
-                found.push(format!("dockerd {pid} alive"));
-            }
-        }
-        found
+        self.footprint().leftovers()
     }
 
     /// Removes containers, stops the daemon and removes everything it left; idempotent.
@@ -371,12 +327,12 @@ impl Dockerd {
             let _ = d.wait();
         }
         // containerd and shims that outlived dockerd.
-        for p in self.own_processes() {
+        for p in self.footprint().own_processes() {
             // SAFETY: kill(2) on a process whose command line names our private temp dir.
             unsafe { libc::kill(p as i32, libc::SIGKILL) };
         }
         // Container processes that outlived their shim: thaw, kill, then remove the cgroups.
-        let cgroups = self.parent_cgroups();
+        let cgroups = self.footprint().parent_cgroups();
         for c in cgroups.iter().flat_map(|p| tree(p)) {
             let _ = fs::write(c.join("freezer.state"), "THAWED");
             for pid in fs::read_to_string(c.join("cgroup.procs"))
@@ -397,7 +353,7 @@ impl Dockerd {
             }
             cgroups.iter().all(|p| !p.exists())
         });
-        for m in self.own_mounts() {
+        for m in self.footprint().own_mounts() {
             let _ = Command::new("umount").arg("-l").arg(&m).status();
         }
         if std::thread::panicking() {
@@ -410,6 +366,68 @@ impl Dockerd {
             let _ = fs::remove_dir("/run/docker/plugins");
             let _ = fs::remove_dir("/run/docker");
         }
+    }
+}
+
+/// The traces of one daemon: its temp dir (mounts, processes naming it) and its cgroup parent.
+#[derive(Debug, Clone)]
+pub struct Footprint {
+    dir: PathBuf,
+    cgroup_parent: String,
+}
+
+impl Footprint {
+    /// Our cgroup parent in every hierarchy where it exists.
+    pub fn parent_cgroups(&self) -> Vec<PathBuf> {
+        host::cgroup_mounts()
+            .into_iter()
+            .map(|m| m.path.join(&self.cgroup_parent))
+            .filter(|p| p.is_dir())
+            .collect()
+    }
+
+    /// Mount points under the temp dir, deepest first.
+    pub fn own_mounts(&self) -> Vec<String> {
+        let mut m: Vec<String> = host::own_mounts()
+            .into_iter()
+            .map(|m| m.mount_point)
+            .filter(|m| Path::new(m).starts_with(&self.dir))
+            .collect();
+        m.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        m
+    }
+
+    /// Processes (other than us) with the temp dir on their command line: dockerd, its containerd,
+    /// shims.
+    pub fn own_processes(&self) -> Vec<i64> {
+        let needle = self.dir.to_string_lossy().into_owned();
+        let me = i64::from(std::process::id());
+        host::all_pids()
+            .into_iter()
+            .filter(|&p| p != me && host::pid_alive(p))
+            .filter(|p| {
+                let c = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                String::from_utf8_lossy(&c).contains(&needle)
+            })
+            .collect()
+    }
+
+    /// Everything that still exists, as findings.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.dir.exists() {
+            found.push(format!("temp dir {} exists", self.dir.display()));
+        }
+        for m in self.own_mounts() {
+            found.push(format!("mount {m}"));
+        }
+        for c in self.parent_cgroups() {
+            found.push(format!("cgroup {}", c.display()));
+        }
+        for p in self.own_processes() {
+            found.push(format!("process {p}"));
+        }
+        found
     }
 }
 

@@ -152,6 +152,111 @@ fn exec(d: &Dockerd, rt: &str) {
     assert!(d.docker(&["rm", "-f", "ex"]).success());
 }
 
+fn exec_options(d: &Dockerd, rt: &str) {
+    run_detached(d, rt, "eo");
+    let o = d.docker(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "-w",
+        "/tmp",
+        "-e",
+        "X=1",
+        "eo",
+        "sh",
+        "-c",
+        "id; pwd; echo $X; grep -E '^(CapEff|Seccomp):' /proc/self/status",
+    ]);
+    assert_eq!(
+        o.stdout,
+        "uid=1000(tester) gid=1000(tester) groups=1000(tester)\n/tmp\n1\n\
+         CapEff:\t0000000000000000\nSeccomp:\t2\n",
+        "{o:?}"
+    );
+    // A detached exec shows up in `docker top` (the runtime's `ps`).
+    assert!(d.docker(&["exec", "-d", "eo", "sleep", "500"]).success());
+    let mut top = String::new();
+    let seen = spec_tests::host::wait_until(Duration::from_secs(5), || {
+        top = d.docker_quiet(&["top", "eo"]).stdout;
+        top.contains("sleep 500")
+    });
+    assert!(seen, "{top}");
+    // `docker kill` (SIGKILL through the runtime) and `docker wait`.
+    assert!(d.docker(&["kill", "eo"]).success());
+    assert_eq!(d.docker(&["wait", "eo"]).stdout.trim(), "137");
+    assert_eq!(
+        d.inspect(
+            "eo",
+            "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}"
+        ),
+        "exited 137 false"
+    );
+    assert!(d.docker(&["rm", "eo"]).success());
+}
+
+fn create_resources_and_oom(d: &Dockerd, rt: &str) {
+    let c = "/sys/fs/cgroup";
+    let o = d.docker(&run_args(
+        rt,
+        &[
+            "--rm",
+            "--memory=64m",
+            "--memory-reservation=32m",
+            "--pids-limit=20",
+            "--cpus=1.5",
+            "--cpu-shares=100",
+            "--ulimit=nofile=1024:2048",
+        ],
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "cat {c}/memory/memory.limit_in_bytes {c}/memory/memory.memsw.limit_in_bytes \
+                 {c}/memory/memory.soft_limit_in_bytes {c}/pids/pids.max {c}/cpu/cpu.cfs_quota_us \
+                 {c}/cpu/cpu.shares; ulimit -n; ulimit -Hn"
+            ),
+        ],
+    ));
+    assert_eq!(
+        o.stdout.split_whitespace().collect::<Vec<_>>(),
+        [
+            "67108864",
+            "134217728",
+            "33554432",
+            "20",
+            "150000",
+            "100",
+            "1024",
+            "2048"
+        ],
+        "{o:?}"
+    );
+    // The pids limit bites.
+    let o = d.docker(&run_args(
+        rt,
+        &["--rm", "--pids-limit=3"],
+        &["sh", "-c", "sleep 1 & sleep 1 & sleep 1 & wait; echo done"],
+    ));
+    assert!(o.stderr.contains("can't fork"), "{o:?}");
+    // The memory limit bites, and docker learns of the OOM kill (the shim watches the cgroup).
+    let o = d.docker(&run_args(
+        rt,
+        &["-d", "--name", "oom", "--memory=8m", "--memory-swap=8m"],
+        &[
+            "sh",
+            "-c",
+            "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
+        ],
+    ));
+    assert!(o.success(), "{o:?}");
+    assert_eq!(d.docker(&["wait", "oom"]).stdout.trim(), "137");
+    assert_eq!(
+        d.inspect("oom", "{{.State.ExitCode}} {{.State.OOMKilled}}"),
+        "137 true"
+    );
+    assert!(d.docker(&["rm", "oom"]).success());
+}
+
 fn update(d: &Dockerd, rt: &str) {
     let id = run_detached(d, rt, "up");
     let mem = d.cgroup_dir("memory", &id);
@@ -279,6 +384,16 @@ fn detached_container_and_exec() {
 }
 
 #[test]
+fn exec_user_workdir_env_kill_wait() {
+    exec_options(&start(), "sangja");
+}
+
+#[test]
+fn create_time_resources_and_oom_kill() {
+    create_resources_and_oom(&start(), "sangja");
+}
+
+#[test]
 fn update_reaches_the_cgroup() {
     update(&start(), "sangja");
 }
@@ -300,6 +415,8 @@ fn runc_passes_the_same_steps() {
     run_rm(&d, "runc");
     user_visible_errors(&d, "runc");
     exec(&d, "runc");
+    exec_options(&d, "runc");
+    create_resources_and_oom(&d, "runc");
     update(&d, "runc");
     pause_stop_rm(&d, "runc");
     run_tty(&d, "runc");
@@ -321,6 +438,26 @@ fn daemon_shutdown_leaves_nothing() {
     d.shutdown();
     assert_eq!(d.leftovers(), Vec::<String>::new());
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
+
+/// A test that fails after dockerd died hard (SIGKILL: containerd, shims and containers outlive it,
+/// one container paused) still leaves nothing once its `Dockerd` is dropped during the unwind.
+#[test]
+fn a_failing_test_still_leaves_nothing() {
+    let mut footprint = None;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let d = start();
+        footprint = Some(d.footprint());
+        run_detached(&d, "sangja", "fa");
+        run_detached(&d, "sangja", "fb");
+        assert!(d.docker(&["pause", "fb"]).success());
+        let pid = std::fs::read_to_string(d.dir().join("docker.pid")).unwrap();
+        spec_tests::host::send_signal(pid.trim().parse().unwrap(), libc::SIGKILL);
+        panic!("deliberate failure with dockerd killed");
+    }));
+    assert!(r.is_err());
+    let footprint = footprint.unwrap();
+    assert_eq!(footprint.leftovers(), Vec::<String>::new());
 }
 
 /// Not a test: prints the median wall time of `docker run --rm --network none IMAGE true` with sangja
