@@ -11,7 +11,8 @@
 //!
 //! Nothing system-wide is touched except what dockerd insists on: `/run/docker/plugins` (a hardcoded
 //! plugin socket dir, removed again when the last daemon of the process stops if it was not there
-//! before) and `/run/containerd/s` (containerd's shim socket dir, shared with any other containerd).
+//! before) and `/run/containerd/s/<hash>` (containerd 1.6's shim sockets; a killed shim leaves its
+//! socket, which shutdown removes).
 //! The trust key goes to the temp dir (`deprecated-key-path` in a private `--config-file`), not
 //! `/etc/docker/key.json`, and `--ip-forward=false` leaves `net.ipv4.ip_forward` alone.
 
@@ -19,7 +20,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::host;
@@ -59,6 +60,7 @@ pub struct Dockerd {
     dir: PathBuf,
     sock: PathBuf,
     cgroup_parent: String,
+    shim_sockets: Arc<Mutex<Vec<PathBuf>>>,
     daemon: Option<Child>,
     done: bool,
 }
@@ -115,6 +117,7 @@ impl Dockerd {
             sock: dir.join("docker.sock"),
             dir,
             cgroup_parent: name,
+            shim_sockets: Arc::default(),
             daemon: None,
             done: false,
         };
@@ -290,7 +293,30 @@ impl Dockerd {
         Footprint {
             dir: self.dir.clone(),
             cgroup_parent: self.cgroup_parent.clone(),
+            shim_sockets: Arc::clone(&self.shim_sockets),
         }
+    }
+
+    /// containerd 1.6 puts shim sockets at `/run/containerd/s/<sha256(<address>/<ns>/<id>)>`,
+    /// outside our temp dir; a shim that is killed leaves its socket there.
+    fn shim_socket(&self, id: &str) -> PathBuf {
+        use std::io::Write;
+        let key = format!(
+            "{}/moby/{id}",
+            self.dir.join("exec/containerd/containerd.sock").display()
+        );
+        let mut c = Command::new("sha256sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn sha256sum");
+        if let Some(mut i) = c.stdin.take() {
+            let _ = i.write_all(key.as_bytes());
+        }
+        let o = c.wait_with_output().expect("sha256sum");
+        let hex = String::from_utf8_lossy(&o.stdout);
+        let hex = hex.split_whitespace().next().unwrap_or_default();
+        Path::new("/run/containerd/s").join(hex)
     }
 
     /// Everything of this daemon that still exists (empty once [`Self::shutdown`] ran).
@@ -304,6 +330,18 @@ impl Dockerd {
             return;
         }
         self.done = true;
+        // Containers the managed containerd knows, even if dockerd died: their shim sockets.
+        let task_root = self
+            .dir
+            .join("exec/containerd/daemon/io.containerd.runtime.v2.task/moby");
+        let sockets: Vec<PathBuf> = subdirs(&task_root)
+            .iter()
+            .filter_map(|t| t.file_name()?.to_str().map(|id| self.shim_socket(id)))
+            .collect();
+        self.shim_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(sockets);
         if self.sock.exists() {
             let ps = self.docker_quiet(&["ps", "-aq"]);
             let ids: Vec<&str> = ps.stdout.split_whitespace().collect();
@@ -356,6 +394,14 @@ impl Dockerd {
         for m in self.footprint().own_mounts() {
             let _ = Command::new("umount").arg("-l").arg(&m).status();
         }
+        for s in self
+            .shim_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = fs::remove_file(s);
+        }
         if std::thread::panicking() {
             eprintln!("dockerd log:\n{}", self.log());
         }
@@ -374,9 +420,18 @@ impl Dockerd {
 pub struct Footprint {
     dir: PathBuf,
     cgroup_parent: String,
+    shim_sockets: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 impl Footprint {
+    /// The shim sockets shutdown found for the containers containerd still knew.
+    pub fn shim_sockets(&self) -> Vec<PathBuf> {
+        self.shim_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Our cgroup parent in every hierarchy where it exists.
     pub fn parent_cgroups(&self) -> Vec<PathBuf> {
         host::cgroup_mounts()
@@ -426,6 +481,15 @@ impl Footprint {
         }
         for p in self.own_processes() {
             found.push(format!("process {p}"));
+        }
+        for s in self
+            .shim_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|s| s.exists())
+        {
+            found.push(format!("shim socket {}", s.display()));
         }
         found
     }
