@@ -262,6 +262,38 @@ fn create_resources_and_oom(d: &Dockerd, rt: &str) {
     assert!(d.docker(&["rm", "-f", "oom"]).success());
 }
 
+/// `-v host:ctr:rslave` (docker then sets `rootfsPropagation: rslave`): a mount made on the host
+/// under the volume after the start shows up in the container.
+fn volume_propagation(d: &Dockerd, rt: &str) {
+    let vol = d.dir().join(format!("vol-{rt}"));
+    let sub = vol.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let sh = |args: &[&str]| {
+        let o = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {o:?}");
+    };
+    let v = vol.to_str().unwrap();
+    sh(&["mount", "--bind", v, v]);
+    sh(&["mount", "--make-shared", v]);
+    let spec = format!("{v}:/mnt/v:rslave");
+    let o = d.docker(&run_args(
+        rt,
+        &["-d", "--name", "vp", "-v", &spec],
+        &["sleep", "1000"],
+    ));
+    assert!(o.success(), "{o:?}");
+    sh(&["mount", "-t", "tmpfs", "late", sub.to_str().unwrap()]);
+    std::fs::write(sub.join("f"), "late mount\n").unwrap();
+    let o = d.docker(&["exec", "vp", "cat", "/mnt/v/sub/f"]);
+    assert_eq!(o.stdout, "late mount\n", "{o:?}");
+    assert!(d.docker(&["rm", "-f", "vp"]).success());
+    sh(&["umount", sub.to_str().unwrap()]);
+    sh(&["umount", v]);
+}
+
 fn update(d: &Dockerd, rt: &str) {
     let id = run_detached(d, rt, "up");
     let mem = d.cgroup_dir("memory", &id);
@@ -399,6 +431,11 @@ fn create_time_resources_and_oom_kill() {
 }
 
 #[test]
+fn rslave_volume_sees_later_host_mounts() {
+    volume_propagation(&start(), "sangja");
+}
+
+#[test]
 fn update_reaches_the_cgroup() {
     update(&start(), "sangja");
 }
@@ -422,6 +459,7 @@ fn runc_passes_the_same_steps() {
     exec(&d, "runc");
     exec_options(&d, "runc");
     create_resources_and_oom(&d, "runc");
+    volume_propagation(&d, "runc");
     update(&d, "runc");
     pause_stop_rm(&d, "runc");
     run_tty(&d, "runc");
