@@ -10,6 +10,7 @@
 //! - [`leftovers`]: the "nothing left behind" check (state dir, cgroups, mounts, processes);
 //! - [`host`]: mountinfo, namespace and cgroup readers;
 //! - [`console`]: a `--console-socket` receiver and pty helpers;
+//! - [`dockerd`]: a private Docker daemon for the docker client tests;
 //! - [`seccomp`]: a raw-syscall probe (x86_64, x32, i386) and Docker's/podman's default profiles.
 //!
 //! Every test needs root. `SANGJA_BIN=/path/to/runtime` tests another binary (e.g. `/usr/sbin/runc`).
@@ -23,6 +24,7 @@
 
 pub mod config;
 pub mod console;
+pub mod dockerd;
 pub mod harness;
 pub mod host;
 pub mod leftovers;

@@ -1,0 +1,548 @@
+//! A private Docker daemon for client tests (issue 7): `dockerd` with its own data root, exec root,
+//! pidfile, socket and cgroup parent under a temp dir, its managed containerd under the exec root, no
+//! bridge, no iptables, no IP forwarding, cgroupfs, overlay2, and the runtime under test registered
+//! with `--add-runtime sangja=<path>`. The busybox image is built offline from `/bin/busybox` and
+//! loaded with `docker import`.
+//!
+//! [`Dockerd::shutdown`] (also run on drop, so even when a test panics) removes the containers, stops
+//! the daemon, kills whatever of its containerd, shims and containers survived, unmounts everything
+//! under the temp dir (overlay2 layers, network namespaces), removes the cgroup parent from every
+//! hierarchy and the temp dir. [`Dockerd::leftovers`] lists what would remain.
+//!
+//! Nothing system-wide is touched except what dockerd insists on: `/run/docker/plugins` (a hardcoded
+//! plugin socket dir, removed again when the last daemon of the process stops if it was not there
+//! before) and `/run/containerd/s/<hash>` (containerd 1.6's shim sockets; a killed shim leaves its
+//! socket, which shutdown removes).
+//! The trust key goes to the temp dir (`deprecated-key-path` in a private `--config-file`), not
+//! `/etc/docker/key.json`, and `--ip-forward=false` leaves `net.ipv4.ip_forward` alone.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::host;
+
+/// The image every test runs (`docker import` of a busybox-static rootfs).
+pub const IMAGE: &str = "sangja-busybox:latest";
+
+/// The Docker 20.10 client of the `docker.io` package (`/usr/local/bin/docker` may be another one).
+pub const DOCKER: &str = "/usr/bin/docker";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Live daemons of this process, and whether `/run/docker` existed before the first one started.
+static RUN_DOCKER: Mutex<(u32, bool)> = Mutex::new((0, false));
+
+/// Exit code and captured output of one client command.
+#[derive(Debug, Clone)]
+pub struct Out {
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Captured stdout.
+    pub stdout: String,
+    /// Captured stderr.
+    pub stderr: String,
+}
+
+impl Out {
+    /// Whether the command exited 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// A private dockerd; see the module docs.
+#[derive(Debug)]
+pub struct Dockerd {
+    dir: PathBuf,
+    sock: PathBuf,
+    cgroup_parent: String,
+    shim_sockets: Arc<Mutex<Vec<PathBuf>>>,
+    daemon: Option<Child>,
+    done: bool,
+}
+
+impl Dockerd {
+    /// Starts a daemon with `sangja` registered as runtime `sangja` and imports [`IMAGE`].
+    pub fn start(sangja: &Path) -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("docker-sangja-{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(&name);
+        let _ = fs::remove_dir_all(&dir);
+        for d in ["data", "exec", "cli", "img"] {
+            fs::create_dir_all(dir.join(d)).expect("create temp dir");
+        }
+        let config = serde_json::json!({ "deprecated-key-path": dir.join("key.json") });
+        fs::write(dir.join("daemon.json"), config.to_string()).expect("daemon.json");
+        let log = fs::File::create(dir.join("dockerd.log")).expect("dockerd.log");
+        {
+            let mut g = RUN_DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+            if g.0 == 0 {
+                g.1 = Path::new("/run/docker").exists();
+            }
+            g.0 += 1;
+        }
+        let spawned = Command::new("dockerd")
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .arg("--config-file")
+            .arg(dir.join("daemon.json"))
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("docker.sock").display()))
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-forward=false",
+                "--ip-masq=false",
+                "--storage-driver=overlay2",
+                "--exec-opt=native.cgroupdriver=cgroupfs",
+            ])
+            .arg(format!("--cgroup-parent=/{name}"))
+            .arg(format!("--add-runtime=sangja={}", sangja.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log)
+            .spawn();
+        // From here on, Drop cleans up whatever happens.
+        let mut d = Self {
+            sock: dir.join("docker.sock"),
+            dir,
+            cgroup_parent: name,
+            shim_sockets: Arc::default(),
+            daemon: None,
+            done: false,
+        };
+        d.daemon = Some(spawned.expect("spawn dockerd (apt-get install docker.io)"));
+        let t0 = Instant::now();
+        while !d.docker_quiet(&["version"]).success() {
+            if let Some(st) = d.daemon.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("dockerd exited {st}:\n{}", d.log());
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "dockerd did not come up:\n{}",
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let tar = rootfs_tarball(&d.dir.join("img"));
+        let o = d.docker(&[
+            "import",
+            "-c",
+            "ENV PATH=/bin",
+            "-c",
+            r#"CMD ["sh"]"#,
+            tar.to_str().expect("utf-8 path"),
+            IMAGE,
+        ]);
+        assert!(o.success(), "docker import: {}", o.stderr);
+        d
+    }
+
+    /// The temp dir holding everything of this daemon.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The cgroup parent (`--cgroup-parent`, absolute, without the leading `/`).
+    pub fn cgroup_parent(&self) -> &str {
+        &self.cgroup_parent
+    }
+
+    /// The runtime's `--root` as given by dockerd (`<exec-root>/runtime-<name>`).
+    pub fn runtime_root(&self, runtime: &str) -> PathBuf {
+        self.dir.join("exec").join(format!("runtime-{runtime}"))
+    }
+
+    /// A container's bundle dir in the managed containerd's state (holds `log.json`).
+    pub fn task_dir(&self, id: &str) -> PathBuf {
+        self.dir
+            .join("exec/containerd/daemon/io.containerd.runtime.v2.task/moby")
+            .join(id)
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default()
+    }
+
+    /// `docker -H unix://<sock>` with a private client config dir.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(DOCKER);
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", self.dir.join("cli"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs the client without logging.
+    pub fn docker_quiet(&self, args: &[&str]) -> Out {
+        run(self.cmd().args(args))
+    }
+
+    /// Runs the client and logs the command and its output (shown when a test fails).
+    pub fn docker(&self, args: &[&str]) -> Out {
+        let o = self.docker_quiet(args);
+        eprintln!(
+            "docker {} -> {:?}\n  stdout: {}\n  stderr: {}",
+            args.join(" "),
+            o.code,
+            o.stdout.trim_end(),
+            o.stderr.trim_end()
+        );
+        o
+    }
+
+    /// Runs the client with `stdin` piped in.
+    pub fn docker_stdin(&self, args: &[&str], stdin: &str) -> Out {
+        use std::io::Write;
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn docker");
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(stdin.as_bytes());
+        }
+        let o = child.wait_with_output().expect("wait docker");
+        let o = Out {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        };
+        eprintln!("docker {} <<< {stdin:?} -> {o:?}", args.join(" "));
+        o
+    }
+
+    /// The client under a pty (`script` from util-linux), so `-t` has a terminal; stdout and the
+    /// terminal output are merged.
+    pub fn docker_pty(&self, args: &[&str]) -> Out {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+        let mut line = format!(
+            "{DOCKER} -H {}",
+            quote(&format!("unix://{}", self.sock.display()))
+        );
+        for a in args {
+            line.push(' ');
+            line.push_str(&quote(a));
+        }
+        let o = run(Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("DOCKER_CONFIG", self.dir.join("cli"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .current_dir(&self.dir)
+            .stdin(Stdio::null()));
+        eprintln!("script: {line} -> {o:?}");
+        o
+    }
+
+    /// `docker inspect -f <format> <name>`, trimmed.
+    pub fn inspect(&self, name: &str, format: &str) -> String {
+        let o = self.docker_quiet(&["inspect", "-f", format, name]);
+        assert!(o.success(), "inspect {name}: {}", o.stderr);
+        o.stdout.trim().to_string()
+    }
+
+    /// Waits (10 s) for `State.Status` of `name` to become `want`.
+    #[track_caller]
+    pub fn wait_status(&self, name: &str, want: &str) {
+        let mut last = String::new();
+        let ok = host::wait_until(Duration::from_secs(10), || {
+            last = self.inspect(name, "{{.State.Status}}");
+            last == want
+        });
+        assert!(ok, "{name}: State.Status {last:?}, want {want:?}");
+    }
+
+    /// A container's cgroup dir in the v1 hierarchy of `controller`.
+    pub fn cgroup_dir(&self, controller: &str, id: &str) -> PathBuf {
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(&self.cgroup_parent)
+            .join(id)
+    }
+
+    /// Container cgroups (children of the parent) that exist in any hierarchy.
+    pub fn container_cgroups(&self) -> Vec<PathBuf> {
+        self.footprint()
+            .parent_cgroups()
+            .iter()
+            .flat_map(|p| subdirs(p))
+            .collect()
+    }
+
+    /// Where this daemon leaves traces; checkable after the daemon is gone.
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            dir: self.dir.clone(),
+            cgroup_parent: self.cgroup_parent.clone(),
+            shim_sockets: Arc::clone(&self.shim_sockets),
+        }
+    }
+
+    /// containerd 1.6 puts shim sockets at `/run/containerd/s/<sha256(<address>/<ns>/<id>)>`,
+    /// outside our temp dir; a shim that is killed leaves its socket there.
+    fn shim_socket(&self, id: &str) -> PathBuf {
+        use std::io::Write;
+        let key = format!(
+            "{}/moby/{id}",
+            self.dir.join("exec/containerd/containerd.sock").display()
+        );
+        let mut c = Command::new("sha256sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn sha256sum");
+        if let Some(mut i) = c.stdin.take() {
+            let _ = i.write_all(key.as_bytes());
+        }
+        let o = c.wait_with_output().expect("sha256sum");
+        let hex = String::from_utf8_lossy(&o.stdout);
+        let hex = hex.split_whitespace().next().unwrap_or_default();
+        Path::new("/run/containerd/s").join(hex)
+    }
+
+    /// Everything of this daemon that still exists (empty once [`Self::shutdown`] ran).
+    pub fn leftovers(&self) -> Vec<String> {
+        self.footprint().leftovers()
+    }
+
+    /// Removes containers, stops the daemon and removes everything it left; idempotent.
+    pub fn shutdown(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        // Containers the managed containerd knows, even if dockerd died: their shim sockets.
+        let task_root = self
+            .dir
+            .join("exec/containerd/daemon/io.containerd.runtime.v2.task/moby");
+        let sockets: Vec<PathBuf> = subdirs(&task_root)
+            .iter()
+            .filter_map(|t| t.file_name()?.to_str().map(|id| self.shim_socket(id)))
+            .collect();
+        self.shim_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(sockets);
+        if self.sock.exists() {
+            let ps = self.docker_quiet(&["ps", "-aq"]);
+            let ids: Vec<&str> = ps.stdout.split_whitespace().collect();
+            if !ids.is_empty() {
+                let mut a = vec!["unpause"];
+                a.extend(&ids);
+                let _ = self.docker_quiet(&a);
+                let mut a = vec!["rm", "-f"];
+                a.extend(&ids);
+                let _ = self.docker_quiet(&a);
+            }
+        }
+        if let Some(mut d) = self.daemon.take() {
+            // SAFETY: kill(2) on the pid of a child we spawned and have not yet reaped.
+            unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
+            let t0 = Instant::now();
+            while d.try_wait().ok().flatten().is_none() && t0.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        // containerd and shims that outlived dockerd.
+        for p in self.footprint().own_processes() {
+            // SAFETY: kill(2) on a process whose command line names our private temp dir.
+            unsafe { libc::kill(p as i32, libc::SIGKILL) };
+        }
+        // Container processes that outlived their shim: thaw, kill, then remove the cgroups.
+        let cgroups = self.footprint().parent_cgroups();
+        for c in cgroups.iter().flat_map(|p| tree(p)) {
+            let _ = fs::write(c.join("freezer.state"), "THAWED");
+            for pid in fs::read_to_string(c.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok())
+                .filter(|&p| p > 0)
+            {
+                // SAFETY: kill(2) on a process inside a cgroup under our private cgroup parent.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        host::wait_until(Duration::from_secs(5), || {
+            for p in &cgroups {
+                for c in tree(p).iter().rev() {
+                    let _ = fs::remove_dir(c);
+                }
+            }
+            cgroups.iter().all(|p| !p.exists())
+        });
+        for m in self.footprint().own_mounts() {
+            let _ = Command::new("umount").arg("-l").arg(&m).status();
+        }
+        for s in self
+            .shim_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = fs::remove_file(s);
+        }
+        if std::thread::panicking() {
+            eprintln!("dockerd log:\n{}", self.log());
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+        let mut g = RUN_DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 = g.0.saturating_sub(1);
+        if g.0 == 0 && !g.1 {
+            let _ = fs::remove_dir("/run/docker/plugins");
+            let _ = fs::remove_dir("/run/docker");
+        }
+    }
+}
+
+/// The traces of one daemon: its temp dir (mounts, processes naming it) and its cgroup parent.
+#[derive(Debug, Clone)]
+pub struct Footprint {
+    dir: PathBuf,
+    cgroup_parent: String,
+    shim_sockets: Arc<Mutex<Vec<PathBuf>>>,
+}
+
+impl Footprint {
+    /// The shim sockets shutdown found for the containers containerd still knew.
+    pub fn shim_sockets(&self) -> Vec<PathBuf> {
+        self.shim_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Our cgroup parent in every hierarchy where it exists.
+    pub fn parent_cgroups(&self) -> Vec<PathBuf> {
+        host::cgroup_mounts()
+            .into_iter()
+            .map(|m| m.path.join(&self.cgroup_parent))
+            .filter(|p| p.is_dir())
+            .collect()
+    }
+
+    /// Mount points under the temp dir, deepest first.
+    pub fn own_mounts(&self) -> Vec<String> {
+        let mut m: Vec<String> = host::own_mounts()
+            .into_iter()
+            .map(|m| m.mount_point)
+            .filter(|m| Path::new(m).starts_with(&self.dir))
+            .collect();
+        m.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        m
+    }
+
+    /// Processes (other than us) with the temp dir on their command line: dockerd, its containerd,
+    /// shims.
+    pub fn own_processes(&self) -> Vec<i64> {
+        let needle = self.dir.to_string_lossy().into_owned();
+        let me = i64::from(std::process::id());
+        host::all_pids()
+            .into_iter()
+            .filter(|&p| p != me && host::pid_alive(p))
+            .filter(|p| {
+                let c = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                String::from_utf8_lossy(&c).contains(&needle)
+            })
+            .collect()
+    }
+
+    /// Everything that still exists, as findings.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.dir.exists() {
+            found.push(format!("temp dir {} exists", self.dir.display()));
+        }
+        for m in self.own_mounts() {
+            found.push(format!("mount {m}"));
+        }
+        for c in self.parent_cgroups() {
+            found.push(format!("cgroup {}", c.display()));
+        }
+        for p in self.own_processes() {
+            found.push(format!("process {p}"));
+        }
+        for s in self
+            .shim_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|s| s.exists())
+        {
+            found.push(format!("shim socket {}", s.display()));
+        }
+        found
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn run(cmd: &mut Command) -> Out {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e} (apt-get install docker.io util-linux)"));
+    Out {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// The shared busybox rootfs as a tarball owned by root, for `docker import`.
+fn rootfs_tarball(dir: &Path) -> PathBuf {
+    let tar = dir.join("rootfs.tar");
+    let o = run(Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(crate::rootfs::shared())
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."));
+    assert!(o.success(), "tar rootfs: {}", o.stderr);
+    tar
+}
+
+fn subdirs(p: &Path) -> Vec<PathBuf> {
+    fs::read_dir(p)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// `p` and every directory below it, parents first.
+fn tree(p: &Path) -> Vec<PathBuf> {
+    let mut out = vec![p.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        let next = subdirs(&out[i]);
+        out.extend(next);
+        i += 1;
+    }
+    out
+}
