@@ -29,7 +29,7 @@ pub enum LaunchError {
         source: std::io::Error,
     },
     /// The init reported a failed step.
-    #[error("unable to start container process: {step}{}: {errno}", if detail.is_empty() { String::new() } else { format!(" {detail}") })]
+    #[error("unable to start container process: {step}{}: {}", if detail.is_empty() { String::new() } else { format!(" {detail}") }, errno.desc().to_lowercase())]
     Init {
         /// The step, described.
         step: &'static str,

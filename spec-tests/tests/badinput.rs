@@ -247,3 +247,35 @@ fn memory_limit_too_low_for_the_init() {
     out.assert_error("linux.resources.memory.limit (1000 bytes) is too low");
     assert_nothing_left(&h, &id, &b);
 }
+
+#[test]
+fn refused_rlimit_names_the_limit() {
+    // Raising a hard limit above ours needs CAP_SYS_RESOURCE (which this machine's bounding set lacks;
+    // elsewhere the test process must drop it): the error names the limit, as config.json spells it.
+    let h = harness!();
+    let mut b = h.bundle_private();
+    let hard = fs::read_to_string("/proc/self/limits")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .unwrap();
+    let above: u64 = hard.parse::<u64>().unwrap() + 1;
+    b.set(
+        "/process/rlimits",
+        json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": above}]),
+    );
+    let caps = fs::read_to_string("/proc/self/status").unwrap();
+    let eff = caps
+        .lines()
+        .find(|l| l.starts_with("CapEff:"))
+        .and_then(|l| u64::from_str_radix(l.split_whitespace().nth(1).unwrap(), 16).ok())
+        .unwrap();
+    assert_eq!(
+        eff & (1 << 24), // CAP_SYS_RESOURCE
+        0,
+        "run this test without CAP_SYS_RESOURCE (capsh --drop=cap_sys_resource --)"
+    );
+    let out = create_fails(&h, &b);
+    out.assert_error("setrlimit RLIMIT_NOFILE: operation not permitted");
+}
