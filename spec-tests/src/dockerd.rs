@@ -20,9 +20,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use crate::daemon::Footprint;
+use crate::daemon::{stop_child, subdirs};
 use crate::host;
 
 /// The image every test runs (`docker import` of a busybox-static rootfs).
@@ -60,7 +62,7 @@ pub struct Dockerd {
     dir: PathBuf,
     sock: PathBuf,
     cgroup_parent: String,
-    shim_sockets: Arc<Mutex<Vec<PathBuf>>>,
+    footprint: Footprint,
     daemon: Option<Child>,
     done: bool,
 }
@@ -115,9 +117,9 @@ impl Dockerd {
         // From here on, Drop cleans up whatever happens.
         let mut d = Self {
             sock: dir.join("docker.sock"),
+            footprint: Footprint::new(&dir, &name),
             dir,
             cgroup_parent: name,
-            shim_sockets: Arc::default(),
             daemon: None,
             done: false,
         };
@@ -134,7 +136,7 @@ impl Dockerd {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let tar = rootfs_tarball(&d.dir.join("img"));
+        let tar = crate::image::rootfs_tarball(&d.dir.join("img"));
         let o = d.docker(&[
             "import",
             "-c",
@@ -281,7 +283,7 @@ impl Dockerd {
 
     /// Container cgroups (children of the parent) that exist in any hierarchy.
     pub fn container_cgroups(&self) -> Vec<PathBuf> {
-        self.footprint()
+        self.footprint
             .parent_cgroups()
             .iter()
             .flat_map(|p| subdirs(p))
@@ -290,38 +292,12 @@ impl Dockerd {
 
     /// Where this daemon leaves traces; checkable after the daemon is gone.
     pub fn footprint(&self) -> Footprint {
-        Footprint {
-            dir: self.dir.clone(),
-            cgroup_parent: self.cgroup_parent.clone(),
-            shim_sockets: Arc::clone(&self.shim_sockets),
-        }
-    }
-
-    /// containerd 1.6 puts shim sockets at `/run/containerd/s/<sha256(<address>/<ns>/<id>)>`,
-    /// outside our temp dir; a shim that is killed leaves its socket there.
-    fn shim_socket(&self, id: &str) -> PathBuf {
-        use std::io::Write;
-        let key = format!(
-            "{}/moby/{id}",
-            self.dir.join("exec/containerd/containerd.sock").display()
-        );
-        let mut c = Command::new("sha256sum")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn sha256sum");
-        if let Some(mut i) = c.stdin.take() {
-            let _ = i.write_all(key.as_bytes());
-        }
-        let o = c.wait_with_output().expect("sha256sum");
-        let hex = String::from_utf8_lossy(&o.stdout);
-        let hex = hex.split_whitespace().next().unwrap_or_default();
-        Path::new("/run/containerd/s").join(hex)
+        self.footprint.clone()
     }
 
     /// Everything of this daemon that still exists (empty once [`Self::shutdown`] ran).
     pub fn leftovers(&self) -> Vec<String> {
-        self.footprint().leftovers()
+        self.footprint.leftovers()
     }
 
     /// Removes containers, stops the daemon and removes everything it left; idempotent.
@@ -331,17 +307,13 @@ impl Dockerd {
         }
         self.done = true;
         // Containers the managed containerd knows, even if dockerd died: their shim sockets.
-        let task_root = self
-            .dir
-            .join("exec/containerd/daemon/io.containerd.runtime.v2.task/moby");
-        let sockets: Vec<PathBuf> = subdirs(&task_root)
-            .iter()
-            .filter_map(|t| t.file_name()?.to_str().map(|id| self.shim_socket(id)))
-            .collect();
-        self.shim_sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(sockets);
+        self.footprint.add_shim_sockets(
+            &self.dir.join("exec/containerd/containerd.sock"),
+            "moby",
+            &self
+                .dir
+                .join("exec/containerd/daemon/io.containerd.runtime.v2.task/moby"),
+        );
         if self.sock.exists() {
             let ps = self.docker_quiet(&["ps", "-aq"]);
             let ids: Vec<&str> = ps.stdout.split_whitespace().collect();
@@ -354,54 +326,11 @@ impl Dockerd {
                 let _ = self.docker_quiet(&a);
             }
         }
-        if let Some(mut d) = self.daemon.take() {
-            // SAFETY: kill(2) on the pid of a child we spawned and have not yet reaped.
-            unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
-            let t0 = Instant::now();
-            while d.try_wait().ok().flatten().is_none() && t0.elapsed() < Duration::from_secs(30) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = d.kill();
-            let _ = d.wait();
+        if let Some(d) = self.daemon.take() {
+            stop_child(d, Duration::from_secs(30));
         }
-        // containerd and shims that outlived dockerd.
-        for p in self.footprint().own_processes() {
-            // SAFETY: kill(2) on a process whose command line names our private temp dir.
-            unsafe { libc::kill(p as i32, libc::SIGKILL) };
-        }
-        // Container processes that outlived their shim: thaw, kill, then remove the cgroups.
-        let cgroups = self.footprint().parent_cgroups();
-        for c in cgroups.iter().flat_map(|p| tree(p)) {
-            let _ = fs::write(c.join("freezer.state"), "THAWED");
-            for pid in fs::read_to_string(c.join("cgroup.procs"))
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| l.trim().parse::<i32>().ok())
-                .filter(|&p| p > 0)
-            {
-                // SAFETY: kill(2) on a process inside a cgroup under our private cgroup parent.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-        host::wait_until(Duration::from_secs(5), || {
-            for p in &cgroups {
-                for c in tree(p).iter().rev() {
-                    let _ = fs::remove_dir(c);
-                }
-            }
-            cgroups.iter().all(|p| !p.exists())
-        });
-        for m in self.footprint().own_mounts() {
-            let _ = Command::new("umount").arg("-l").arg(&m).status();
-        }
-        for s in self
-            .shim_sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = fs::remove_file(s);
-        }
+        // containerd, shims and containers that outlived dockerd; mounts; shim sockets.
+        self.footprint.clean();
         if std::thread::panicking() {
             eprintln!("dockerd log:\n{}", self.log());
         }
@@ -412,86 +341,6 @@ impl Dockerd {
             let _ = fs::remove_dir("/run/docker/plugins");
             let _ = fs::remove_dir("/run/docker");
         }
-    }
-}
-
-/// The traces of one daemon: its temp dir (mounts, processes naming it) and its cgroup parent.
-#[derive(Debug, Clone)]
-pub struct Footprint {
-    dir: PathBuf,
-    cgroup_parent: String,
-    shim_sockets: Arc<Mutex<Vec<PathBuf>>>,
-}
-
-impl Footprint {
-    /// The shim sockets shutdown found for the containers containerd still knew.
-    pub fn shim_sockets(&self) -> Vec<PathBuf> {
-        self.shim_sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Our cgroup parent in every hierarchy where it exists.
-    pub fn parent_cgroups(&self) -> Vec<PathBuf> {
-        host::cgroup_mounts()
-            .into_iter()
-            .map(|m| m.path.join(&self.cgroup_parent))
-            .filter(|p| p.is_dir())
-            .collect()
-    }
-
-    /// Mount points under the temp dir, deepest first.
-    pub fn own_mounts(&self) -> Vec<String> {
-        let mut m: Vec<String> = host::own_mounts()
-            .into_iter()
-            .map(|m| m.mount_point)
-            .filter(|m| Path::new(m).starts_with(&self.dir))
-            .collect();
-        m.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        m
-    }
-
-    /// Processes (other than us) with the temp dir on their command line: dockerd, its containerd,
-    /// shims.
-    pub fn own_processes(&self) -> Vec<i64> {
-        let needle = self.dir.to_string_lossy().into_owned();
-        let me = i64::from(std::process::id());
-        host::all_pids()
-            .into_iter()
-            .filter(|&p| p != me && host::pid_alive(p))
-            .filter(|p| {
-                let c = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-                String::from_utf8_lossy(&c).contains(&needle)
-            })
-            .collect()
-    }
-
-    /// Everything that still exists, as findings.
-    pub fn leftovers(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        if self.dir.exists() {
-            found.push(format!("temp dir {} exists", self.dir.display()));
-        }
-        for m in self.own_mounts() {
-            found.push(format!("mount {m}"));
-        }
-        for c in self.parent_cgroups() {
-            found.push(format!("cgroup {}", c.display()));
-        }
-        for p in self.own_processes() {
-            found.push(format!("process {p}"));
-        }
-        for s in self
-            .shim_sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|s| s.exists())
-        {
-            found.push(format!("shim socket {}", s.display()));
-        }
-        found
     }
 }
 
@@ -510,39 +359,4 @@ fn run(cmd: &mut Command) -> Out {
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
-}
-
-/// The shared busybox rootfs as a tarball owned by root, for `docker import`.
-fn rootfs_tarball(dir: &Path) -> PathBuf {
-    let tar = dir.join("rootfs.tar");
-    let o = run(Command::new("tar")
-        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
-        .arg(crate::rootfs::shared())
-        .arg("-cf")
-        .arg(&tar)
-        .arg("."));
-    assert!(o.success(), "tar rootfs: {}", o.stderr);
-    tar
-}
-
-fn subdirs(p: &Path) -> Vec<PathBuf> {
-    fs::read_dir(p)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect()
-}
-
-/// `p` and every directory below it, parents first.
-fn tree(p: &Path) -> Vec<PathBuf> {
-    let mut out = vec![p.to_path_buf()];
-    let mut i = 0;
-    while i < out.len() {
-        let next = subdirs(&out[i]);
-        out.extend(next);
-        i += 1;
-    }
-    out
 }

@@ -10,7 +10,8 @@
 //! - [`leftovers`]: the "nothing left behind" check (state dir, cgroups, mounts, processes);
 //! - [`host`]: mountinfo, namespace and cgroup readers;
 //! - [`console`]: a `--console-socket` receiver and pty helpers;
-//! - [`dockerd`]: a private Docker daemon for the docker client tests;
+//! - [`dockerd`], [`containerd`]: private Docker and containerd daemons for the client tests
+//!   ([`daemon`]: their cleanup; [`image`]: busybox images built offline);
 //! - [`seccomp`]: a raw-syscall probe (x86_64, x32, i386) and Docker's/podman's default profiles.
 //!
 //! Every test needs root. `SANGJA_BIN=/path/to/runtime` tests another binary (e.g. `/usr/sbin/runc`).
@@ -24,9 +25,12 @@
 
 pub mod config;
 pub mod console;
+pub mod containerd;
+pub mod daemon;
 pub mod dockerd;
 pub mod harness;
 pub mod host;
+pub mod image;
 pub mod leftovers;
 pub mod output;
 pub mod rootfs;
