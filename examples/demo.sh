@@ -30,12 +30,12 @@ if [ -z "$cargo" ]; then
     exit 1
 fi
 if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-    sudo -u "$SUDO_USER" -H "$cargo" build --release --quiet -p sangja-shim --bin sangja
+    sudo -u "$SUDO_USER" -H env CARGO_TERM_QUIET=true "$cargo" dist
 else
-    "$cargo" build --release --quiet -p sangja-shim --bin sangja
+    CARGO_TERM_QUIET=true "$cargo" dist
 fi
 target=${CARGO_TARGET_DIR:-$PWD/target}
-sangja=$target/release/sangja
+sangja=$target/dist/sangja
 
 # The bundle: a busybox rootfs and a config like `sangja spec` writes, with a probe as the process.
 bundle=$target/demo-bundle

@@ -2,7 +2,7 @@
 //! next to a minimal VM and the kernel floor. Run as root:
 //!
 //! ```sh
-//! cargo build --release -p sangja-shim -p sangja-bench && sudo target/release/sangja-bench
+//! cargo dist && cargo build --release -p sangja-bench && sudo target/release/sangja-bench
 //! ```
 //!
 //! It enters a private mount namespace itself (with `/sys/fs/cgroup/unified` unmounted, for crun 1.8 on a
@@ -38,7 +38,8 @@ use crate::runtime::Runtime;
 )]
 struct Args {
     /// A runtime to measure, NAME=PATH; repeat for each. The first is compared with the others.
-    /// Default: sangja next to this binary, then runc, crun, youki where installed.
+    /// Default: the shipped sangja (`cargo dist`: target/dist/sangja), else the one next to this
+    /// binary; then runc, crun, youki where installed.
     #[arg(long = "runtime", value_name = "NAME=PATH")]
     runtimes: Vec<String>,
     /// Interleaved rounds of the per-phase measurements (and of the kernel floor).
@@ -82,7 +83,10 @@ fn default_runtimes() -> Vec<(String, PathBuf)> {
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
     {
-        let s = dir.join("sangja");
+        let dist = dir.parent().map(|t| t.join("dist/sangja"));
+        let s = dist
+            .filter(|d| d.exists())
+            .unwrap_or_else(|| dir.join("sangja"));
         if s.exists() {
             v.push(("sangja".to_string(), s));
         }
