@@ -183,7 +183,8 @@ fn ctr_detached_task_lifecycle() {
     let o = c.ctr(&["task", "exec", "--exec-id", "e3", id, "/nope"]);
     assert!(!o.status.success());
     assert!(
-        text(&o.stderr).contains("OCI runtime exec failed: sangja exec failed"),
+        text(&o.stderr)
+            .contains("OCI runtime exec failed: exec failed: unable to start container process"),
         "{}",
         text(&o.stderr)
     );

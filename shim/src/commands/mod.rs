@@ -71,8 +71,8 @@ impl Ctx {
 pub enum CliError {
     /// The library refused or failed (its text carries runc's wording).
     Runtime(sangja::Error),
-    /// `create` or `run` failed: runc words these `runc create failed: <error>`, and we keep the shape
-    /// (`sangja create failed: <error>`).
+    /// `create`, `run` or `exec` failed: runc words these `runc create failed: <error>` (we keep the
+    /// shape: `sangja create failed: <error>`) and `exec failed: <error>`, which we copy.
     Failed {
         /// The verb.
         verb: &'static str,
@@ -87,6 +87,11 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Runtime(e) => write!(f, "{e}"),
+            // runc: "runc create failed: …", "runc run failed: …", but "exec failed: …".
+            CliError::Failed {
+                verb: "exec",
+                source,
+            } => write!(f, "exec failed: {source}"),
             CliError::Failed { verb, source } => write!(f, "sangja {verb} failed: {source}"),
             CliError::Message(m) => f.write_str(m),
         }
@@ -183,6 +188,18 @@ pub fn os_error(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_prefixed_like_runcs() {
+        let e =
+            |verb| CliError::failed(verb)(CliError::Runtime(sangja::Error::NotExist)).to_string();
+        assert_eq!(
+            e("create"),
+            "sangja create failed: container does not exist"
+        );
+        assert_eq!(e("run"), "sangja run failed: container does not exist");
+        assert_eq!(e("exec"), "exec failed: container does not exist");
+    }
 
     #[test]
     fn os_errors_read_like_go() {
