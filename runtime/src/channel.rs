@@ -103,12 +103,18 @@ pub enum Step {
     RuntimeHooks,
     /// Loading the seccomp filter.
     Seccomp,
+    /// Writing `process.apparmorProfile` to the AppArmor exec attribute.
+    AppArmor,
+    /// Writing `process.selinuxLabel` to the SELinux exec attribute.
+    SelinuxLabel,
+    /// Writing `process.selinuxLabel` to the keyring-creation attribute.
+    SelinuxKeyLabel,
     /// Unknown (a malformed message).
     Unknown,
 }
 
 impl Step {
-    const ALL: [Step; 39] = [
+    const ALL: [Step; 42] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -148,6 +154,9 @@ impl Step {
         Step::CreateContainerHook,
         Step::RuntimeHooks,
         Step::Seccomp,
+        Step::AppArmor,
+        Step::SelinuxLabel,
+        Step::SelinuxKeyLabel,
     ];
 
     fn from_u8(b: u8) -> Step {
@@ -200,6 +209,9 @@ impl Step {
             Step::CreateContainerHook => "run createContainer hook",
             Step::RuntimeHooks => "wait for createRuntime hooks",
             Step::Seccomp => "load seccomp filter",
+            Step::AppArmor => "apply AppArmor profile",
+            Step::SelinuxLabel => "set SELinux exec label",
+            Step::SelinuxKeyLabel => "set SELinux keyring label",
             Step::Unknown => "set up container",
         }
     }

@@ -54,6 +54,10 @@ pub struct ExecArgs {
     pub tty: bool,
     /// `--no-new-privs`.
     pub no_new_privs: bool,
+    /// `--apparmor`: replaces the container's `process.apparmorProfile`.
+    pub apparmor: Option<String>,
+    /// `--process-label`: replaces the container's `process.selinuxLabel`.
+    pub process_label: Option<String>,
 }
 
 /// A started exec process.
@@ -169,6 +173,12 @@ impl Container {
         if a.no_new_privs {
             p.set_no_new_privileges(Some(true));
         }
+        if let Some(profile) = &a.apparmor {
+            p.set_apparmor_profile(Some(profile.clone()));
+        }
+        if let Some(label) = &a.process_label {
+            p.set_selinux_label(Some(label.clone()));
+        }
         Ok(p)
     }
 
@@ -201,10 +211,24 @@ impl Container {
             ));
         }
         crate::spec::validate_process(process)?;
+        // As runc: without its own profile or label, the process gets the container's.
+        let mut process = process.clone();
+        let inherited = self.rec.process.as_ref();
+        if process
+            .apparmor_profile()
+            .as_deref()
+            .unwrap_or("")
+            .is_empty()
+        {
+            process.set_apparmor_profile(inherited.and_then(|p| p.apparmor_profile().clone()));
+        }
+        if process.selinux_label().as_deref().unwrap_or("").is_empty() {
+            process.set_selinux_label(inherited.and_then(|p| p.selinux_label().clone()));
+        }
         let pid = self.rec.pid;
         let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
         let plan = ExecPlan {
-            process: plan_process(process, &proc_root, opts.listen_fds)?,
+            process: plan_process(&process, &proc_root, opts.listen_fds, false)?,
             namespaces: NAMESPACES
                 .iter()
                 .filter(|(name, _)| ns_differs(pid, name))
@@ -432,6 +456,8 @@ fn setup<'a>(
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
     join.join_self()
         .map_err(|e| fail(Step::JoinCgroup, e, b"tasks"))?;
+    // The LSM attribute files, opened while /proc is still the host's (see crate::lsm).
+    let lsm_fds = plan.process.lsm.open()?;
     for (fd, flag) in &plan.namespaces {
         sys::setns(fd.as_fd(), *flag).map_err(|e| fail(Step::JoinNamespace, e, b"namespace"))?;
     }
@@ -442,6 +468,7 @@ fn setup<'a>(
     if let Some(console) = console {
         crate::console::setup(console.as_fd(), plan.process.console_size)?;
     }
+    plan.process.lsm.apply(lsm_fds)?;
     let listener = identity::apply(&plan.process, None, plan.seccomp.as_ref())?;
     let exe = identity::find_executable(&plan.process)?;
     sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;

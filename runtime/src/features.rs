@@ -13,7 +13,8 @@
 //! - `linux.namespaces`: what `spec::validate` accepts (no `user` and no `time` yet);
 //! - `linux.capabilities`: every name of the capability table (the `caps` crate);
 //! - `linux.seccomp`: enabled, with the actions, operators, arches and flags the compiler knows;
-//! - `linux.apparmor`, `linux.selinux`: disabled, as validation refuses them.
+//! - `linux.apparmor`, `linux.selinux`: enabled (sangja applies them; as runc, whether the host
+//!   has the module is not probed here: `create` refuses a profile or label the host cannot apply).
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -213,8 +214,8 @@ pub fn features() -> Features {
                     .map(String::from)
                     .collect(),
             },
-            apparmor: Enabled { enabled: false },
-            selinux: Enabled { enabled: false },
+            apparmor: Enabled { enabled: true },
+            selinux: Enabled { enabled: true },
         },
         annotations,
     }

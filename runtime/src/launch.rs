@@ -46,6 +46,18 @@ pub enum LaunchError {
         /// runc's wording of why.
         reason: String,
     },
+    /// Applying `process.apparmorProfile` or `process.selinuxLabel` failed.
+    #[error("unable to start container process: {field} {value:?}: {step}: {reason}")]
+    Lsm {
+        /// The JSON field.
+        field: &'static str,
+        /// The profile or label.
+        value: String,
+        /// The step, described.
+        step: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A createContainer hook run by the init failed.
     #[error("unable to start container process: createContainer hook {detail}")]
     InitHook {
@@ -275,6 +287,26 @@ pub(crate) fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
         };
         return LaunchError::InitHook {
             detail: format!("{detail}: {why}"),
+        };
+    }
+    if matches!(
+        step,
+        Step::AppArmor | Step::SelinuxLabel | Step::SelinuxKeyLabel
+    ) {
+        let desc = Errno::from_raw(errno).desc().to_lowercase();
+        let (field, reason) = match (step, errno) {
+            (Step::AppArmor, libc::ENOENT) => (
+                crate::lsm::APPARMOR_FIELD,
+                format!("no such profile is loaded ({desc})"),
+            ),
+            (Step::AppArmor, _) => (crate::lsm::APPARMOR_FIELD, desc),
+            _ => (crate::lsm::SELINUX_FIELD, desc),
+        };
+        return LaunchError::Lsm {
+            field,
+            value: detail,
+            step: step.describe(),
+            reason,
         };
     }
     if step != Step::Exec {

@@ -43,6 +43,7 @@ mod hooks;
 mod init;
 mod join;
 mod launch;
+mod lsm;
 mod plan;
 mod resources;
 pub mod seccomp;

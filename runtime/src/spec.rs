@@ -123,26 +123,6 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
             "cannot use console socket if runc will not detach or allocate tty",
         ));
     }
-    if process
-        .apparmor_profile()
-        .as_deref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(SpecError::field(
-            "process.apparmorProfile",
-            "AppArmor is not supported yet",
-        ));
-    }
-    if process
-        .selinux_label()
-        .as_deref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(SpecError::field(
-            "process.selinuxLabel",
-            "SELinux is not supported yet",
-        ));
-    }
     #[allow(deprecated)]
     if let Some(h) = spec.hooks() {
         let kinds = [

@@ -1,4 +1,4 @@
-//! A throw-away VM for what this host cannot show (cgroup v2 on a hybrid host): Debian's kernel
+//! A throw-away VM for what this host cannot show (cgroup v2 on a hybrid host, AppArmor): Debian's kernel
 //! (`linux-image-amd64`, downloaded with apt once and unpacked offline with `dpkg-deb`), an
 //! initramfs written here (newc format: busybox, the binary under test with its shared libraries,
 //! scripts and bundles), and qemu with the serial console on stdout.
@@ -31,10 +31,33 @@ pub fn kernel() -> PathBuf {
         })
         .trim()
         .to_string();
-    let tmp = std::env::temp_dir().join(format!("sangja-vm-kernel-{}", std::process::id()));
+    // Only boot/ is kept (the modules are not needed: everything used is built in).
+    download_deb(&pkg, &cache, &["boot"]);
+    find_vmlinuz(&cache).unwrap_or_else(|| panic!("no vmlinuz in {pkg}"))
+}
+
+/// Debian's `apparmor_parser` (package `apparmor`, fetched with `apt-get download` into the
+/// same cache as the kernel on first use). It needs only libc (see [`shared_libs`]).
+pub fn apparmor_parser() -> PathBuf {
+    let cache = std::env::temp_dir().join("sangja-vm-apparmor");
+    let parser = cache.join("sbin/apparmor_parser");
+    if !parser.exists() {
+        download_deb("apparmor", &cache, &["sbin"]);
+    }
+    assert!(
+        parser.exists(),
+        "no sbin/apparmor_parser in package apparmor"
+    );
+    parser
+}
+
+/// `apt-get download` `pkg`, unpack it with `dpkg-deb -x` and keep its top-level `dirs` in
+/// `cache` (replacing what was there).
+fn download_deb(pkg: &str, cache: &Path, dirs: &[&str]) {
+    let tmp = std::env::temp_dir().join(format!("sangja-vm-deb-{pkg}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).unwrap_or_else(|e| panic!("mkdir {}: {e}", tmp.display()));
-    run("apt-get", &["download", &pkg], Some(&tmp));
+    run("apt-get", &["download", pkg], Some(&tmp));
     let deb = fs::read_dir(&tmp)
         .ok()
         .into_iter()
@@ -53,13 +76,13 @@ pub fn kernel() -> PathBuf {
         ],
         None,
     );
-    // Only boot/ is kept (the modules are not needed: everything used is built in).
-    let _ = fs::remove_dir_all(&cache);
-    fs::create_dir_all(&cache).unwrap_or_else(|e| panic!("mkdir {}: {e}", cache.display()));
-    fs::rename(unpacked.join("boot"), cache.join("boot"))
-        .unwrap_or_else(|e| panic!("keep the kernel: {e}"));
+    let _ = fs::remove_dir_all(cache);
+    fs::create_dir_all(cache).unwrap_or_else(|e| panic!("mkdir {}: {e}", cache.display()));
+    for d in dirs {
+        fs::rename(unpacked.join(d), cache.join(d))
+            .unwrap_or_else(|e| panic!("keep {d}/ of {pkg}: {e}"));
+    }
     let _ = fs::remove_dir_all(&tmp);
-    find_vmlinuz(&cache).unwrap_or_else(|| panic!("no vmlinuz in {pkg}"))
 }
 
 fn find_vmlinuz(dir: &Path) -> Option<PathBuf> {
@@ -112,6 +135,7 @@ pub struct Initramfs {
     buf: Vec<u8>,
     ino: u32,
     dirs: Vec<String>,
+    files: Vec<String>,
 }
 
 impl Initramfs {
@@ -181,6 +205,20 @@ impl Initramfs {
     pub fn copy(&mut self, path: &str, src: &Path) -> &mut Self {
         let data = fs::read(src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
         self.file(path, &data, 0o755)
+    }
+
+    /// The host binary `src` at `root` + `path`, with the shared libraries `ldd` lists for it
+    /// at their host paths under `root`.
+    pub fn add_binary(&mut self, root: &str, path: &str, src: &Path) -> &mut Self {
+        self.copy(&format!("{root}{path}"), src);
+        for lib in shared_libs(src) {
+            let at = format!("{root}{}", lib.display());
+            if !self.files.contains(&at) {
+                self.copy(&at, &lib);
+                self.files.push(at);
+            }
+        }
+        self
     }
 
     /// The archive, with its trailer.
@@ -253,14 +291,129 @@ fn boot_raw(kernel: &Path, initrd: &Path, accel: &str, extra: &str, timeout: Dur
 }
 
 /// Boot `kernel` with `initrd` (the archive's `/init` runs as pid 1) and return what the serial
-/// console printed; the VM is killed after `timeout`.
-pub fn boot(kernel: &Path, initrd: &Path, timeout: Duration) -> String {
+/// console printed; the VM is killed after `timeout`. `cmdline`: more kernel parameters.
+pub fn boot(kernel: &Path, initrd: &Path, cmdline: &str, timeout: Duration) -> String {
     let accel = if kvm_works(kernel, initrd) {
         "kvm"
     } else {
         "tcg"
     };
-    boot_raw(kernel, initrd, accel, "", timeout)
+    boot_raw(kernel, initrd, accel, cmdline, timeout)
+}
+
+/// Stage 1 (pid 1 in the initramfs, which `pivot_root` cannot leave): copy the payload to a tmpfs
+/// and switch to it.
+const STAGE1: &str = r#"#!/bin/busybox sh
+/bin/busybox mkdir -p /newroot
+/bin/busybox mount -t tmpfs -o mode=755 tmpfs /newroot
+/bin/busybox cp -a /payload/. /newroot/
+exec /bin/busybox switch_root /newroot /stage2
+"#;
+
+/// Stage 2, before the guest's own set-up: the essential mounts, cgroup2 only, and a busybox
+/// rootfs at `/rootfs` for the bundles.
+const STAGE2_MOUNTS: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mkdir -p /proc /sys /dev /run /tmp
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /rootfs/bin /rootfs/proc /rootfs/dev /rootfs/sys /rootfs/tmp
+cp /bin/busybox /rootfs/bin/busybox
+/bin/busybox --install -s /rootfs/bin
+"#;
+
+/// Shell helpers for the guest's checks (busybox sh): `S` runs sangja with a private root;
+/// `ok NAME`, `fail NAME WHY`, `eq NAME FILE WANT`, `has NAME FILE REGEX` print
+/// `CHECK <name> ok|FAIL: <why>`; `status ID` prints a container's status.
+const CHECK_HELPERS: &str = r#"
+S="/sangja --root /run/sangja"
+ok() { echo "CHECK $1 ok"; }
+fail() { echo "CHECK $1 FAIL: $2"; }
+eq() { v=$(cat "$2" 2>&1); if [ "$v" = "$3" ]; then ok "$1"; else fail "$1" "$2 is '$v', want '$3'"; fi; }
+has() { if grep -q -- "$3" "$2" 2>/dev/null; then ok "$1"; else fail "$1" "$2 lacks '$3': $(head -c 400 "$2" 2>&1)"; fi; }
+status() { $S state "$1" | sed -n 's/.*"status": "\([a-z]*\)".*/\1/p'; }
+"#;
+
+/// A guest: busybox, `sangja` and its shared libraries, a two-stage init that mounts the
+/// essentials (cgroup2 only), runs `setup` then the checks of `test` (with the `CHECK` helpers),
+/// framed by `<tag>-BEGIN` and `<tag>-DONE` lines, and powers off. Add bundles and files to the
+/// returned archive.
+pub fn guest(sangja: &Path, tag: &str, setup: &str, test: &str) -> Initramfs {
+    let mut i = Initramfs::default();
+    let busybox = crate::rootfs::busybox();
+    i.copy("/bin/busybox", &busybox);
+    i.file("/init", STAGE1.as_bytes(), 0o755);
+    i.copy("/payload/bin/busybox", &busybox);
+    let stage2 = format!(
+        "{STAGE2_MOUNTS}{setup}\necho \"{tag}-BEGIN uptime $(cut -d' ' -f1 /proc/uptime) s\"\nsh /test.sh 2>&1\necho {tag}-DONE\npoweroff -f\n"
+    );
+    i.file("/payload/stage2", stage2.as_bytes(), 0o755);
+    i.file(
+        "/payload/test.sh",
+        format!("{CHECK_HELPERS}{test}").as_bytes(),
+        0o755,
+    );
+    i.add_binary("/payload", "/sangja", sangja);
+    i
+}
+
+/// A `runc spec` config for the guest's `/rootfs`, running `args` without a terminal.
+pub fn guest_config(args: &[&str]) -> serde_json::Value {
+    use crate::config::{runc_spec, set_pointer};
+    let mut c = runc_spec();
+    set_pointer(&mut c, "/process/terminal", serde_json::json!(false));
+    set_pointer(&mut c, "/process/args", serde_json::json!(args));
+    set_pointer(&mut c, "/root/path", serde_json::json!("/rootfs"));
+    c
+}
+
+/// Boot `initrd` (from [`guest`]) with the cached kernel and `cmdline`, and assert that the guest
+/// ran to `<tag>-DONE`, that no check failed and that every one of `checks` reported ok. Returns
+/// the report (the `CHECK` and framing lines).
+pub fn run_checks(initrd: Initramfs, tag: &str, cmdline: &str, checks: &[&str]) -> String {
+    let kernel = kernel();
+    let dir = std::env::temp_dir().join(format!("sangja-vm-{tag}-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    let path = dir.join("initrd.cpio");
+    fs::write(&path, initrd.finish()).unwrap_or_else(|e| panic!("write initrd: {e}"));
+    let started = Instant::now();
+    let serial = boot(&kernel, &path, cmdline, Duration::from_secs(240));
+    let took = started.elapsed();
+    let _ = fs::remove_dir_all(&dir);
+    let (begin, done) = (format!("{tag}-BEGIN"), format!("{tag}-DONE"));
+    let report = serial
+        .lines()
+        .filter(|l| l.starts_with("CHECK ") || l.starts_with(&begin) || l.starts_with(&done))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        serial.contains(&begin) && serial.contains(&done),
+        "the guest did not run the checks to the end; serial console:\n{serial}"
+    );
+    let failed: Vec<&str> = serial
+        .lines()
+        .filter(|l| l.starts_with("CHECK ") && !l.ends_with(" ok"))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "failed in the guest:\n{}\n\nall:\n{report}",
+        failed.join("\n")
+    );
+    let missing: Vec<&&str> = checks
+        .iter()
+        .filter(|c| !serial.lines().any(|l| l == format!("CHECK {c} ok")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "checks not reported: {missing:?}\n{report}"
+    );
+    format!("{report}\n(guest ran {:.1} s)", took.as_secs_f64())
 }
 
 #[cfg(test)]

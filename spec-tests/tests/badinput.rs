@@ -279,3 +279,54 @@ fn refused_rlimit_names_the_limit() {
     let out = create_fails(&h, &b);
     out.assert_error("setrlimit RLIMIT_NOFILE: operation not permitted");
 }
+
+/// The host's AppArmor and SELinux, as `sangja` probes them (runc's checks).
+fn host_lsms() -> (bool, bool) {
+    let apparmor = std::path::Path::new("/sys/kernel/security/apparmor").exists()
+        && fs::read("/sys/module/apparmor/parameters/enabled").is_ok_and(|b| b.starts_with(b"Y"));
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    (apparmor, selinux)
+}
+
+#[test]
+fn lsm_profile_or_label_without_the_module_names_the_field() {
+    // runc errors too, each way: its `exec <profile>` write fails with EINVAL (no module takes it),
+    // its validation refuses a process label, and the kernel refuses `context=` mount options. The
+    // LSM-enabled cases are the VM tests of lsm_vm.rs.
+    let (apparmor, selinux) = host_lsms();
+    let h = harness!();
+    if !apparmor {
+        let mut b = h.bundle_private();
+        b.set("/process/apparmorProfile", json!("sangja-nope"));
+        let out = create_fails(&h, &b);
+        out.assert_error("process.apparmorProfile");
+        assert!(
+            out.stderr.contains("sangja-nope"),
+            "names the profile:\n{out}"
+        );
+    }
+    if !selinux {
+        let mut b = h.bundle_private();
+        b.set(
+            "/process/selinuxLabel",
+            json!("system_u:system_r:container_t:s0"),
+        );
+        create_fails(&h, &b).assert_error("process.selinuxLabel");
+        let mut b = h.bundle_private();
+        b.set(
+            "/linux/mountLabel",
+            json!("system_u:object_r:container_file_t:s0"),
+        );
+        create_fails(&h, &b).assert_error("linux.mountLabel");
+    }
+    // Empty strings mean "none", as runc.
+    let mut b = h.bundle_private();
+    b.set("/process/apparmorProfile", json!(""));
+    b.set("/process/selinuxLabel", json!(""));
+    b.set("/linux/mountLabel", json!(""));
+    b.set("/process/args", json!(["true"]));
+    let id = h.id();
+    let (out, _) = h.try_create(&b, &id, &[]);
+    out.ok();
+    h.cmd(&["delete", "-f", &id]).ok();
+}

@@ -8,54 +8,16 @@
 //! Devices: the eBPF device program `create` attaches denies a node the config made but did not
 //! allow (EPERM), and allows `/dev/null` and an allowed node.
 
-use std::fs;
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use spec_tests::config::{runc_spec, set_pointer};
+use spec_tests::config::set_pointer;
 use spec_tests::vm::{self, Initramfs};
-
-/// Stage 1 (pid 1 in the initramfs, which `pivot_root` cannot leave): copy the payload to a tmpfs
-/// and switch to it.
-const INIT: &str = r#"#!/bin/busybox sh
-/bin/busybox mkdir -p /newroot
-/bin/busybox mount -t tmpfs -o mode=755 tmpfs /newroot
-/bin/busybox cp -a /payload/. /newroot/
-exec /bin/busybox switch_root /newroot /v2init
-"#;
-
-/// Stage 2: mount the essentials and cgroup2 only, run the checks, power off.
-const V2INIT: &str = r#"#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mkdir -p /proc /sys /dev /run /tmp
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-echo "V2-BEGIN $(cat /sys/fs/cgroup/cgroup.controllers)"
-sh /v2test.sh 2>&1
-echo V2-DONE
-poweroff -f
-"#;
 
 /// The checks (busybox sh).
 const V2TEST: &str = r#"
-S="/sangja --root /run/sangja"
 CG=/sys/fs/cgroup
-ok() { echo "CHECK $1 ok"; }
-fail() { echo "CHECK $1 FAIL: $2"; }
-eq() { v=$(cat "$2" 2>&1); if [ "$v" = "$3" ]; then ok "$1"; else fail "$1" "$2 is '$v', want '$3'"; fi; }
-has() { if grep -q -- "$3" "$2" 2>/dev/null; then ok "$1"; else fail "$1" "$2 lacks '$3': $(head -c 400 "$2" 2>&1)"; fi; }
-status() { $S state "$1" | sed -n 's/.*"status": "\([a-z]*\)".*/\1/p'; }
-
-mkdir -p /rootfs/bin /rootfs/proc /rootfs/dev /rootfs/sys /rootfs/tmp
-cp /bin/busybox /rootfs/bin/busybox
-/bin/busybox --install -s /rootfs/bin
+echo "controllers: $(cat $CG/cgroup.controllers)"
 
 # 1. Every v2 resource in its file (controllers enabled down to the container's parent).
 if $S create -b /bundles/res c1 >/tmp/c1.out 2>/tmp/c1.err; then ok create; else fail create "$(cat /tmp/c1.err)"; fi
@@ -203,27 +165,13 @@ const CHECKS: &[&str] = &[
 ];
 
 fn config(args: &[&str], resources: Value) -> Vec<u8> {
-    let mut c = runc_spec();
-    set_pointer(&mut c, "/process/terminal", json!(false));
-    set_pointer(&mut c, "/process/args", json!(args));
-    set_pointer(&mut c, "/root/path", json!("/rootfs"));
+    let mut c = vm::guest_config(args);
     set_pointer(&mut c, "/linux/resources", resources);
     serde_json::to_vec_pretty(&c).expect("config")
 }
 
-fn initramfs(sangja: &Path) -> Vec<u8> {
-    let mut i = Initramfs::default();
-    let busybox = spec_tests::rootfs::busybox();
-    i.copy("/bin/busybox", &busybox);
-    i.file("/init", INIT.as_bytes(), 0o755);
-    i.copy("/payload/bin/busybox", &busybox);
-    i.file("/payload/v2init", V2INIT.as_bytes(), 0o755);
-    i.file("/payload/v2test.sh", V2TEST.as_bytes(), 0o755);
-    i.copy("/payload/sangja", sangja);
-    for lib in vm::shared_libs(sangja) {
-        let p = format!("/payload{}", lib.display());
-        i.copy(&p, &lib);
-    }
+fn initramfs(sangja: &Path) -> Initramfs {
+    let mut i = vm::guest(sangja, "V2", "", V2TEST);
     let counter = [
         "sh",
         "-c",
@@ -317,44 +265,12 @@ fn initramfs(sangja: &Path) -> Vec<u8> {
         &serde_json::to_vec_pretty(&dev).expect("config"),
         0o644,
     );
-    i.finish()
+    i
 }
 
 #[test]
 fn cgroup_v2_in_a_vm() {
     let sangja = spec_tests::sangja_bin(env!("CARGO_BIN_EXE_sangja"));
-    let kernel = vm::kernel();
-    let dir = std::env::temp_dir().join(format!("sangja-vm-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-    let initrd = dir.join("initrd.cpio");
-    fs::write(&initrd, initramfs(&sangja)).unwrap_or_else(|e| panic!("write initrd: {e}"));
-    let serial = vm::boot(&kernel, &initrd, Duration::from_secs(240));
-    let _ = fs::remove_dir_all(&dir);
-    let report = serial
-        .lines()
-        .filter(|l| l.starts_with("CHECK ") || l.starts_with("V2-"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(
-        serial.contains("V2-BEGIN") && serial.contains("V2-DONE"),
-        "the guest did not run the checks to the end; serial console:\n{serial}"
-    );
-    let failed: Vec<&str> = serial
-        .lines()
-        .filter(|l| l.starts_with("CHECK ") && !l.ends_with(" ok"))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "failed in the guest:\n{}\n\nall:\n{report}",
-        failed.join("\n")
-    );
-    let missing: Vec<&&str> = CHECKS
-        .iter()
-        .filter(|c| !serial.lines().any(|l| l == format!("CHECK {c} ok")))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "checks not reported: {missing:?}\n{report}"
-    );
+    let report = vm::run_checks(initramfs(&sangja), "V2", "", CHECKS);
     println!("{report}");
 }

@@ -91,7 +91,7 @@ fn features_json_shape() {
         json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false})
     );
     for lsm in ["apparmor", "selinux"] {
-        assert_eq!(f["linux"][lsm], json!({"enabled": false}), "linux.{lsm}");
+        assert_eq!(f["linux"][lsm], json!({"enabled": true}), "linux.{lsm}");
     }
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
     for (key, want) in [

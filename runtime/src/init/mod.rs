@@ -173,6 +173,8 @@ fn setup<'a>(
     join.join_self()
         .map_err(|e| fail(Step::JoinCgroup, e, b"tasks"))?;
     sys::umask(0);
+    // The LSM attribute files, opened while /proc is still the host's (see crate::lsm).
+    let lsm_fds = plan.process.lsm.open()?;
     for ns in &plan.join {
         let fd = sys::open(&ns.path, libc::O_RDONLY, 0)
             .map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
@@ -231,6 +233,9 @@ fn setup<'a>(
     if let Some(console) = console {
         crate::console::setup(console.as_fd(), plan.process.console_size)?;
     }
+    // Profile and labels for the next execve, before the identity switch and seccomp, as runc;
+    // before `Ready`, so that a profile that is not loaded fails `create`.
+    plan.process.lsm.apply(lsm_fds)?;
     let listener = identity::apply(
         &plan.process,
         plan.new_keyring.then_some(plan.id.as_c_str()),

@@ -195,7 +195,18 @@ impl Plan {
         }
         // Join the mount namespace last: the other paths are host paths.
         join.sort_by_key(|j| j.nstype == libc::CLONE_NEWNS);
-        let mounts = mounts::plan_mounts(spec, input.bundle, input.cgroups, unshare_cgroupns)?;
+        let mut mounts = mounts::plan_mounts(spec, input.bundle, input.cgroups, unshare_cgroupns)?;
+        // The host is probed only when a label is set.
+        if let Some(label) = linux.and_then(|l| l.mount_label().as_deref()) {
+            let host = if label.is_empty() {
+                crate::lsm::Host::default()
+            } else {
+                crate::lsm::Host::probe()
+            };
+            if let Some(label) = crate::lsm::check_mount_label(Some(label), &host)? {
+                mounts::apply_mount_label(&mut mounts, &label)?;
+            }
+        }
         let dev_bound = mounts
             .iter()
             .any(|m| m.dest.as_bytes() == b"/dev" && matches!(m.kind, MountKind::Bind { .. }));
@@ -278,7 +289,12 @@ impl Plan {
             hostname: opt(spec.hostname().as_ref(), "hostname")?,
             domainname: opt(spec.domainname().as_ref(), "domainname")?,
             sysctl,
-            process: process::plan_process(process, input.rootfs, input.listen_fds)?,
+            process: process::plan_process(
+                process,
+                input.rootfs,
+                input.listen_fds,
+                !input.no_new_keyring,
+            )?,
             fifo: cstr(input.fifo.to_string_lossy().into_owned(), "exec.fifo")?,
             result_fifo: cstr(
                 input

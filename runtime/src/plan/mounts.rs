@@ -71,6 +71,20 @@ pub struct DeviceOp {
     pub gid: u32,
 }
 
+/// `linux.mountLabel`: the SELinux `context` option on every new filesystem that takes one.
+pub fn apply_mount_label(mounts: &mut [MountOp], label: &str) -> Result<(), SpecError> {
+    for m in mounts {
+        if let MountKind::Fs { fstype, .. } = &m.kind {
+            if crate::lsm::labels_fs(fstype.to_bytes()) {
+                let data = m.data.as_ref().map(|d| d.to_string_lossy().into_owned());
+                let with = crate::lsm::format_mount_label(data.as_deref(), label);
+                m.data = Some(cstr(with, crate::lsm::MOUNT_LABEL_FIELD)?);
+            }
+        }
+    }
+    Ok(())
+}
+
 struct Parsed {
     flags: libc::c_ulong,
     clear: libc::c_ulong,
@@ -511,5 +525,54 @@ mod tests {
         let p = parse_options(&["ro".to_string(), "rw".to_string(), "rbind".to_string()]);
         assert_eq!(p.flags & libc::MS_RDONLY, 0);
         assert!(p.bind && p.rbind);
+    }
+
+    #[test]
+    fn mount_label_goes_on_new_filesystems_but_proc_sysfs_cgroup_and_binds() {
+        let op = |fstype: Option<&str>, data: Option<&str>| MountOp {
+            dest: c"/x".into(),
+            kind: match fstype {
+                Some(t) => MountKind::Fs {
+                    fstype: CString::new(t).unwrap(),
+                    source: CString::new(t).unwrap(),
+                },
+                None => MountKind::Bind {
+                    source: c"/src".into(),
+                    recursive: false,
+                },
+            },
+            flags: 0,
+            attr_set: 0,
+            attr_recursive: false,
+            data: data.map(|d| CString::new(d).unwrap()),
+            propagation: Vec::new(),
+            file_target: false,
+        };
+        let mut mounts = vec![
+            op(Some("tmpfs"), Some("mode=755,size=65536k")),
+            op(Some("devpts"), Some("newinstance,ptmxmode=0666")),
+            op(Some("mqueue"), None),
+            op(Some("proc"), None),
+            op(Some("sysfs"), None),
+            op(Some("cgroup2"), None),
+            op(None, None),
+        ];
+        apply_mount_label(&mut mounts, "s_u:object_r:c_t:s0:c1,c2").unwrap();
+        let data: Vec<Option<&str>> = mounts
+            .iter()
+            .map(|m| m.data.as_ref().map(|d| d.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            data,
+            [
+                Some("mode=755,size=65536k,context=\"s_u:object_r:c_t:s0:c1,c2\""),
+                Some("newinstance,ptmxmode=0666,context=\"s_u:object_r:c_t:s0:c1,c2\""),
+                Some("context=\"s_u:object_r:c_t:s0:c1,c2\""),
+                None,
+                None,
+                None,
+                None,
+            ]
+        );
     }
 }

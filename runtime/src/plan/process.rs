@@ -63,6 +63,8 @@ pub struct ProcessPlan {
     pub console_size: Option<(u16, u16)>,
     /// `oomScoreAdj` as text for /proc/self/oom_score_adj.
     pub oom_score_adj: Option<CString>,
+    /// `apparmorProfile` and `selinuxLabel`, as `/proc/self/attr` writes.
+    pub lsm: crate::lsm::LsmPlan,
 }
 
 /// Highest capability the running kernel knows (`/proc/sys/kernel/cap_last_cap`).
@@ -149,7 +151,13 @@ fn home_of(rootfs: &Path, uid: u32) -> String {
 
 /// Plan the container process.
 /// `listen_fds`: socket-activation fds passed on (adds `LISTEN_FDS`/`LISTEN_PID=1` to the env, as runc).
-pub fn plan_process(p: &Process, rootfs: &Path, listen_fds: u32) -> Result<ProcessPlan, SpecError> {
+/// `new_keyring`: the process creates a session keyring (which then gets the SELinux label too).
+pub fn plan_process(
+    p: &Process,
+    rootfs: &Path,
+    listen_fds: u32,
+    new_keyring: bool,
+) -> Result<ProcessPlan, SpecError> {
     let args = p.args().clone().unwrap_or_default();
     let argv = args
         .iter()
@@ -267,6 +275,7 @@ pub fn plan_process(p: &Process, rootfs: &Path, listen_fds: u32) -> Result<Proce
             Some(v) => Some(cstr(v.to_string(), "process.oomScoreAdj")?),
             None => None,
         },
+        lsm: crate::lsm::LsmPlan::build(p, new_keyring)?,
     })
 }
 

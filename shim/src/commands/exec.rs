@@ -23,11 +23,6 @@ fn parse_user(u: &str) -> Result<(u32, Option<u32>), CliError> {
 }
 
 fn exec(ctx: &Ctx, args: &ExecArgs) -> CmdResult {
-    if args.apparmor.is_some() || args.process_label.is_some() {
-        return Err(CliError::Message(
-            "--apparmor and --process-label are not supported yet".into(),
-        ));
-    }
     if !args.cgroup.is_empty() {
         return Err(CliError::Message("--cgroup is not supported yet".into()));
     }
@@ -49,6 +44,8 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> CmdResult {
                 caps: args.cap.clone(),
                 tty: args.tty,
                 no_new_privs: args.no_new_privs,
+                apparmor: args.apparmor.clone(),
+                process_label: args.process_label.clone(),
             })?
         }
     };
