@@ -8,8 +8,13 @@
 //! It enters a private mount namespace itself (with `/sys/fs/cgroup/unified` unmounted, for crun 1.8 on a
 //! hybrid host), builds its bundles from the host's static busybox, and writes `results.csv`, `samples.csv`,
 //! `results.md` and `latency.svg` to `--out` (default `benches/results/`).
+//!
+//! Besides the runtimes' own commands it times `run --rm <busybox image> true` through containerd, podman
+//! and docker on private daemons (`clients.rs`, `--client-rounds`; `--rounds 0 --vm-boots 0 --scale-secs 0
+//! --preload 0` runs only that).
 
 mod bundle;
+mod clients;
 mod floor;
 mod lifecycle;
 mod plot;
@@ -60,6 +65,11 @@ struct Args {
     /// Samples of `state` and `create` with the root dir preloaded.
     #[arg(long, default_value_t = 30)]
     preload_samples: usize,
+    /// Interleaved rounds of `run --rm <busybox image> true` through containerd (`ctr`), podman and
+    /// docker, each with a private daemon, after one warm-up per runtime (0: no clients; a client that
+    /// is not installed is skipped with a note).
+    #[arg(long, default_value_t = 20)]
+    client_rounds: usize,
     /// Report directory.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
     out: PathBuf,
@@ -240,6 +250,7 @@ fn bench(
         rounds: args.rounds,
         preload: args.preload,
         scale_secs: args.scale_secs,
+        client_rounds: args.client_rounds,
         ..Meta::default()
     };
 
@@ -319,6 +330,11 @@ fn bench(
             args.preload_samples,
             &mut res,
         );
+    }
+    if args.client_rounds > 0 {
+        let t0 = std::time::Instant::now();
+        clients::measure(&runtimes, args.client_rounds, &mut res, &mut meta.clients);
+        eprintln!("clients: {:.0} s", t0.elapsed().as_secs_f64());
     }
     if let Some(vm) = &vm {
         for b in 0..args.vm_boots {

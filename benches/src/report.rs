@@ -10,7 +10,7 @@ use crate::lifecycle::PHASES;
 use crate::runtime::Runtime;
 use crate::stats::Stats;
 
-/// Named samples: `group` (lifecycle, rss, floor, vm, scale, preload), `subject` (a runtime, "floor",
+/// Named samples: `group` (lifecycle, rss, floor, vm, scale, preload, clients), `subject` (a runtime, "floor",
 /// "vm"), `metric`.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -92,6 +92,9 @@ pub struct Meta {
     pub rss_floor_kib: Option<i64>,
     pub preload: usize,
     pub scale_secs: f64,
+    pub client_rounds: usize,
+    /// What the clients group skipped, left behind or took.
+    pub clients: Vec<String>,
 }
 
 /// Firecracker's published start-up target, quoted (not measured here).
@@ -171,6 +174,27 @@ pub fn markdown(res: &Results, rts: &[Runtime], meta: &Meta) -> String {
             rt.path.display()
         );
     }
+    // A run of only the clients (`--rounds 0`) has no per-phase, memory or floor numbers.
+    if meta.rounds > 0 {
+        lifecycle(w, res, rts, meta);
+        memory(w, res, rts, meta);
+    }
+    if meta.rounds > 0 || meta.vm_label.is_some() {
+        vm_and_floor(w, res, meta);
+    }
+    scale(w, res, rts, meta);
+    clients(w, res, rts, meta);
+    full_stats(w, res);
+    if !res.failures.is_empty() {
+        let _ = writeln!(w, "\n**Failures** ({}):\n", res.failures.len());
+        for (subject, what, msg) in res.failures.iter().take(20) {
+            let _ = writeln!(w, "- {subject} {what}: {}", msg.replace('\n', " "));
+        }
+    }
+    md
+}
+
+fn lifecycle(w: &mut String, res: &Results, rts: &[Runtime], meta: &Meta) {
     let _ = writeln!(
         w,
         "\n**Latency per phase**, ms, median (p90) of n = {} rounds interleaved round-robin. wait = start \
@@ -244,17 +268,6 @@ pub fn markdown(res: &Results, rts: &[Runtime], meta: &Meta) -> String {
             }
         }
     }
-    memory(w, res, rts, meta);
-    vm_and_floor(w, res, meta);
-    scale(w, res, rts, meta);
-    full_stats(w, res);
-    if !res.failures.is_empty() {
-        let _ = writeln!(w, "\n**Failures** ({}):\n", res.failures.len());
-        for (subject, what, msg) in res.failures.iter().take(20) {
-            let _ = writeln!(w, "- {subject} {what}: {}", msg.replace('\n', " "));
-        }
-    }
-    md
 }
 
 fn memory(w: &mut String, res: &Results, rts: &[Runtime], meta: &Meta) {
@@ -431,6 +444,72 @@ fn scale(w: &mut String, res: &Results, rts: &[Runtime], meta: &Meta) {
             cell(res.median("preload", &rt.name, "create with 1")),
             cell(res.median("preload", &rt.name, &format!("create with {n}"))),
         );
+    }
+}
+
+fn clients(w: &mut String, res: &Results, rts: &[Runtime], meta: &Meta) {
+    if meta.client_rounds == 0 {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "\n**Through the clients**: wall time of `run --rm <busybox image> true` as the client's user sees \
+         it, ms, median (p90) of n = {} rounds interleaved round-robin after one warm-up per runtime. Each \
+         client runs on a private setup started by the benchmark: containerd with `ctr run --rm --runc-binary \
+         <runtime>`, podman with `--runtime <path>` (conmon, vfs, cgroupfs), docker with `--runtime <name>` on \
+         a dockerd started with `--add-runtime` for each runtime (overlay2, cgroupfs, `--network none`).\n",
+        meta.client_rounds
+    );
+    let _ = write!(w, "| client |");
+    for rt in rts {
+        let _ = write!(w, " {} |", rt.name);
+    }
+    let (first, others) = match rts.split_first() {
+        Some((f, o)) => (Some(f), o),
+        None => (None, rts),
+    };
+    if let Some(first) = first {
+        for o in others {
+            let _ = write!(w, " {} / {} |", first.name, o.name);
+        }
+    }
+    let _ = write!(w, "\n|---|");
+    for _ in 0..rts.len() + others.len() {
+        let _ = write!(w, "---:|");
+    }
+    let _ = writeln!(w);
+    for (client, metric) in crate::clients::CLIENTS {
+        let _ = write!(w, "| {client} (`{metric}`) |");
+        for rt in rts {
+            match res.stats(crate::clients::GROUP, &rt.name, metric) {
+                Some(s) => {
+                    let _ = write!(w, " {} ({}) |", f(s.median), f(s.p90));
+                }
+                None => {
+                    let _ = write!(w, " — |");
+                }
+            }
+        }
+        if let Some(first) = first {
+            for o in others {
+                let med = |name: &str| res.median(crate::clients::GROUP, name, metric);
+                match (med(&first.name), med(&o.name)) {
+                    (Some(a), Some(b)) if b > 0.0 => {
+                        let _ = write!(w, " {:.2} |", a / b);
+                    }
+                    _ => {
+                        let _ = write!(w, " — |");
+                    }
+                }
+            }
+        }
+        let _ = writeln!(w);
+    }
+    if !meta.clients.is_empty() {
+        let _ = writeln!(w);
+        for note in &meta.clients {
+            let _ = writeln!(w, "- {}", note.replace('\n', " "));
+        }
     }
 }
 

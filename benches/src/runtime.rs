@@ -75,48 +75,51 @@ impl Runtime {
         })
     }
 
-    /// Runs `RUNTIME --root ROOT ARGS…` with stdin and stdout on /dev/null and stderr to a memfd (read back
-    /// only on failure), timed from spawn to reap. A non-zero exit or a timeout is an error with the
-    /// runtime's last stderr line.
+    /// Runs `RUNTIME --root ROOT ARGS…` (see [`timed`]). A non-zero exit or a timeout is an error
+    /// with the runtime's last stderr line.
     pub fn exec(&self, args: &[&str]) -> Result<Outcome, String> {
-        let err = sys::memfd().map_err(|e| format!("memfd: {e}"))?;
-        let err_for_child = err.try_clone().map_err(|e| format!("dup: {e}"))?;
         let mut cmd = Command::new(&self.path);
-        cmd.arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(err_for_child));
-        let t0 = Instant::now();
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("{} {}: {e}", self.name, args.join(" ")))?;
-        drop(cmd); // closes our copy of the child's stderr
-        let res = reap(child.id(), COMMAND_TIMEOUT);
-        let elapsed = t0.elapsed();
-        let fail = |why: String| {
-            let mut text = String::new();
-            let mut f = err;
-            let _ = f.rewind();
-            let _ = f.read_to_string(&mut text);
-            let last = text
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            format!("{} {}: {why}: {}", self.name, args.join(" "), last.trim())
-        };
-        match res {
-            Ok(r) if r.code() == 0 => Ok(Outcome { elapsed }),
-            Ok(r) => Err(fail(format!("exit {}", r.code()))),
-            Err(e) => Err(fail(e)),
-        }
+        cmd.arg("--root").arg(&self.root).args(args);
+        let what = format!("{} {}", self.name, args.join(" "));
+        timed(cmd, &what, COMMAND_TIMEOUT).map(|elapsed| Outcome { elapsed })
     }
 
     /// `delete --force ID`, untimed, errors ignored (cleanup).
     pub fn force_delete(&self, id: &str) {
         let _ = self.exec(&["delete", "--force", id]);
+    }
+}
+
+/// Runs `cmd` with stdin and stdout on /dev/null and stderr to a memfd (read back only on failure),
+/// timed from spawn to reap. A non-zero exit or a timeout (the command is killed) is an error naming
+/// `what`, with the last line of its stderr.
+pub fn timed(mut cmd: Command, what: &str, timeout: Duration) -> Result<Duration, String> {
+    let err = sys::memfd().map_err(|e| format!("memfd: {e}"))?;
+    let err_for_child = err.try_clone().map_err(|e| format!("dup: {e}"))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(err_for_child));
+    let t0 = Instant::now();
+    let child = cmd.spawn().map_err(|e| format!("{what}: {e}"))?;
+    drop(cmd); // closes our copy of the child's stderr
+    let res = reap(child.id(), timeout);
+    let elapsed = t0.elapsed();
+    let fail = |why: String| {
+        let mut text = String::new();
+        let mut f = err;
+        let _ = f.rewind();
+        let _ = f.read_to_string(&mut text);
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        format!("{what}: {why}: {}", last.trim())
+    };
+    match res {
+        Ok(r) if r.code() == 0 => Ok(elapsed),
+        Ok(r) => Err(fail(format!("exit {}", r.code()))),
+        Err(e) => Err(fail(e)),
     }
 }
 

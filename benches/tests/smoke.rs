@@ -27,6 +27,9 @@ fn benchmark_runs_two_rounds_and_writes_its_report() {
             "0",
             "--preload",
             "0",
+            // The clients (containerd, podman, docker) take minutes: not in a smoke test.
+            "--client-rounds",
+            "0",
         ])
         .arg("--runtime")
         .arg(format!("sangja={}", sangja.display()))

@@ -36,12 +36,18 @@ impl Containerd {
     /// name). `plugins` goes into its config.toml after the top-level `root` and `state` (so it may
     /// set top-level keys, then tables), with `{dir}` replaced by the temp dir.
     pub fn start(prefix: &str, ns: Option<&str>, plugins: &str) -> Self {
+        Self::try_start(prefix, ns, plugins).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Containerd::start`], with an error instead of a panic when the daemon does not come up
+    /// (everything already started is cleaned up by the drop).
+    pub fn try_start(prefix: &str, ns: Option<&str>, plugins: &str) -> Result<Self, String> {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("{prefix}-{}-{n}", std::process::id());
         let dir = std::env::temp_dir().join(&name);
         let _ = fs::remove_dir_all(&dir);
         for d in ["root", "state", "runc", "fifo", "img"] {
-            fs::create_dir_all(dir.join(d)).expect("create temp dir");
+            fs::create_dir_all(dir.join(d)).map_err(|e| format!("mkdir {d}: {e}"))?;
         }
         let config = format!(
             "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n{plugins}\n\
@@ -50,13 +56,17 @@ impl Containerd {
             d = dir.display(),
             plugins = plugins.replace("{dir}", &dir.to_string_lossy()),
         );
-        fs::write(dir.join("config.toml"), config).expect("config.toml");
-        let log = fs::File::create(dir.join("containerd.log")).expect("containerd.log");
+        fs::write(dir.join("config.toml"), config).map_err(|e| format!("config.toml: {e}"))?;
+        let log = fs::File::create(dir.join("containerd.log"))
+            .map_err(|e| format!("containerd.log: {e}"))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| format!("containerd.log: {e}"))?;
         let spawned = Command::new("containerd")
             .arg("--config")
             .arg(dir.join("config.toml"))
             .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log fd"))
+            .stdout(log_err)
             .stderr(log)
             .spawn();
         // From here on, Drop cleans up whatever happens.
@@ -69,27 +79,37 @@ impl Containerd {
             daemon: None,
             done: false,
         };
-        c.daemon = Some(spawned.expect("spawn containerd (apt-get install containerd)"));
+        c.daemon = Some(
+            spawned.map_err(|e| format!("spawn containerd: {e} (apt-get install containerd)"))?,
+        );
         let t0 = Instant::now();
         while !c.ctr_quiet(&["version"]).status.success() {
             if let Some(st) = c.daemon.as_mut().and_then(|d| d.try_wait().ok().flatten()) {
-                panic!("containerd exited {st}:\n{}", c.log());
+                return Err(format!("containerd exited {st}:\n{}", c.log()));
             }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "containerd did not come up:\n{}",
-                c.log()
-            );
+            if t0.elapsed() > Duration::from_secs(20) {
+                return Err(format!("containerd did not come up:\n{}", c.log()));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        c
+        Ok(c)
     }
 
     /// Builds the busybox image `name` with default command `cmd` and imports it into the namespace.
     pub fn import_image(&self, name: &str, cmd: &[&str]) {
+        self.try_import_image(name, cmd)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// [`Containerd::import_image`], with an error instead of a panic when the import fails.
+    pub fn try_import_image(&self, name: &str, cmd: &[&str]) -> Result<(), String> {
         let image = crate::image::oci_archive(&self.dir.join("img"), name, cmd);
         let o = self.ctr(&["image", "import", &image.to_string_lossy()]);
-        assert!(o.status.success(), "image import: {}", text(&o.stderr));
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!("image import: {}", text(&o.stderr)))
+        }
     }
 
     /// The temp dir holding everything of this daemon.

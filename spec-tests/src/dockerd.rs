@@ -1,8 +1,8 @@
 //! A private Docker daemon for client tests (issue 7): `dockerd` with its own data root, exec root,
 //! pidfile, socket and cgroup parent under a temp dir, its managed containerd under the exec root, no
 //! bridge, no iptables, no IP forwarding, cgroupfs, overlay2, and the runtime under test registered
-//! with `--add-runtime sangja=<path>`. The busybox image is built offline from `/bin/busybox` and
-//! loaded with `docker import`.
+//! with `--add-runtime sangja=<path>` (or several, [`Dockerd::try_start_with`]). The busybox image is
+//! built offline from `/bin/busybox` and loaded with `docker import`.
 //!
 //! [`Dockerd::shutdown`] (also run on drop, so even when a test panics) removes the containers, stops
 //! the daemon, kills whatever of its containerd, shims and containers survived, unmounts everything
@@ -70,16 +70,26 @@ pub struct Dockerd {
 impl Dockerd {
     /// Starts a daemon with `sangja` registered as runtime `sangja` and imports [`IMAGE`].
     pub fn start(sangja: &Path) -> Self {
+        Self::try_start_with(&[("sangja", sangja)]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts a daemon with each (name, binary) of `runtimes` registered (`--add-runtime`; `runc` is
+    /// reserved by dockerd) and imports [`IMAGE`]; an error if the daemon does not come up or the
+    /// import fails (everything already started is cleaned up by the drop).
+    pub fn try_start_with(runtimes: &[(&str, &Path)]) -> Result<Self, String> {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("docker-sangja-{}-{n}", std::process::id());
         let dir = std::env::temp_dir().join(&name);
         let _ = fs::remove_dir_all(&dir);
         for d in ["data", "exec", "cli", "img"] {
-            fs::create_dir_all(dir.join(d)).expect("create temp dir");
+            fs::create_dir_all(dir.join(d)).map_err(|e| format!("mkdir {d}: {e}"))?;
         }
         let config = serde_json::json!({ "deprecated-key-path": dir.join("key.json") });
-        fs::write(dir.join("daemon.json"), config.to_string()).expect("daemon.json");
-        let log = fs::File::create(dir.join("dockerd.log")).expect("dockerd.log");
+        fs::write(dir.join("daemon.json"), config.to_string())
+            .map_err(|e| format!("daemon.json: {e}"))?;
+        let log =
+            fs::File::create(dir.join("dockerd.log")).map_err(|e| format!("dockerd.log: {e}"))?;
+        let log_err = log.try_clone().map_err(|e| format!("dockerd.log: {e}"))?;
         {
             let mut g = RUN_DOCKER.lock().unwrap_or_else(|e| e.into_inner());
             if g.0 == 0 {
@@ -87,8 +97,8 @@ impl Dockerd {
             }
             g.0 += 1;
         }
-        let spawned = Command::new("dockerd")
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        let mut cmd = Command::new("dockerd");
+        cmd.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .arg("--config-file")
             .arg(dir.join("daemon.json"))
             .arg("--data-root")
@@ -109,11 +119,15 @@ impl Dockerd {
                 "--exec-opt=native.cgroupdriver=cgroupfs",
             ])
             .arg(format!("--cgroup-parent=/{name}"))
-            .arg(format!("--add-runtime=sangja={}", sangja.display()))
+            .args(
+                runtimes
+                    .iter()
+                    .map(|(n, bin)| format!("--add-runtime={n}={}", bin.display())),
+            )
             .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log fd"))
-            .stderr(log)
-            .spawn();
+            .stdout(log_err)
+            .stderr(log);
+        let spawned = cmd.spawn();
         // From here on, Drop cleans up whatever happens.
         let mut d = Self {
             sock: dir.join("docker.sock"),
@@ -123,17 +137,16 @@ impl Dockerd {
             daemon: None,
             done: false,
         };
-        d.daemon = Some(spawned.expect("spawn dockerd (apt-get install docker.io)"));
+        d.daemon =
+            Some(spawned.map_err(|e| format!("spawn dockerd: {e} (apt-get install docker.io)"))?);
         let t0 = Instant::now();
         while !d.docker_quiet(&["version"]).success() {
             if let Some(st) = d.daemon.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("dockerd exited {st}:\n{}", d.log());
+                return Err(format!("dockerd exited {st}:\n{}", d.log()));
             }
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "dockerd did not come up:\n{}",
-                d.log()
-            );
+            if t0.elapsed() > Duration::from_secs(60) {
+                return Err(format!("dockerd did not come up:\n{}", d.log()));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         let tar = crate::image::rootfs_tarball(&d.dir.join("img"));
@@ -146,8 +159,10 @@ impl Dockerd {
             tar.to_str().expect("utf-8 path"),
             IMAGE,
         ]);
-        assert!(o.success(), "docker import: {}", o.stderr);
-        d
+        if !o.success() {
+            return Err(format!("docker import: {}", o.stderr));
+        }
+        Ok(d)
     }
 
     /// The temp dir holding everything of this daemon.

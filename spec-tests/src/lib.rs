@@ -10,8 +10,8 @@
 //! - [`leftovers`]: the "nothing left behind" check (state dir, cgroups, mounts, processes);
 //! - [`host`]: mountinfo, namespace and cgroup readers;
 //! - [`console`]: a `--console-socket` receiver and pty helpers;
-//! - [`dockerd`], [`containerd`]: private Docker and containerd daemons for the client tests
-//!   ([`daemon`]: their cleanup; [`image`]: busybox images built offline);
+//! - [`dockerd`], [`containerd`], [`podman`]: private Docker, containerd and podman setups for the client
+//!   tests and the benchmark ([`daemon`]: their cleanup; [`image`]: busybox images built offline);
 //! - [`seccomp`]: a raw-syscall probe (x86_64, x32, i386) and Docker's/podman's default profiles.
 //!
 //! Every test needs root. `SANGJA_BIN=/path/to/runtime` tests another binary (e.g. `/usr/sbin/runc`).
@@ -33,6 +33,7 @@ pub mod host;
 pub mod image;
 pub mod leftovers;
 pub mod output;
+pub mod podman;
 pub mod rootfs;
 pub mod seccomp;
 pub mod vm;

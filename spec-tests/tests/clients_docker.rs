@@ -9,13 +9,10 @@
 //! its own daemon ([`spec_tests::dockerd::Dockerd`]), which is stopped and cleaned up on drop, even
 //! when the test fails. Every scenario is a function of the runtime name, and
 //! `runc_passes_the_same_steps` runs them all with runc, so the expectations are runc's behaviour.
-//!
-//! `cargo test -p sangja-shim --test clients_docker -- --ignored --nocapture docker_run_latency`
-//! prints the median `docker run --rm` wall time with sangja and runc.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use spec_tests::dockerd::{Dockerd, IMAGE};
 
@@ -503,37 +500,4 @@ fn a_failing_test_still_leaves_nothing() {
     assert_eq!(footprint.leftovers(), Vec::<String>::new());
     // The killed shims' sockets outside the temp dir were found (and removed).
     assert_eq!(footprint.shim_sockets().len(), 2);
-}
-
-/// Not a test: prints the median wall time of `docker run --rm --network none IMAGE true` with sangja
-/// and runc (20 interleaved rounds after one warm-up each).
-#[test]
-#[ignore]
-fn docker_run_latency() {
-    let d = start();
-    let rounds = 20;
-    let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
-    let rts = ["sangja", "runc"];
-    for round in 0..=rounds {
-        for (i, rt) in rts.iter().enumerate() {
-            let t0 = Instant::now();
-            let o = d.docker_quiet(&run_args(rt, &["--rm"], &["true"]));
-            let dt = t0.elapsed();
-            assert!(o.success(), "{o:?}");
-            if round > 0 {
-                times[i].push(dt);
-            }
-        }
-    }
-    for (i, rt) in rts.iter().enumerate() {
-        let t = &mut times[i];
-        t.sort();
-        let med = (t[rounds / 2 - 1] + t[rounds / 2]) / 2;
-        println!(
-            "docker run --rm --runtime {rt}: median {:.1} ms, min {:.1} ms, max {:.1} ms ({rounds} rounds)",
-            med.as_secs_f64() * 1e3,
-            t[0].as_secs_f64() * 1e3,
-            t[rounds - 1].as_secs_f64() * 1e3
-        );
-    }
 }
