@@ -21,6 +21,7 @@ mod plot;
 mod report;
 mod runtime;
 mod scale;
+mod seccomp;
 mod spawner;
 mod stats;
 mod sys;
@@ -70,6 +71,9 @@ struct Args {
     /// is not installed is skipped with a note).
     #[arg(long, default_value_t = 20)]
     client_rounds: usize,
+    /// In-process compiles of Docker's and podman's default seccomp profiles (0: none).
+    #[arg(long, default_value_t = 300)]
+    seccomp_runs: usize,
     /// Report directory.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
     out: PathBuf,
@@ -251,6 +255,7 @@ fn bench(
         preload: args.preload,
         scale_secs: args.scale_secs,
         client_rounds: args.client_rounds,
+        seccomp_runs: args.seccomp_runs,
         ..Meta::default()
     };
 
@@ -331,6 +336,7 @@ fn bench(
             &mut res,
         );
     }
+    seccomp::measure(args.seccomp_runs, &mut res);
     if args.client_rounds > 0 {
         let t0 = std::time::Instant::now();
         clients::measure(&runtimes, args.client_rounds, &mut res, &mut meta.clients);

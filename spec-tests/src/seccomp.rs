@@ -142,36 +142,35 @@ fn cache_dir() -> PathBuf {
 
 /// The raw profile JSON from a Debian package (downloaded with `apt-get download` on first use,
 /// extracted with `dpkg-deb`; nothing is installed).
-fn from_deb((package, inner): (&str, &str)) -> Value {
+fn from_deb((package, inner): (&str, &str)) -> Result<Value, String> {
     let dir = cache_dir();
     let file = dir.join(format!("{package}.json"));
     if !file.exists() {
         let work = dir.join(format!(".{package}.{}", std::process::id()));
-        fs::create_dir_all(&work).expect("mkdir profile cache");
-        let dl = Command::new("apt-get")
-            .args(["download", package])
-            .current_dir(&work)
-            .output()
-            .expect("run apt-get download");
-        if !dl.status.success() {
-            // The lists may be missing on a fresh machine.
-            let _ = Command::new("apt-get").arg("update").output();
-            let dl = Command::new("apt-get")
+        fs::create_dir_all(&work).map_err(|e| format!("mkdir {}: {e}", work.display()))?;
+        let download = || {
+            Command::new("apt-get")
                 .args(["download", package])
                 .current_dir(&work)
                 .output()
-                .expect("run apt-get download");
-            assert!(
-                dl.status.success(),
-                "apt-get download {package}: {}",
-                String::from_utf8_lossy(&dl.stderr)
-            );
+                .map_err(|e| format!("run apt-get download: {e}"))
+        };
+        if !download()?.status.success() {
+            // The lists may be missing on a fresh machine.
+            let _ = Command::new("apt-get").arg("update").output();
+            let dl = download()?;
+            if !dl.status.success() {
+                return Err(format!(
+                    "apt-get download {package}: {}",
+                    String::from_utf8_lossy(&dl.stderr)
+                ));
+            }
         }
         let deb = fs::read_dir(&work)
-            .expect("read download dir")
+            .map_err(|e| format!("read {}: {e}", work.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| p.extension().is_some_and(|x| x == "deb"))
-            .expect("downloaded .deb");
+            .ok_or_else(|| format!("apt-get download {package}: no .deb"))?;
         let x = Command::new("sh")
             .arg("-c")
             .arg(format!(
@@ -180,16 +179,17 @@ fn from_deb((package, inner): (&str, &str)) -> Value {
                 file = file.display()
             ))
             .output()
-            .expect("run dpkg-deb");
-        assert!(
-            x.status.success(),
-            "extract {inner}: {}",
-            String::from_utf8_lossy(&x.stderr)
-        );
+            .map_err(|e| format!("run dpkg-deb: {e}"))?;
         let _ = fs::remove_dir_all(&work);
+        if !x.status.success() {
+            return Err(format!(
+                "extract {inner}: {}",
+                String::from_utf8_lossy(&x.stderr)
+            ));
+        }
     }
-    let text = fs::read_to_string(&file).expect("read cached profile");
-    serde_json::from_str(&text).expect("profile is JSON")
+    let text = fs::read_to_string(&file).map_err(|e| format!("read {}: {e}", file.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 /// Docker's default capabilities (what a `docker run` without `--cap-add` gets).
@@ -295,15 +295,25 @@ pub fn engine_to_oci(p: &Value, caps: &[&str]) -> Value {
 /// Docker's default profile (moby 20.10, Debian's `golang-github-docker-docker-dev`) as
 /// `linux.seccomp` for a default container.
 pub fn docker_default() -> Value {
-    static P: OnceLock<Value> = OnceLock::new();
-    P.get_or_init(|| engine_to_oci(&from_deb(DOCKER_DEB), DOCKER_CAPS))
+    try_docker_default().unwrap_or_else(|e| panic!("Docker's seccomp profile: {e}"))
+}
+
+/// [`docker_default`], or why the profile could not be fetched.
+pub fn try_docker_default() -> Result<Value, String> {
+    static P: OnceLock<Result<Value, String>> = OnceLock::new();
+    P.get_or_init(|| from_deb(DOCKER_DEB).map(|p| engine_to_oci(&p, DOCKER_CAPS)))
         .clone()
 }
 
 /// podman's default profile (containers/common 0.50, Debian's
 /// `golang-github-containers-common-dev`) as `linux.seccomp` for a default container.
 pub fn podman_default() -> Value {
-    static P: OnceLock<Value> = OnceLock::new();
-    P.get_or_init(|| engine_to_oci(&from_deb(PODMAN_DEB), DOCKER_CAPS))
+    try_podman_default().unwrap_or_else(|e| panic!("podman's seccomp profile: {e}"))
+}
+
+/// [`podman_default`], or why the profile could not be fetched.
+pub fn try_podman_default() -> Result<Value, String> {
+    static P: OnceLock<Result<Value, String>> = OnceLock::new();
+    P.get_or_init(|| from_deb(PODMAN_DEB).map(|p| engine_to_oci(&p, DOCKER_CAPS)))
         .clone()
 }

@@ -639,37 +639,21 @@ fn differential_podman_default_profile() {
     );
 }
 
+/// Both default profiles compile to one filter for the three x86 ABIs that fits the kernel's limit
+/// with room to spare. (How long the compile takes is measured by `sangja-bench`, not here.)
 #[test]
-fn docker_default_profile_compile_time() {
+fn default_profiles_compile_to_one_short_filter() {
     for (name, profile) in [("Docker", docker_default()), ("podman", podman_default())] {
         let profile: sangja::seccomp::LinuxSeccomp =
             serde_json::from_value(profile).expect("the profile is a valid linux.seccomp");
-        let mut best = std::time::Duration::MAX;
-        let mut total = std::time::Duration::ZERO;
-        let mut len = 0;
-        const RUNS: u32 = 100;
-        for _ in 0..RUNS {
-            let t = std::time::Instant::now();
-            let p = sangja::seccomp::compile(&profile).expect("compile");
-            let d = t.elapsed();
-            len = p.len();
-            best = best.min(d);
-            total += d;
-        }
-        let mean = total / RUNS;
-        eprintln!(
-            "{name}'s default profile: {len} BPF instructions (x86_64, x32, i386), compiled in \
-             {mean:?} on average ({best:?} best) over {RUNS} runs{}",
-            if cfg!(debug_assertions) {
-                " (debug build)"
-            } else {
-                ""
-            }
+        let p = sangja::seccomp::compile(&profile).expect("compile");
+        let again = sangja::seccomp::compile(&profile).expect("compile");
+        assert_eq!(p.len(), again.len(), "{name}: the compile is deterministic");
+        assert!(
+            p.len() > 100 && p.len() < 1000,
+            "{name}: {} instructions",
+            p.len()
         );
-        // The target (0.5 ms) is for an optimised build; a debug build is ~10x slower.
-        let limit = if cfg!(debug_assertions) { 5_000 } else { 500 };
-        assert!(mean.as_micros() < limit, "{mean:?} (limit {limit} µs)");
-        assert!(len < 1000, "{len} instructions");
     }
 }
 
