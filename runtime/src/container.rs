@@ -551,12 +551,12 @@ impl Container {
         let stopped = self.status() == Status::Stopped;
         if all {
             // As runc: `--all` reaches whatever is left in the cgroup even after the init exited
-            // (without a pid namespace its children outlive it).
+            // (without a pid namespace its children outlive it), and succeeds when nothing is left
+            // (containerd's shim sends `kill --all … 9` to stopped containers on cleanup).
             if let Some(cg) = &self.rec.cgroup {
-                if stopped && cg.pids().is_empty() {
-                    return Err(Error::NotRunning);
+                if !(stopped && cg.pids().is_empty()) {
+                    cg.signal_all(signal);
                 }
-                cg.signal_all(signal);
                 return Ok(());
             }
         }

@@ -131,6 +131,8 @@ fn kill_of_a_stopped_container_says_not_running() {
     h.wait_status(&c.id, "stopped", secs(10));
     h.cmd(&["kill", &c.id, "KILL"])
         .assert_error("container not running");
+    // With --all there is nothing left to signal, which runc 1.1 counts as success.
+    h.cmd(&["kill", "--all", &c.id, "KILL"]).ok();
 }
 
 #[test]
