@@ -634,7 +634,13 @@ impl Container {
         if let Some(cg) = &self.rec.cgroup {
             cg.remove()?;
         }
-        fs::remove_dir_all(&self.dir).map_err(sys_err("remove", &self.dir))?;
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => {}
+            // A concurrent delete (e.g. `run`'s own, as its container exits) got there first and
+            // runs the poststop hooks itself.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(sys_err("remove", &self.dir)(e)),
+        }
         if let Some(hooks) = self.rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
             let mut state = self.state();
             state.status = Status::Stopped;
