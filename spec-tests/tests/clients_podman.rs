@@ -227,6 +227,30 @@ fn podman_shows_sangjas_error_from_stderr() {
     p.assert_nothing_left();
 }
 
+/// A config the runtime refuses (here a hard `nofile` limit above the runtime's own, which needs
+/// CAP_SYS_RESOURCE: this machine's bounding set lacks it) shows the user sangja's message, naming
+/// the limit, and leaves nothing behind.
+#[test]
+fn podman_shows_sangjas_error_for_a_refused_config() {
+    let p = start();
+    let hard: u64 = std::fs::read_to_string("/proc/self/limits")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(4).map(|v| v.parse().unwrap()))
+        .unwrap();
+    let ulimit = format!("nofile={}:{}", hard + 1, hard + 1);
+    let o = p.run(&["--rm", "--ulimit", &ulimit], &["true"]);
+    let err = unescape(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("setrlimit RLIMIT_NOFILE: operation not permitted"),
+        "{err}"
+    );
+    assert!(p.containers().is_empty());
+    p.assert_nothing_left();
+}
+
 #[test]
 fn podman_shows_sangjas_error_from_the_json_log() {
     let bin = sangja();
