@@ -120,6 +120,44 @@ impl Drop for RestoreBinary {
     }
 }
 
+/// A private copy of the runtime binary for an attack (so that a successful one cannot break the
+/// build), a harness running that copy, and the guard restoring it. Fields drop in order: the
+/// binary is restored before the harness cleans up with it, and the temp dir goes last.
+struct Target {
+    _restore: RestoreBinary,
+    h: Harness,
+    bin: std::path::PathBuf,
+    /// sha256 of the untouched copy.
+    before: String,
+    _probe: Harness,
+}
+
+fn attack_target(name: &str) -> Target {
+    let built = spec_tests::sangja_bin(env!("CARGO_BIN_EXE_sangja"));
+    let probe = Harness::new(&built, &format!("{name}_bin"));
+    let bin = probe.tempdir("bin").join("sangja");
+    fs::copy(&built, &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    Target {
+        _restore: RestoreBinary {
+            bin: bin.clone(),
+            built,
+        },
+        h: Harness::new(&bin, name),
+        before: sha256(&bin),
+        bin,
+        _probe: probe,
+    }
+}
+
+/// Puts the image's `#!/proc/self/exe` script at `/evil`, a payload, and the loader `bin` needs (as
+/// most real images have it), so that the kernel really runs the runtime binary in the container.
+fn plant_self_exe_script(root: &Path, bin: &Path) {
+    write_exec(&root.join("evil"), "#!/proc/self/exe\n");
+    fs::write(root.join("payload"), "PWNED!!").unwrap();
+    install_loader_for(bin, root);
+}
+
 /// Copies the dynamic loader and the shared libraries `bin` needs into `root` (as an ordinary image
 /// would have them), so that the runtime binary, once the kernel is tricked into running it inside
 /// the container, really starts there. A static binary needs nothing.
@@ -142,30 +180,12 @@ fn install_loader_for(bin: &Path, root: &Path) {
 
 #[test]
 fn cve_2019_5736_runtime_binary_not_writable_from_container() {
-    // Attack a private copy of the runtime binary so a successful attack cannot break the build.
-    let built = spec_tests::sangja_bin(env!("CARGO_BIN_EXE_sangja"));
-    let probe = harness!();
-    let bin_dir = probe.tempdir("bin");
-    let bin = bin_dir.join("sangja");
-    fs::copy(&built, &bin).unwrap();
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-    let before = sha256(&bin);
-    let h = Harness::new(&bin, "cve_2019_5736");
-    // Dropped before `h`: should the attack have overwritten the private copy, put the real
-    // binary back so the harness's `delete --force` can still clean up (cgroups, processes).
-    let _restore = RestoreBinary {
-        bin: bin.clone(),
-        built: built.clone(),
-    };
-
+    let t = attack_target("cve_2019_5736");
+    let (h, bin) = (&t.h, &t.bin);
     let mut b = h.bundle_private();
     let root = b.rootfs().to_path_buf();
     write_exec(&root.join("attack"), ATTACKER);
-    fs::write(root.join("payload"), "PWNED!!").unwrap();
-    // The image's "binary" that re-executes whatever runs it: the runtime's own executable. With
-    // the loader in the image (as in most real images) the runtime binary really runs in there.
-    write_exec(&root.join("evil"), "#!/proc/self/exe\n");
-    install_loader_for(&bin, &root);
+    plant_self_exe_script(&root, bin);
     b.set("/root/readonly", json!(false));
     // No CAP_SYS_PTRACE (default spec): non-dumpable runtime processes' /proc/<pid>/exe stay closed.
     b.args(&["/attack"]);
@@ -213,8 +233,8 @@ fn cve_2019_5736_runtime_binary_not_writable_from_container() {
     let log = fs::read_to_string(&log_path).unwrap();
     eprintln!("attacker log (the runtime binary ran in the container {evil_ran} times):\n{log}");
     assert_eq!(
-        sha256(&bin),
-        before,
+        sha256(bin),
+        t.before,
         "the host runtime binary was modified from the container:\n{log}"
     );
     assert!(
@@ -293,28 +313,18 @@ echo DONE >> $out
 
 #[test]
 fn cve_2019_5736_self_exe_script_gets_a_read_only_runtime() {
-    let built = spec_tests::sangja_bin(env!("CARGO_BIN_EXE_sangja"));
-    let probe = harness!();
-    let bin_dir = probe.tempdir("bin");
-    let bin = bin_dir.join("sangja");
-    fs::copy(&built, &bin).unwrap();
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-    let ldd = Command::new("ldd").arg(&bin).output().expect("run ldd");
+    let t = attack_target("cve_2019_5736_preload");
+    let (h, bin) = (&t.h, &t.bin);
+    let ldd = Command::new("ldd").arg(bin).output().expect("run ldd");
     assert!(
         String::from_utf8_lossy(&ldd.stdout).contains("ld-linux"),
         "this attack needs a dynamically linked runtime binary (the default build); a static one \
          is covered by the racing test above"
     );
-    let before = sha256(&bin);
-    let src = bin_dir.join("attack.c");
-    fs::write(&src, PRELOAD_ATTACKER).unwrap();
-    let h = Harness::new(&bin, "cve_2019_5736_preload");
-    let _restore = RestoreBinary {
-        bin: bin.clone(),
-        built: built.clone(),
-    };
     let mut b = h.bundle_private();
     let root = b.rootfs().to_path_buf();
+    let src = root.join("attack.c");
+    fs::write(&src, PRELOAD_ATTACKER).unwrap();
     let cc = Command::new("cc")
         .args(["-shared", "-fPIC", "-O1", "-o"])
         .arg(root.join("attack.so"))
@@ -326,10 +336,8 @@ fn cve_2019_5736_self_exe_script_gets_a_read_only_runtime() {
         "cc: {}",
         String::from_utf8_lossy(&cc.stderr)
     );
-    write_exec(&root.join("evil"), "#!/proc/self/exe\n");
     fs::write(root.join("retry"), RETRY).unwrap();
-    fs::write(root.join("payload"), "PWNED!!").unwrap();
-    install_loader_for(&bin, &root);
+    plant_self_exe_script(&root, bin);
     b.set("/root/readonly", json!(false));
     // The init's own execve is attacked: the image's entry point and environment.
     b.args(&["/evil"]);
@@ -380,7 +388,7 @@ fn cve_2019_5736_self_exe_script_gets_a_read_only_runtime() {
         );
     }
     h.cmd(&["delete", "--force", &c.id]).ok();
-    assert_eq!(sha256(&bin), before, "the host runtime binary changed");
+    assert_eq!(sha256(bin), t.before, "the host runtime binary changed");
 }
 
 // ---------------------------------------------------------------------------------------------------------
