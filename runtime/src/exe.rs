@@ -23,10 +23,10 @@
 //! `mount --bind /usr/local/bin/sangja /usr/local/bin/sangja && mount -o remount,bind,ro
 //! /usr/local/bin/sangja`. Programs that embed the library and create containers should call
 //! [`ensure_sealed`] first thing in `main` for the same reason.
-use std::convert::Infallible;
 use std::ffi::{CStr, CString, OsString};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::sys::{self, Errno};
@@ -44,12 +44,22 @@ pub enum ExeError {
         /// The error.
         source: Errno,
     },
+    /// The re-executed program still found its executable writable (a kernel that reports neither
+    /// the read-only mount nor the seals): refused rather than re-executing again.
+    #[error("protect runtime binary: still writable after re-executing from a protected view")]
+    StillWritable,
     /// An argument or environment string holds a NUL byte.
     #[error("protect runtime binary: argument or environment contains a NUL byte")]
     Nul,
 }
 
 const SELF_EXE: &CStr = c"/proc/self/exe";
+const SELF_EXE_PATH: &str = "/proc/self/exe";
+/// The overlay's second (empty) layer, under the state root.
+const EXE_LAYER: &str = "@exe-layer";
+/// Set in the environment of the re-executed program: it must find itself protected, or fail
+/// (never a second re-exec). Clients never see it: containers and hooks get their own environment.
+const REEXEC_MARK: &str = "_SANGJA_SEALED_REEXEC";
 
 /// How the running executable is protected from writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,37 +93,51 @@ pub fn sealed() -> Sealed {
 /// environment, from a read-only overlay view of the binary or a sealed memfd copy. Only returns
 /// when it was protected already, or with the error that stopped the re-exec.
 ///
-/// `scratch` is a directory the runtime owns (its state root), used as the overlay's empty-ish
-/// second layer (overlayfs wants two layers when it has no upper one); it is created if missing.
-/// Fds without `O_CLOEXEC` (stdio, `--preserve-fds`, `LISTEN_FDS`) are kept across the re-exec.
-pub fn ensure_sealed(scratch: &Path) -> Result<(), ExeError> {
+/// `root` is the runtime's state root: its `@exe-layer` subdirectory (mode 0700, empty; `@` cannot
+/// start a container id) is the overlay's second layer, since overlayfs wants two layers when it
+/// has no upper one. Both are created if missing. Fds without `O_CLOEXEC` (stdio,
+/// `--preserve-fds`, `LISTEN_FDS`) are kept across the re-exec.
+pub fn ensure_sealed(root: &Path) -> Result<(), ExeError> {
+    ensure_sealed_as(root, std::env::var_os(REEXEC_MARK).is_some())
+}
+
+/// [`ensure_sealed`] for a program that was (`reexecuted`) or was not re-executed already.
+fn ensure_sealed_as(root: &Path, reexecuted: bool) -> Result<(), ExeError> {
     if sealed() != Sealed::Writable {
         return Ok(());
     }
-    let argv = cstrings(std::env::args_os())?;
-    let envp = cstrings(std::env::vars_os().map(|(k, v)| {
-        let mut kv = k;
-        kv.push("=");
-        kv.push(v);
-        kv
-    }))?;
-    let exe = match overlay_view(scratch) {
-        Ok(fd) => fd,
-        Err(overlay_err) => {
-            log::debug!("{overlay_err}; falling back to a sealed memfd copy");
-            memfd_copy()?
-        }
-    };
-    match reexec(exe, &argv, &envp) {
-        Err(e) => Err(e),
-        Ok(never) => match never {},
+    if reexecuted {
+        return Err(ExeError::StillWritable);
     }
+    let argv = cstrings(std::env::args_os())?;
+    let envp = cstrings(
+        std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k;
+                kv.push("=");
+                kv.push(v);
+                kv
+            })
+            .chain(std::iter::once(OsString::from(format!("{REEXEC_MARK}=1")))),
+    )?;
+    if let Ok(view) = overlay_view(&root.join(EXE_LAYER)).inspect_err(|e| {
+        log::debug!("{e}; falling back to a sealed memfd copy");
+    }) {
+        // Only returns on failure (an LSM refusing to execute through the overlay, say).
+        let e = reexec(view, &argv, &envp);
+        log::debug!("{e}; falling back to a sealed memfd copy");
+    }
+    Err(reexec(memfd_copy()?, &argv, &envp))
 }
 
 fn cstrings(items: impl Iterator<Item = OsString>) -> Result<Vec<CString>, ExeError> {
     items
         .map(|s| CString::new(s.as_bytes()).map_err(|_| ExeError::Nul))
         .collect()
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 fn sys_err<'a>(call: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> ExeError + 'a {
@@ -125,15 +149,10 @@ fn sys_err<'a>(call: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> ExeE
 }
 
 /// An `O_PATH` fd of our binary seen through a new, detached, read-only overlayfs whose layers are
-/// the binary's directory (on top) and `scratch`.
+/// the binary's directory (on top) and `scratch` (an empty directory, created 0700 if missing).
 fn overlay_view(scratch: &Path) -> Result<OwnedFd, ExeError> {
-    let exe = std::fs::read_link(SELF_EXE.to_str().unwrap_or("/proc/self/exe")).map_err(|e| {
-        ExeError::Sys {
-            call: "readlink",
-            path: PathBuf::from("/proc/self/exe"),
-            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-        }
-    })?;
+    let exe = std::fs::read_link(SELF_EXE_PATH)
+        .map_err(|e| sys_err("readlink", Path::new(SELF_EXE_PATH))(io_errno(&e)))?;
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Err(sys_err("readlink", &exe)(Errno::EINVAL));
     };
@@ -141,9 +160,11 @@ fn overlay_view(scratch: &Path) -> Result<OwnedFd, ExeError> {
         // Overlapping layers are refused by overlayfs.
         return Err(sys_err("overlay layers", scratch)(Errno::ELOOP));
     }
-    std::fs::create_dir_all(scratch).map_err(|e| {
-        sys_err("mkdir", scratch)(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
-    })?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(scratch)
+        .map_err(|e| sys_err("mkdir", scratch)(io_errno(&e)))?;
     let lower = format!(
         "{}:{}",
         escape_layer(dir.as_os_str().as_bytes()),
@@ -168,10 +189,17 @@ fn overlay_view(scratch: &Path) -> Result<OwnedFd, ExeError> {
 
 /// A sealed memfd holding a copy of our binary.
 fn memfd_copy() -> Result<OwnedFd, ExeError> {
-    let path = Path::new("/proc/self/exe");
+    let path = Path::new(SELF_EXE_PATH);
     let src = sys::open(SELF_EXE, libc::O_RDONLY, 0).map_err(sys_err("open", path))?;
-    let memfd = sys::memfd_create(c"sangja", libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-        .map_err(sys_err("memfd_create", path))?;
+    // MFD_EXEC: with vm.memfd_noexec = 1 (Linux 6.3+) a memfd is otherwise created noexec;
+    // kernels before 6.3 do not know the flag (EINVAL) and make every memfd executable.
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let memfd = match sys::memfd_create(c"sangja", flags | MFD_EXEC) {
+        Err(Errno::EINVAL) => sys::memfd_create(c"sangja", flags),
+        r => r,
+    }
+    .map_err(sys_err("memfd_create", path))?;
     loop {
         match sys::sendfile(memfd.as_fd(), src.as_fd(), 1 << 30) {
             Ok(0) => break,
@@ -188,13 +216,14 @@ fn memfd_copy() -> Result<OwnedFd, ExeError> {
     Ok(memfd)
 }
 
-fn reexec(exe: OwnedFd, argv: &[CString], envp: &[CString]) -> Result<Infallible, ExeError> {
+/// Execute `exe` with `argv` and `envp`; returns only on failure.
+fn reexec(exe: OwnedFd, argv: &[CString], envp: &[CString]) -> ExeError {
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
     let err = sys::execveat_fd(exe.as_fd(), &argv_ptrs, &envp_ptrs);
-    Err(sys_err("execveat", Path::new("/proc/self/exe"))(err))
+    sys_err("execveat", Path::new(SELF_EXE_PATH))(err)
 }
 
 /// A layer path for overlayfs's `lowerdir=`: `\` and `:` escaped.
@@ -217,6 +246,13 @@ mod tests {
     fn a_test_binary_in_target_is_writable() {
         // cargo's target directory is an ordinary writable directory.
         assert_eq!(sealed(), Sealed::Writable);
+    }
+
+    #[test]
+    fn a_re_executed_program_never_re_executes_again() {
+        // What the re-executed program would do if the kernel reported its view as writable.
+        let r = ensure_sealed_as(Path::new("/nonexistent-root"), true);
+        assert!(matches!(r, Err(ExeError::StillWritable)), "{r:?}");
     }
 
     #[test]

@@ -615,14 +615,19 @@ pub fn fsmount(ctx: BorrowedFd<'_>, attrs: u64) -> SysResult<OwnedFd> {
 }
 
 /// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: execute the file `fd` refers to (an `O_PATH`
-/// fd or a memfd). Only returns on failure.
+/// fd or a memfd). `argv` and `envp` must end with a NULL pointer (else EINVAL). Only returns on
+/// failure.
 pub fn execveat_fd(
     fd: BorrowedFd<'_>,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> Errno {
-    // SAFETY: argv and envp are NULL-terminated arrays of pointers into C strings the caller
-    // keeps alive; the path is an empty C string.
+    // The kernel reads both arrays up to their NULL: without one it would read past them.
+    if argv.last().is_none_or(|p| !p.is_null()) || envp.last().is_none_or(|p| !p.is_null()) {
+        return Errno::EINVAL;
+    }
+    // SAFETY: argv and envp are NULL-terminated (checked above) arrays of pointers into C strings
+    // the caller keeps alive; the path is an empty C string.
     unsafe {
         libc::syscall(
             libc::SYS_execveat,

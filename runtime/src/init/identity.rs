@@ -34,8 +34,8 @@ pub fn apply<'a>(
             Err(e) => return Err(fail(Step::Keyring, e, name.to_bytes())),
         }
     }
-    for (res, soft, hard) in &p.rlimits {
-        sys::setrlimit(*res, *soft, *hard).map_err(|e| fail(Step::Rlimit, e, rlimit_name(*res)))?;
+    for (res, soft, hard, name) in &p.rlimits {
+        sys::setrlimit(*res, *soft, *hard).map_err(|e| fail(Step::Rlimit, e, name.as_bytes()))?;
     }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it (as
     // runc), after the keyring (Docker's profile denies keyctl) and before the identity switch.
@@ -80,29 +80,6 @@ pub fn apply<'a>(
             .map_err(|e| fail(Step::NoNewPrivs, e, b"noNewPrivileges"))?;
     }
     Ok(listener)
-}
-
-/// The `process.rlimits[].type` that failed, as the config names it (no allocation: init side).
-fn rlimit_name(res: libc::c_int) -> &'static [u8] {
-    match res as libc::__rlimit_resource_t {
-        libc::RLIMIT_CPU => b"RLIMIT_CPU",
-        libc::RLIMIT_FSIZE => b"RLIMIT_FSIZE",
-        libc::RLIMIT_DATA => b"RLIMIT_DATA",
-        libc::RLIMIT_STACK => b"RLIMIT_STACK",
-        libc::RLIMIT_CORE => b"RLIMIT_CORE",
-        libc::RLIMIT_RSS => b"RLIMIT_RSS",
-        libc::RLIMIT_NPROC => b"RLIMIT_NPROC",
-        libc::RLIMIT_NOFILE => b"RLIMIT_NOFILE",
-        libc::RLIMIT_MEMLOCK => b"RLIMIT_MEMLOCK",
-        libc::RLIMIT_AS => b"RLIMIT_AS",
-        libc::RLIMIT_LOCKS => b"RLIMIT_LOCKS",
-        libc::RLIMIT_SIGPENDING => b"RLIMIT_SIGPENDING",
-        libc::RLIMIT_MSGQUEUE => b"RLIMIT_MSGQUEUE",
-        libc::RLIMIT_NICE => b"RLIMIT_NICE",
-        libc::RLIMIT_RTPRIO => b"RLIMIT_RTPRIO",
-        libc::RLIMIT_RTTIME => b"RLIMIT_RTTIME",
-        _ => b"process.rlimits",
-    }
 }
 
 /// Find `args[0]` in the container (PATH lookup as the final user, as runc does). Reports

@@ -55,8 +55,8 @@ pub struct ProcessPlan {
     pub caps: CapSets,
     /// Highest capability number the kernel knows.
     pub last_cap: u32,
-    /// (resource, soft, hard).
-    pub rlimits: Vec<(libc::c_int, u64, u64)>,
+    /// (resource, soft, hard, name as the config spells it: for the error).
+    pub rlimits: Vec<(libc::c_int, u64, u64, &'static str)>,
     /// `noNewPrivileges`.
     pub no_new_privileges: bool,
     /// `consoleSize` (rows, columns).
@@ -105,25 +105,27 @@ fn caps_index(c: Capability) -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
-    (match t {
-        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
-        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
-        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
-        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
-        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
-        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
-        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
-        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
-        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
-        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
-        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
-        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
-        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as libc::c_int
+/// The kernel's resource number of a `process.rlimits[].type`, and its name for error messages.
+fn rlimit_resource(t: PosixRlimitType) -> (libc::c_int, &'static str) {
+    let (res, name) = match t {
+        PosixRlimitType::RlimitCpu => (libc::RLIMIT_CPU, "RLIMIT_CPU"),
+        PosixRlimitType::RlimitFsize => (libc::RLIMIT_FSIZE, "RLIMIT_FSIZE"),
+        PosixRlimitType::RlimitData => (libc::RLIMIT_DATA, "RLIMIT_DATA"),
+        PosixRlimitType::RlimitStack => (libc::RLIMIT_STACK, "RLIMIT_STACK"),
+        PosixRlimitType::RlimitCore => (libc::RLIMIT_CORE, "RLIMIT_CORE"),
+        PosixRlimitType::RlimitRss => (libc::RLIMIT_RSS, "RLIMIT_RSS"),
+        PosixRlimitType::RlimitNproc => (libc::RLIMIT_NPROC, "RLIMIT_NPROC"),
+        PosixRlimitType::RlimitNofile => (libc::RLIMIT_NOFILE, "RLIMIT_NOFILE"),
+        PosixRlimitType::RlimitMemlock => (libc::RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK"),
+        PosixRlimitType::RlimitAs => (libc::RLIMIT_AS, "RLIMIT_AS"),
+        PosixRlimitType::RlimitLocks => (libc::RLIMIT_LOCKS, "RLIMIT_LOCKS"),
+        PosixRlimitType::RlimitSigpending => (libc::RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING"),
+        PosixRlimitType::RlimitMsgqueue => (libc::RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE"),
+        PosixRlimitType::RlimitNice => (libc::RLIMIT_NICE, "RLIMIT_NICE"),
+        PosixRlimitType::RlimitRtprio => (libc::RLIMIT_RTPRIO, "RLIMIT_RTPRIO"),
+        PosixRlimitType::RlimitRttime => (libc::RLIMIT_RTTIME, "RLIMIT_RTTIME"),
+    };
+    (res as libc::c_int, name)
 }
 
 /// The home directory of `uid` in the container's `/etc/passwd`, default `/` (as runc).
@@ -241,7 +243,10 @@ pub fn plan_process(
         .rlimits()
         .iter()
         .flatten()
-        .map(|r| (rlimit_resource(r.typ()), r.soft(), r.hard()))
+        .map(|r| {
+            let (res, name) = rlimit_resource(r.typ());
+            (res, r.soft(), r.hard(), name)
+        })
         .collect();
     let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
         v.iter()
