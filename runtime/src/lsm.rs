@@ -216,11 +216,21 @@ impl LsmPlan {
     pub fn apply(&self, fds: [Option<OwnedFd>; 3]) -> Result<(), Fail<'_>> {
         for (fd, (w, step)) in fds.into_iter().zip(self.writes()) {
             if let (Some(fd), Some(w)) = (fd, w) {
-                sys::write(fd.as_fd(), w.value.to_bytes()).map_err(|e| Fail {
-                    step,
-                    errno: e as i32,
-                    detail: w.name.to_bytes(),
-                })?;
+                let value = w.value.to_bytes();
+                // An attr write is taken whole or refused; a short one would be a partial label.
+                sys::write(fd.as_fd(), value)
+                    .and_then(|n| {
+                        if n == value.len() {
+                            Ok(())
+                        } else {
+                            Err(sys::Errno::EIO)
+                        }
+                    })
+                    .map_err(|e| Fail {
+                        step,
+                        errno: e as i32,
+                        detail: w.name.to_bytes(),
+                    })?;
             }
         }
         Ok(())
