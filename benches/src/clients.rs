@@ -102,11 +102,14 @@ impl Client {
             }
             "podman" => {
                 let first = rts.first().ok_or("no runtime")?;
-                let mut p = Podman::try_start_with(&first.path, &[])?;
-                for rt in rts {
-                    p.add_runtime(&rt.path);
-                }
-                Ok(Client::Podman(p))
+                // Every runtime named, so that each is in `runtime_supports_json` and gets the same
+                // `--log-format=json --log` from podman (with none named, only podman's own `runc`
+                // would); named runtimes are also the ones the drop `delete --force`s with.
+                let named: Vec<(&str, &Path)> = rts
+                    .iter()
+                    .map(|rt| (rt.name.as_str(), rt.path.as_path()))
+                    .collect();
+                Podman::try_start_with(&first.path, &named).map(Client::Podman)
             }
             _ => {
                 let names: Vec<String> = rts.iter().map(docker_name).collect();

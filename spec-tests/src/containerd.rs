@@ -83,7 +83,7 @@ impl Containerd {
             spawned.map_err(|e| format!("spawn containerd: {e} (apt-get install containerd)"))?,
         );
         let t0 = Instant::now();
-        while !c.ctr_quiet(&["version"]).status.success() {
+        while !c.try_ctr_quiet(&["version"])?.status.success() {
             if let Some(st) = c.daemon.as_mut().and_then(|d| d.try_wait().ok().flatten()) {
                 return Err(format!("containerd exited {st}:\n{}", c.log()));
             }
@@ -103,8 +103,8 @@ impl Containerd {
 
     /// [`Containerd::import_image`], with an error instead of a panic when the import fails.
     pub fn try_import_image(&self, name: &str, cmd: &[&str]) -> Result<(), String> {
-        let image = crate::image::oci_archive(&self.dir.join("img"), name, cmd);
-        let o = self.ctr(&["image", "import", &image.to_string_lossy()]);
+        let image = crate::image::oci_archive(&self.dir.join("img"), name, cmd)?;
+        let o = self.try_ctr(&["image", "import", &image.to_string_lossy()])?;
         if o.status.success() {
             Ok(())
         } else {
@@ -158,15 +158,25 @@ impl Containerd {
 
     /// Runs `ctr` without logging.
     pub fn ctr_quiet(&self, args: &[&str]) -> Output {
+        self.try_ctr_quiet(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Containerd::ctr_quiet`], with an error instead of a panic when `ctr` cannot be spawned.
+    pub fn try_ctr_quiet(&self, args: &[&str]) -> Result<Output, String> {
         let mut cmd = self.cmd();
         cmd.args(self.with_fifo_dir(args));
         cmd.output()
-            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e} (apt-get install containerd)"))
+            .map_err(|e| format!("spawn {cmd:?}: {e} (apt-get install containerd)"))
     }
 
     /// Runs `ctr` and logs the command and its output (shown when a test fails).
     pub fn ctr(&self, args: &[&str]) -> Output {
-        let o = self.ctr_quiet(args);
+        self.try_ctr(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Containerd::ctr`], with an error instead of a panic when `ctr` cannot be spawned.
+    pub fn try_ctr(&self, args: &[&str]) -> Result<Output, String> {
+        let o = self.try_ctr_quiet(args)?;
         eprintln!(
             "ctr {} -> {:?}\n  stdout: {}\n  stderr: {}",
             args.join(" "),
@@ -174,7 +184,7 @@ impl Containerd {
             text(&o.stdout).trim_end(),
             text(&o.stderr).trim_end()
         );
-        o
+        Ok(o)
     }
 
     /// A task's bundle dir in the daemon's state (holds `log.json`).
@@ -209,15 +219,22 @@ impl Containerd {
                 .join("state/io.containerd.runtime.v2.task")
                 .join(&self.ns),
         );
+        // Runs on drop, so `ctr` failing to spawn must not panic: nothing is then deleted through it.
         if self.sock.exists() {
-            let tasks = self.ctr_quiet(&["task", "ls", "-q"]);
-            for t in text(&tasks.stdout).lines().filter(|l| !l.is_empty()) {
-                let _ = self.ctr_quiet(&["task", "kill", "-s", "SIGKILL", t]);
-                let _ = self.ctr_quiet(&["task", "delete", "-f", t]);
+            let out = |args: &[&str]| {
+                self.try_ctr_quiet(args)
+                    .map(|o| text(&o.stdout))
+                    .unwrap_or_default()
+            };
+            for t in out(&["task", "ls", "-q"]).lines().filter(|l| !l.is_empty()) {
+                out(&["task", "kill", "-s", "SIGKILL", t]);
+                out(&["task", "delete", "-f", t]);
             }
-            let cs = self.ctr_quiet(&["container", "ls", "-q"]);
-            for c in text(&cs.stdout).lines().filter(|l| !l.is_empty()) {
-                let _ = self.ctr_quiet(&["container", "delete", c]);
+            for c in out(&["container", "ls", "-q"])
+                .lines()
+                .filter(|l| !l.is_empty())
+            {
+                out(&["container", "delete", c]);
             }
         }
         if let Some(d) = self.daemon.take() {

@@ -35,7 +35,7 @@ impl Footprint {
     pub fn add_shim_sockets(&self, address: &Path, ns: &str, task_root: &Path) {
         let sockets: Vec<PathBuf> = subdirs(task_root)
             .iter()
-            .filter_map(|t| Some(shim_socket(address, ns, t.file_name()?.to_str()?)))
+            .filter_map(|t| shim_socket(address, ns, t.file_name()?.to_str()?))
             .collect();
         self.shim_sockets
             .lock()
@@ -158,22 +158,23 @@ pub fn stop_child(mut child: Child, grace: Duration) {
 }
 
 /// containerd 1.6 puts shim sockets at `/run/containerd/s/<sha256(<address>/<ns>/<id>)>`, outside
-/// any private dir; a shim that is killed leaves its socket there.
-pub fn shim_socket(address: &Path, ns: &str, id: &str) -> PathBuf {
+/// any private dir; a shim that is killed leaves its socket there. `None` if `sha256sum` fails (this
+/// runs on drop, so it must not panic).
+pub fn shim_socket(address: &Path, ns: &str, id: &str) -> Option<PathBuf> {
     use std::io::Write;
     let key = format!("{}/{ns}/{id}", address.display());
     let mut c = Command::new("sha256sum")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("spawn sha256sum");
+        .ok()?;
     if let Some(mut i) = c.stdin.take() {
         let _ = i.write_all(key.as_bytes());
     }
-    let o = c.wait_with_output().expect("sha256sum");
+    let o = c.wait_with_output().ok()?;
     let hex = String::from_utf8_lossy(&o.stdout);
-    let hex = hex.split_whitespace().next().unwrap_or_default();
-    Path::new("/run/containerd/s").join(hex)
+    let hex = hex.split_whitespace().next().filter(|h| h.len() == 64)?;
+    Some(Path::new("/run/containerd/s").join(hex))
 }
 
 /// The subdirectories of `p`.

@@ -140,7 +140,7 @@ impl Dockerd {
         d.daemon =
             Some(spawned.map_err(|e| format!("spawn dockerd: {e} (apt-get install docker.io)"))?);
         let t0 = Instant::now();
-        while !d.docker_quiet(&["version"]).success() {
+        while !d.try_docker_quiet(&["version"])?.success() {
             if let Some(st) = d.daemon.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 return Err(format!("dockerd exited {st}:\n{}", d.log()));
             }
@@ -149,16 +149,19 @@ impl Dockerd {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let tar = crate::image::rootfs_tarball(&d.dir.join("img"));
-        let o = d.docker(&[
+        let tar = crate::image::rootfs_tarball(&d.dir.join("img"))?;
+        let tar = tar
+            .to_str()
+            .ok_or_else(|| format!("{}: not UTF-8", tar.display()))?;
+        let o = d.try_docker(&[
             "import",
             "-c",
             "ENV PATH=/bin",
             "-c",
             r#"CMD ["sh"]"#,
-            tar.to_str().expect("utf-8 path"),
+            tar,
             IMAGE,
-        ]);
+        ])?;
         if !o.success() {
             return Err(format!("docker import: {}", o.stderr));
         }
@@ -210,9 +213,19 @@ impl Dockerd {
         run(self.cmd().args(args))
     }
 
+    /// [`Dockerd::docker_quiet`], with an error instead of a panic when the client cannot be spawned.
+    pub fn try_docker_quiet(&self, args: &[&str]) -> Result<Out, String> {
+        try_run(self.cmd().args(args))
+    }
+
     /// Runs the client and logs the command and its output (shown when a test fails).
     pub fn docker(&self, args: &[&str]) -> Out {
-        let o = self.docker_quiet(args);
+        self.try_docker(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Dockerd::docker`], with an error instead of a panic when the client cannot be spawned.
+    pub fn try_docker(&self, args: &[&str]) -> Result<Out, String> {
+        let o = self.try_docker_quiet(args)?;
         eprintln!(
             "docker {} -> {:?}\n  stdout: {}\n  stderr: {}",
             args.join(" "),
@@ -220,7 +233,7 @@ impl Dockerd {
             o.stdout.trim_end(),
             o.stderr.trim_end()
         );
-        o
+        Ok(o)
     }
 
     /// Runs the client with `stdin` piped in.
@@ -329,16 +342,18 @@ impl Dockerd {
                 .dir
                 .join("exec/containerd/daemon/io.containerd.runtime.v2.task/moby"),
         );
+        // Runs on drop, so the client failing to spawn must not panic: nothing is then removed through it.
         if self.sock.exists() {
-            let ps = self.docker_quiet(&["ps", "-aq"]);
-            let ids: Vec<&str> = ps.stdout.split_whitespace().collect();
+            let ps = self.try_docker_quiet(&["ps", "-aq"]);
+            let ps = ps.map(|o| o.stdout).unwrap_or_default();
+            let ids: Vec<&str> = ps.split_whitespace().collect();
             if !ids.is_empty() {
                 let mut a = vec!["unpause"];
                 a.extend(&ids);
-                let _ = self.docker_quiet(&a);
+                let _ = self.try_docker_quiet(&a);
                 let mut a = vec!["rm", "-f"];
                 a.extend(&ids);
-                let _ = self.docker_quiet(&a);
+                let _ = self.try_docker_quiet(&a);
             }
         }
         if let Some(d) = self.daemon.take() {
@@ -366,12 +381,17 @@ impl Drop for Dockerd {
 }
 
 fn run(cmd: &mut Command) -> Out {
+    try_run(cmd).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`run`], with an error instead of a panic when `cmd` cannot be spawned.
+fn try_run(cmd: &mut Command) -> Result<Out, String> {
     let o = cmd
         .output()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e} (apt-get install docker.io util-linux)"));
-    Out {
+        .map_err(|e| format!("spawn {cmd:?}: {e} (apt-get install docker.io util-linux)"))?;
+    Ok(Out {
         code: o.status.code(),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    })
 }

@@ -53,8 +53,13 @@ pub fn text(b: &[u8]) -> String {
 }
 
 fn sh(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| {
-        panic!("spawn {cmd:?}: {e} (apt-get install podman conmon busybox-static util-linux)")
+    try_sh(cmd).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`sh`], with an error instead of a panic when `cmd` cannot be spawned.
+fn try_sh(cmd: &mut Command) -> Result<Output, String> {
+    cmd.output().map_err(|e| {
+        format!("spawn {cmd:?}: {e} (apt-get install podman conmon busybox-static util-linux)")
     })
 }
 
@@ -64,13 +69,19 @@ fn quote(s: &str) -> String {
 
 /// Our hard limit for `resource` (`Max open files`, `Max processes`) from /proc/self/limits.
 pub fn hard_limit(resource: &str) -> u64 {
-    let limits = fs::read_to_string("/proc/self/limits").expect("read /proc/self/limits");
+    try_hard_limit(resource).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`hard_limit`], with an error instead of a panic.
+pub fn try_hard_limit(resource: &str) -> Result<u64, String> {
+    let limits = fs::read_to_string("/proc/self/limits")
+        .map_err(|e| format!("read /proc/self/limits: {e}"))?;
     let line = limits
         .lines()
         .find(|l| l.starts_with(resource))
-        .unwrap_or_else(|| panic!("{resource} not in /proc/self/limits"));
+        .ok_or_else(|| format!("{resource} not in /proc/self/limits"))?;
     let hard = line[resource.len()..].split_whitespace().nth(1);
-    hard.and_then(|h| h.parse().ok()).unwrap_or(u64::MAX)
+    Ok(hard.and_then(|h| h.parse().ok()).unwrap_or(u64::MAX))
 }
 
 /// A private podman with the busybox image imported; see the module docs.
@@ -91,12 +102,14 @@ impl Podman {
     }
 
     /// [`Podman::start`] with `named`: extra `[engine.runtimes]` entries (name, binary), also listed in
-    /// `runtime_supports_json`.
+    /// `runtime_supports_json` (by name and by the binary's base name, so that podman passes
+    /// `--log-format=json` to them whether `--runtime` gives the name or the path) and deleted with on
+    /// drop. With no names, only podman's `runc` gets the JSON log.
     pub fn start_with(runtime: &Path, named: &[(&str, &Path)]) -> Self {
         Self::try_start_with(runtime, named).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// [`Podman::start_with`], with an error instead of a panic when podman cannot import the image
+    /// [`Podman::start_with`], with an error instead of a panic when anything of the set-up fails
     /// (everything already set up is cleaned up by the drop).
     pub fn try_start_with(runtime: &Path, named: &[(&str, &Path)]) -> Result<Self, String> {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -107,14 +120,17 @@ impl Podman {
             fs::create_dir_all(dir.join(d)).map_err(|e| format!("mkdir {d}: {e}"))?;
         }
         // From here on, Drop cleans up whatever happens.
-        let p = Self {
+        let mut p = Self {
             dir,
             cgroup: name,
             runtimes: vec![runtime.to_path_buf()],
         };
-        p.write_config(named);
-        let image = crate::image::rootfs_tarball(&p.dir.join("img"));
-        let o = p.import(&image);
+        for (_, bin) in named {
+            p.add_runtime(bin);
+        }
+        p.write_config(named)?;
+        let image = crate::image::rootfs_tarball(&p.dir.join("img"))?;
+        let o = p.import(&image)?;
         if !o.status.success() {
             return Err(format!("podman import: {}", text(&o.stderr)));
         }
@@ -141,10 +157,10 @@ impl Podman {
         }
     }
 
-    fn write_config(&self, runtimes: &[(&str, &Path)]) {
+    fn write_config(&self, runtimes: &[(&str, &Path)]) -> Result<(), String> {
         let d = self.dir.display();
-        let nofile = hard_limit("Max open files");
-        let nproc = hard_limit("Max processes").min(32768);
+        let nofile = try_hard_limit("Max open files")?;
+        let nproc = try_hard_limit("Max processes")?.min(32768);
         let mut conf = format!(
             "[containers]\n\
              default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc={nproc}:{nproc}\"]\n\
@@ -170,25 +186,26 @@ impl Podman {
                 names.join(", ")
             ));
             for (n, bin) in runtimes {
-                conf.push_str(&format!("{n} = [\"{}\"]\n", bin.display()));
+                conf.push_str(&format!("\"{n}\" = [\"{}\"]\n", bin.display()));
             }
         }
         conf.push_str(&format!("[network]\nnetwork_config_dir = \"{d}/net\"\n"));
-        fs::write(self.dir.join("containers.conf"), conf).expect("containers.conf");
+        fs::write(self.dir.join("containers.conf"), conf)
+            .map_err(|e| format!("containers.conf: {e}"))?;
         fs::write(
             self.dir.join("storage.conf"),
             format!("[storage]\ndriver = \"vfs\"\ngraphroot = \"{d}/root\"\nrunroot = \"{d}/runroot\"\n"),
         )
-        .expect("storage.conf");
+        .map_err(|e| format!("storage.conf: {e}"))?;
         fs::write(
             self.dir.join("registries.conf"),
             "unqualified-search-registries = []\n",
         )
-        .expect("registries.conf");
+        .map_err(|e| format!("registries.conf: {e}"))
     }
 
     /// `podman import`, in a private mount namespace with `varlib/` over `/var/lib` (see the module doc).
-    fn import(&self, tarball: &Path) -> Output {
+    fn import(&self, tarball: &Path) -> Result<Output, String> {
         let mut cmd = Command::new("unshare");
         cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
             .arg(r#"mount --bind "$1" /var/lib && shift && exec "$@""#)
@@ -200,7 +217,7 @@ impl Podman {
             .arg(tarball)
             .arg(IMAGE);
         self.env(&mut cmd);
-        sh(&mut cmd)
+        try_sh(&mut cmd)
     }
 
     /// The flags that keep every podman command on this private setup.
@@ -244,6 +261,11 @@ impl Podman {
     /// Runs podman without logging.
     pub fn podman_quiet(&self, args: &[&str]) -> Output {
         sh(self.cmd().args(args))
+    }
+
+    /// [`Podman::podman_quiet`], with an error instead of a panic when podman cannot be spawned.
+    pub fn try_podman_quiet(&self, args: &[&str]) -> Result<Output, String> {
+        try_sh(self.cmd().args(args))
     }
 
     /// Runs podman and logs the command and its output (shown when a test fails).
@@ -321,9 +343,11 @@ impl Podman {
         assert!(ok, "container {name} status {last:?}, want {want}");
     }
 
-    /// Ids of the containers podman lists.
+    /// Ids of the containers podman lists (none if podman cannot be spawned: this runs on drop).
     pub fn containers(&self) -> Vec<String> {
-        let o = self.podman_quiet(&["ps", "-aq", "--no-trunc"]);
+        let Ok(o) = self.try_podman_quiet(&["ps", "-aq", "--no-trunc"]) else {
+            return Vec::new();
+        };
         text(&o.stdout)
             .lines()
             .filter(|l| !l.is_empty())
@@ -445,15 +469,22 @@ fn cmdline(pid: i32) -> String {
     String::from_utf8_lossy(&c).replace('\0', " ")
 }
 
+/// Sends `sig` to `pid`, which must be positive (0 and negatives name process groups).
 fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill(2) on a pid we found by its command line or cgroup; at worst it fails with ESRCH.
+    if pid <= 0 {
+        return;
+    }
+    // SAFETY: kill(2) takes no pointers and touches no memory of ours; for a pid that no longer
+    // exists it fails with ESRCH, which is ignored. The pids come from /proc (a command line naming our
+    // temp dir) or from our containers' cgroup.procs, read just before, so the window in which the pid
+    // could be reused by an unrelated process is that short gap.
     unsafe { libc::kill(pid, sig) };
 }
 
 impl Drop for Podman {
     fn drop(&mut self) {
         let ids = self.ids_ever();
-        let _ = self.podman_quiet(&["rm", "--all", "--force", "--time", "0"]);
+        let _ = self.try_podman_quiet(&["rm", "--all", "--force", "--time", "0"]);
         // conmon and `podman container cleanup` finish on their own; give them a moment, then kill.
         let t0 = Instant::now();
         while !self.own_pids().is_empty() && t0.elapsed() < Duration::from_secs(10) {

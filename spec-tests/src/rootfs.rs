@@ -31,20 +31,31 @@ tester:x:1000:1000:tester:/home/tester:/bin/sh\n";
 pub const GROUP: &str = "root:x:0:\ntty:x:5:\ntester:x:1000:\nnogroup:x:65534:\n";
 
 /// The shared, read-only-by-convention rootfs (built on first use). Never write into it from a test.
+/// Panics if it cannot be built; [`try_shared`] returns the error instead.
 pub fn shared() -> &'static Path {
-    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
-    ROOTFS.get_or_init(build_cached)
+    try_shared().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn build_cached() -> PathBuf {
+/// [`shared`], with an error instead of a panic (for the benchmark, built with `panic = "abort"`).
+pub fn try_shared() -> Result<&'static Path, String> {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    if let Some(p) = ROOTFS.get() {
+        return Ok(p);
+    }
+    // Concurrent first callers may both build; `build_cached` lets the first rename win.
+    let p = build_cached()?;
+    Ok(ROOTFS.get_or_init(|| p))
+}
+
+fn build_cached() -> Result<PathBuf, String> {
     let bb = busybox();
-    let meta = fs::metadata(&bb).unwrap_or_else(|e| {
-        panic!(
+    let meta = fs::metadata(&bb).map_err(|e| {
+        format!(
             "{}: {e}: the spec tests build their rootfs from a static busybox \
              (apt-get install busybox-static)",
             bb.display()
         )
-    });
+    })?;
     let uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
     let tmp = std::env::temp_dir();
     // Key the cache on the busybox binary too, so an upgraded busybox gets a fresh rootfs.
@@ -54,7 +65,7 @@ fn build_cached() -> PathBuf {
         meta.mtime()
     ));
     if final_dir.join("bin/busybox").exists() {
-        return final_dir;
+        return Ok(final_dir);
     }
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -64,35 +75,49 @@ fn build_cached() -> PathBuf {
         ".sangja-spec-rootfs-{uid}.{}.{nanos}",
         std::process::id()
     ));
-    build(&staging, &bb);
+    if let Err(e) = try_build(&staging, &bb) {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e);
+    }
     // rename(2) is atomic: the first builder wins, later ones discard their copy.
     match fs::rename(&staging, &final_dir) {
         Ok(()) => {}
         Err(_) if final_dir.join("bin/busybox").exists() => {
             let _ = fs::remove_dir_all(&staging);
         }
-        Err(e) => panic!(
-            "rename {} -> {}: {e}",
-            staging.display(),
-            final_dir.display()
-        ),
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(format!(
+                "rename {} -> {}: {e}",
+                staging.display(),
+                final_dir.display()
+            ));
+        }
     }
-    final_dir
+    Ok(final_dir)
 }
 
-/// Builds a busybox rootfs at `dest` (which must not exist).
+/// Builds a busybox rootfs at `dest` (which must not exist); panics on failure.
 pub fn build(dest: &Path, busybox: &Path) {
+    try_build(dest, busybox).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// [`build`], with an error instead of a panic.
+pub fn try_build(dest: &Path, busybox: &Path) -> Result<(), String> {
     let bin = dest.join("bin");
-    fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("mkdir {}: {e}", bin.display()));
+    fs::create_dir_all(&bin).map_err(|e| format!("mkdir {}: {e}", bin.display()))?;
     let target = bin.join("busybox");
     fs::copy(busybox, &target)
-        .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", busybox.display(), target.display()));
-    fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).expect("chmod busybox");
+        .map_err(|e| format!("copy {} -> {}: {e}", busybox.display(), target.display()))?;
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("chmod busybox: {e}"))?;
     let list = Command::new(busybox)
         .arg("--list")
         .output()
-        .unwrap_or_else(|e| panic!("{} --list: {e}", busybox.display()));
-    assert!(list.status.success(), "busybox --list failed");
+        .map_err(|e| format!("{} --list: {e}", busybox.display()))?;
+    if !list.status.success() {
+        return Err(format!("{} --list failed", busybox.display()));
+    }
     let applets = String::from_utf8_lossy(&list.stdout);
     let mut count = 0;
     for applet in applets.lines().map(str::trim) {
@@ -100,14 +125,15 @@ pub fn build(dest: &Path, busybox: &Path) {
             continue;
         }
         symlink("busybox", bin.join(applet))
-            .unwrap_or_else(|e| panic!("symlink applet {applet}: {e}"));
+            .map_err(|e| format!("symlink applet {applet}: {e}"))?;
         count += 1;
     }
-    assert!(
-        count > 100,
-        "{} lists only {count} applets: is it busybox-static?",
-        busybox.display()
-    );
+    if count <= 100 {
+        return Err(format!(
+            "{} lists only {count} applets: is it busybox-static?",
+            busybox.display()
+        ));
+    }
     for dir in [
         "proc",
         "sys",
@@ -120,11 +146,13 @@ pub fn build(dest: &Path, busybox: &Path) {
         "mnt/b",
         "mnt/c",
     ] {
-        fs::create_dir_all(dest.join(dir)).unwrap_or_else(|e| panic!("mkdir {dir}: {e}"));
+        fs::create_dir_all(dest.join(dir)).map_err(|e| format!("mkdir {dir}: {e}"))?;
     }
-    fs::set_permissions(dest.join("tmp"), fs::Permissions::from_mode(0o1777)).expect("chmod tmp");
-    fs::write(dest.join("etc/passwd"), PASSWD).expect("write etc/passwd");
-    fs::write(dest.join("etc/group"), GROUP).expect("write etc/group");
+    fs::set_permissions(dest.join("tmp"), fs::Permissions::from_mode(0o1777))
+        .map_err(|e| format!("chmod tmp: {e}"))?;
+    fs::write(dest.join("etc/passwd"), PASSWD).map_err(|e| format!("write etc/passwd: {e}"))?;
+    fs::write(dest.join("etc/group"), GROUP).map_err(|e| format!("write etc/group: {e}"))?;
+    Ok(())
 }
 
 /// Copies the shared rootfs to `dest` (created), for tests that change the rootfs or need a relative
