@@ -23,7 +23,7 @@
 //! `mount --bind /usr/local/bin/sangja /usr/local/bin/sangja && mount -o remount,bind,ro
 //! /usr/local/bin/sangja`. Programs that embed the library and create containers should call
 //! [`ensure_sealed`] first thing in `main` for the same reason.
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
@@ -55,8 +55,6 @@ pub enum ExeError {
 
 const SELF_EXE: &CStr = c"/proc/self/exe";
 const SELF_EXE_PATH: &str = "/proc/self/exe";
-/// The overlay's second (empty) layer, under the state root.
-const EXE_LAYER: &str = "@exe-layer";
 /// Set in the environment of the re-executed program: it must find itself protected, or fail
 /// (never a second re-exec). Clients never see it: containers and hooks get their own environment.
 const REEXEC_MARK: &str = "_SANGJA_SEALED_REEXEC";
@@ -93,10 +91,10 @@ pub fn sealed() -> Sealed {
 /// environment, from a read-only overlay view of the binary or a sealed memfd copy. Only returns
 /// when it was protected already, or with the error that stopped the re-exec.
 ///
-/// `root` is the runtime's state root: its `@exe-layer` subdirectory (mode 0700, empty; `@` cannot
-/// start a container id) is the overlay's second layer, since overlayfs wants two layers when it
-/// has no upper one. Both are created if missing. Fds without `O_CLOEXEC` (stdio,
-/// `--preserve-fds`, `LISTEN_FDS`) are kept across the re-exec.
+/// `root` is the runtime's state root (created 0700 if missing): an empty `@exe-layer.<pid>`
+/// directory in it (`@` cannot start a container id) is the overlay's second layer, since
+/// overlayfs wants two layers when it has no upper one, and is removed once the overlay holds it.
+/// Fds without `O_CLOEXEC` (stdio, `--preserve-fds`, `LISTEN_FDS`) are kept across the re-exec.
 pub fn ensure_sealed(root: &Path) -> Result<(), ExeError> {
     ensure_sealed_as(root, std::env::var_os(REEXEC_MARK).is_some())
 }
@@ -120,7 +118,7 @@ fn ensure_sealed_as(root: &Path, reexecuted: bool) -> Result<(), ExeError> {
             })
             .chain(std::iter::once(OsString::from(format!("{REEXEC_MARK}=1")))),
     )?;
-    if let Ok(view) = overlay_view(&root.join(EXE_LAYER)).inspect_err(|e| {
+    if let Ok(view) = overlay_view(root).inspect_err(|e| {
         log::debug!("{e}; falling back to a sealed memfd copy");
     }) {
         // Only returns on failure (an LSM refusing to execute through the overlay, say).
@@ -149,22 +147,30 @@ fn sys_err<'a>(call: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> ExeE
 }
 
 /// An `O_PATH` fd of our binary seen through a new, detached, read-only overlayfs whose layers are
-/// the binary's directory (on top) and `scratch` (an empty directory, created 0700 if missing).
-fn overlay_view(scratch: &Path) -> Result<OwnedFd, ExeError> {
+/// the binary's directory (on top) and an empty directory made for it under `root`.
+fn overlay_view(root: &Path) -> Result<OwnedFd, ExeError> {
     let exe = std::fs::read_link(SELF_EXE_PATH)
         .map_err(|e| sys_err("readlink", Path::new(SELF_EXE_PATH))(io_errno(&e)))?;
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Err(sys_err("readlink", &exe)(Errno::EINVAL));
     };
-    if scratch.starts_with(dir) || dir.starts_with(scratch) {
+    if root.starts_with(dir) || dir.starts_with(root) {
         // Overlapping layers are refused by overlayfs.
-        return Err(sys_err("overlay layers", scratch)(Errno::ELOOP));
+        return Err(sys_err("overlay layers", root)(Errno::ELOOP));
     }
+    let scratch = root.join(format!("@exe-layer.{}", std::process::id()));
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(scratch)
-        .map_err(|e| sys_err("mkdir", scratch)(io_errno(&e)))?;
+        .create(&scratch)
+        .map_err(|e| sys_err("mkdir", &scratch)(io_errno(&e)))?;
+    let view = overlay_of(dir, &scratch, name, &exe);
+    // The superblock holds the layer now (or failed): the directory itself is not needed.
+    let _ = std::fs::remove_dir(&scratch);
+    view
+}
+
+fn overlay_of(dir: &Path, scratch: &Path, name: &OsStr, exe: &Path) -> Result<OwnedFd, ExeError> {
     let lower = format!(
         "{}:{}",
         escape_layer(dir.as_os_str().as_bytes()),
@@ -184,7 +190,7 @@ fn overlay_view(scratch: &Path) -> Result<OwnedFd, ExeError> {
     )
     .map_err(sys_err("fsmount overlay", dir))?;
     sys::openat(mnt.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0)
-        .map_err(sys_err("open through overlay", &exe))
+        .map_err(sys_err("open through overlay", exe))
 }
 
 /// A sealed memfd holding a copy of our binary.
@@ -287,8 +293,10 @@ mod tests {
 
     #[test]
     fn overlay_view_is_read_only_and_is_our_binary() {
-        let scratch = std::env::temp_dir().join(format!("sangja-exe-{}", std::process::id()));
-        let fd = overlay_view(&scratch).unwrap();
+        let root = std::env::temp_dir().join(format!("sangja-exe-{}", std::process::id()));
+        let fd = overlay_view(&root).unwrap();
+        // The empty layer is gone from the root as soon as the overlay holds it.
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
         let mut buf = [0u8; 32];
         let p = sys::proc_fd_path(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)
             .to_str()
@@ -305,6 +313,6 @@ mod tests {
             std::fs::read("/proc/self/exe").unwrap()
         );
         drop(fd);
-        std::fs::remove_dir(&scratch).unwrap();
+        std::fs::remove_dir(&root).unwrap();
     }
 }

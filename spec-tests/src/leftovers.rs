@@ -19,11 +19,7 @@ pub fn leftovers(h: &Harness, id: &str, b: &Bundle) -> Vec<String> {
     // 1. State dir.
     if degenerate {
         if let Ok(rd) = fs::read_dir(h.root()) {
-            let names: Vec<_> = rd
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name())
-                .filter(|n| n != crate::EXE_LAYER)
-                .collect();
+            let names: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
             if !names.is_empty() {
                 found.push(format!(
                     "state root {} is not empty: {names:?}",

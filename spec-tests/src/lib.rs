@@ -23,10 +23,6 @@
 //! assert_eq!(h.sh(&mut b, "echo $$").trim(), "1");
 //! ```
 
-/// The one entry sangja keeps in a state root besides containers: the empty layer of the read-only
-/// view of its own binary (`runtime/src/exe.rs`). Not a leftover.
-pub const EXE_LAYER: &str = "@exe-layer";
-
 pub mod config;
 pub mod console;
 pub mod containerd;

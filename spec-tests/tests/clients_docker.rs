@@ -102,7 +102,6 @@ fn user_visible_errors(d: &Dockerd, rt: &str) {
         .flatten()
         .flatten()
         .map(|e| e.file_name())
-        .filter(|n| n != spec_tests::EXE_LAYER)
         .collect();
     assert!(state.is_empty(), "runtime state left: {state:?}");
 }
