@@ -90,14 +90,16 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
 /// Commands that put a process into a container run from a write-protected view of this binary
 /// (re-executing once if needed), so that a container can never write it through
 /// `/proc/<pid>/exe` (CVE-2019-5736; see `sangja::exe`). The others never enter a container.
-fn protect_binary(command: &cli::Command, root: &std::path::Path) -> commands::CmdResult {
-    if matches!(
-        command,
-        cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_)
-    ) {
-        sangja::exe::ensure_sealed(root).map_err(|e| commands::CliError::Message(e.to_string()))?;
+fn protect_binary(
+    command: &cli::Command,
+    root: &std::path::Path,
+) -> Result<(), commands::CliError> {
+    match command {
+        cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_) => {
+            sangja::exe::ensure_sealed(root).map_err(|e| commands::CliError::Message(e.to_string()))
+        }
+        _ => Ok(()),
     }
-    Ok(0)
 }
 
 /// The logger the global flags ask for.
