@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build sangja, build an example bundle offline from the host's static busybox, and run it.
 #
-#   sudo ./examples/demo.sh
+#   ./examples/demo.sh          # as root
+#   sudo ./examples/demo.sh     # from a user account (sudo is not installed on Debian by default)
 #
 # Needs: root, a Rust toolchain, /bin/busybox from Debian's busybox-static (or BUSYBOX=/path/to/static/busybox).
 # Leaves the bundle in target/demo-bundle; nothing else outside target/.
@@ -9,7 +10,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
-    echo "demo.sh: containers need root: sudo $0" >&2
+    echo "demo.sh: containers need root: run it as root (or: sudo $0)" >&2
     exit 1
 fi
 
@@ -29,10 +30,12 @@ if [ -z "$cargo" ]; then
     echo "demo.sh: cargo not found (install Rust, or run: sudo env PATH=\"\$PATH\" $0)" >&2
     exit 1
 fi
+# cargo shows its progress: a first build compiles ~60 crates (a few minutes on 2 cores), later ones are quick.
+echo "demo.sh: building sangja (cargo dist: static, size-optimised)..." >&2
 if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-    sudo -u "$SUDO_USER" -H env CARGO_TERM_QUIET=true "$cargo" dist
+    sudo -u "$SUDO_USER" -H "$cargo" dist
 else
-    CARGO_TERM_QUIET=true "$cargo" dist
+    "$cargo" dist
 fi
 target=${CARGO_TARGET_DIR:-$PWD/target}
 sangja=$target/dist/sangja

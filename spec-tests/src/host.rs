@@ -177,6 +177,26 @@ pub fn v1_hierarchy(controller: &str) -> Option<PathBuf> {
         .map(|m| m.path)
 }
 
+/// Whether a non-root cgroup of the v1 hierarchy carrying `controller` has `file`: what the host's
+/// kernel offers there (e.g. `blkio.weight` only with the BFQ I/O scheduler, `memory.memsw.*` only with
+/// swap accounting). Probed in a fresh child cgroup, removed again, since some files are never on the
+/// root. `None` when the host has no such hierarchy.
+pub fn v1_child_has(controller: &str, file: &str) -> Option<bool> {
+    let root = v1_hierarchy(controller)?;
+    let probe = root.join(format!(
+        "sangja-probe-{}-{}",
+        std::process::id(),
+        PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir(&probe).unwrap_or_else(|e| panic!("probe cgroup {}: {e}", probe.display()));
+    let has = probe.join(file).exists();
+    std::fs::remove_dir(&probe)
+        .unwrap_or_else(|e| panic!("remove probe cgroup {}: {e}", probe.display()));
+    Some(has)
+}
+
+static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// `/proc/<pid>/cgroup` as (controllers, path) pairs; controllers is `""` for the v2 line.
 pub fn proc_cgroups(pid: &str) -> Vec<(String, String)> {
     let p = format!("/proc/{pid}/cgroup");

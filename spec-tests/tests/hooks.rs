@@ -373,14 +373,16 @@ fn a_failing_hook_stops_the_later_hooks() {
     );
 }
 
-/// A hook sleeping 10 s with `timeout: 1` fails `create` within about 2 s.
+/// A hook that would sleep 300 s, with `timeout: 1`, fails `create` long before it would have ended (the
+/// bound, 30 s, is the subject and leaves a wide margin over the configured second on a loaded machine).
 fn times_out(h: &Harness, kind: &str) {
     let mut b = h.bundle();
     let t0 = Instant::now();
-    create_fails_with_hook(h, &mut b, kind, sh_hook("sleep 10", &[], Some(1)));
+    // `exec`: the hook process is the sleep, so the kill ends it (no sleeping grandchild left behind).
+    create_fails_with_hook(h, &mut b, kind, sh_hook("exec sleep 300", &[], Some(1)));
     let took = t0.elapsed();
     assert!(
-        took < Duration::from_millis(2500),
+        took < Duration::from_secs(30),
         "{kind} hook with timeout 1 took {took:?} to fail create"
     );
 }

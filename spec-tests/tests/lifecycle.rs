@@ -167,7 +167,6 @@ fn run_detach_leaves_it_running() {
     let id = h.id();
     let pid_file = h.base().join("run.pid");
     let pf = pid_file.to_str().expect("UTF-8");
-    let started = std::time::Instant::now();
     h.cmd(&[
         "run",
         "--detach",
@@ -178,10 +177,7 @@ fn run_detach_leaves_it_running() {
         &id,
     ])
     .ok();
-    assert!(
-        started.elapsed() < secs(10),
-        "run --detach waited for the container"
-    );
+    // It returned while the container (sleep 30) still runs.
     assert_eq!(h.status(&id), "running");
     let pid = h.pid(&id);
     let written = fs::read_to_string(&pid_file).expect("pid file written");

@@ -70,6 +70,18 @@ pub enum CgroupError {
         /// Why.
         reason: String,
     },
+    /// A resource this kernel has no file for in the cgroup (e.g. a blkio weight without the BFQ I/O
+    /// scheduler: neither `blkio.weight` nor `blkio.bfq.weight` exists). runc fails the same way, on
+    /// the `open`; this names the field and every file tried.
+    #[error("cgroup: {field}: this kernel offers {files} in {}", dir.display())]
+    Unsupported {
+        /// JSON path of the resource.
+        field: String,
+        /// The files tried: `no a`, or `neither a nor b`.
+        files: String,
+        /// The cgroup directory.
+        dir: PathBuf,
+    },
     /// A resource whose controller is not mounted on this host.
     #[error("cgroup: {field}: the {controller} controller is not mounted on this host")]
     NoController {
@@ -730,14 +742,26 @@ impl Cgroup {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     if let Some((alt, value)) = &w.alt {
                         let p = dir.join(alt);
-                        write_file(&p, value).map_err(|e| fail(p, value, e))?;
-                        open = None;
-                        continue;
+                        match write_file(&p, value) {
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            r => {
+                                r.map_err(|e| fail(p, value, e))?;
+                                open = None;
+                                continue;
+                            }
+                        }
                     }
                     if w.optional {
                         continue;
                     }
-                    return Err(fail(path, &w.value, e));
+                    return Err(CgroupError::Unsupported {
+                        field: w.field.to_string(),
+                        files: match &w.alt {
+                            Some((alt, _)) => format!("neither {} nor {alt}", w.file),
+                            None => format!("no {}", w.file),
+                        },
+                        dir: dir.clone(),
+                    });
                 }
                 Err(e) => return Err(fail(path, &w.value, e)),
             };

@@ -179,7 +179,9 @@ fn a_refused_write_names_the_field_and_the_file() {
     let f = fake(Layout::V1, &["cpuset"]);
     let r = res(r#"{"cpu": {"cpus": "99"}}"#);
     let w = f.cg.plan(Some(&r), Mode::Create).unwrap_or_default();
-    // cpuset.cpus does not exist in the fake directory: ENOENT stands in for the kernel's ERANGE.
+    // cpuset.cpus is a directory in the fake: EISDIR stands in for the kernel's ERANGE.
+    let d = &f.cg.dirs[f.cg.index_of("cpuset").unwrap_or(0)].1;
+    fs::create_dir(d.join("cpuset.cpus")).unwrap_or_else(|e| panic!("{e}"));
     let e =
         f.cg.execute(&w)
             .err()
@@ -188,6 +190,28 @@ fn a_refused_write_names_the_field_and_the_file() {
     assert!(e.contains("linux.resources.cpu.cpus"), "{e}");
     assert!(e.contains("cpuset.cpus"), "{e}");
     assert!(e.contains("\"99\""), "{e}");
+}
+
+#[test]
+fn a_file_the_kernel_lacks_names_the_field_and_every_file_tried() {
+    // No BFQ: neither blkio.weight nor blkio.bfq.weight exists (as on kernels without
+    // CONFIG_IOSCHED_BFQ); runc fails on the open too.
+    let f = fake(Layout::V1, &["blkio"]);
+    let r = res(r#"{"blockIO": {"weight": 300}}"#);
+    let w = f.cg.plan(Some(&r), Mode::Create).unwrap_or_default();
+    let e =
+        f.cg.execute(&w)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+    assert!(
+        e.starts_with("cgroup: linux.resources.blockIO.weight: "),
+        "{e}"
+    );
+    assert!(
+        e.contains("offers neither blkio.weight nor blkio.bfq.weight in "),
+        "{e}"
+    );
 }
 
 #[test]
@@ -428,15 +452,17 @@ fn controllers_are_enabled_down_to_the_parent() {
 
 /// The device program passes the kernel's verifier and attaches to a cgroup2 directory (the
 /// hybrid host's `unified` mount will do: attaching works there, `create` only does it on pure
-/// v2). Skipped without root or without a cgroup2 mount.
+/// v2). Skipped (and recorded) without root or without a cgroup2 mount.
 #[test]
 fn device_program_loads_and_attaches() {
     let root = [CGROUP_ROOT, UNIFIED_ROOT]
         .into_iter()
         .find(|r| statfs_type(r) == Some(CGROUP2_SUPER_MAGIC));
-    let (Some(root), true) = (root, nix::unistd::geteuid().is_root()) else {
-        eprintln!("skipped: needs root and a cgroup2 mount");
-        return;
+    if !nix::unistd::geteuid().is_root() {
+        spec_tests::skip!("the device program in the kernel", "not root");
+    }
+    let Some(root) = root else {
+        spec_tests::skip!("the device program in the kernel", "no cgroup2 mount");
     };
     let spec: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(
         r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"b","major":8,"minor":0,"access":"r"},
