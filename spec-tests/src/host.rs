@@ -177,6 +177,27 @@ pub fn v1_hierarchy(controller: &str) -> Option<PathBuf> {
         .map(|m| m.path)
 }
 
+/// `<v1 hierarchy of ctrl>/<cgroup path>`; `None` when the host has no such hierarchy (pure v2).
+pub fn v1_dir(ctrl: &str, path: &str) -> Option<PathBuf> {
+    v1_hierarchy(ctrl).map(|m| m.join(path.trim_start_matches('/')))
+}
+
+/// A file's content without surrounding whitespace; panics naming the file if it cannot be read.
+pub fn read_trim(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+/// Asserts that the cgroup `path` exists in none of the host's hierarchies.
+pub fn assert_cgroup_gone(path: &str) {
+    for m in cgroup_mounts() {
+        let dir = m.path.join(path.trim_start_matches('/'));
+        assert!(!dir.exists(), "{} still exists after delete", dir.display());
+    }
+}
+
 /// Whether a non-root cgroup of the v1 hierarchy carrying `controller` has `file`: what the host's
 /// kernel offers there (e.g. `blkio.weight` only with the BFQ I/O scheduler, `memory.memsw.*` only with
 /// swap accounting). Probed in a fresh child cgroup, removed again, since some files are never on the

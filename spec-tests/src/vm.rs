@@ -18,7 +18,7 @@ pub fn kernel() -> PathBuf {
         return PathBuf::from(k);
     }
     let cache = std::env::temp_dir().join("sangja-vm-kernel");
-    if let Some(k) = find_vmlinuz(&cache) {
+    if let (Some(k), true) = (find_vmlinuz(&cache), cache.join("lib/modules").is_dir()) {
         return k;
     }
     let deps = run("apt-cache", &["depends", "linux-image-amd64"], None);
@@ -31,9 +31,36 @@ pub fn kernel() -> PathBuf {
         })
         .trim()
         .to_string();
-    // Only boot/ is kept (the modules are not needed: everything used is built in).
-    download_deb(&pkg, &cache, &["boot"]);
+    // boot/ and the modules (lib/): what the tests use is built in, but for the BFQ I/O scheduler.
+    download_deb(&pkg, &cache, &["boot", "lib"]);
     find_vmlinuz(&cache).unwrap_or_else(|| panic!("no vmlinuz in {pkg}"))
+}
+
+/// A module of the kernel [`kernel`] returns, e.g. `bfq` (the BFQ I/O scheduler, a module in Debian's
+/// kernel): the path of its uncompressed `<name>.ko` under the cached `lib/modules`.
+pub fn kernel_module(name: &str) -> PathBuf {
+    let vmlinuz = kernel();
+    let root = vmlinuz
+        .parent()
+        .and_then(Path::parent)
+        .map(|c| c.join("lib/modules"))
+        .unwrap_or_default();
+    let file = format!("{name}.ko");
+    let mut dirs = vec![root.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.file_name().is_some_and(|n| n == file.as_str()) {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "no {file} under {} (set SANGJA_VM_KERNEL to a kernel of this cache, or remove it)",
+        root.display()
+    )
 }
 
 /// Debian's `apparmor_parser` (package `apparmor`, fetched with `apt-get download` into the

@@ -7,6 +7,9 @@
 //!
 //! Devices: the eBPF device program `create` attaches denies a node the config made but did not
 //! allow (EPERM), and allows `/dev/null` and an allowed node.
+//!
+//! Block I/O weight: first without BFQ (iocost's `io.weight`), then with Debian's `bfq.ko` loaded
+//! (`io.bfq.weight`, at create and update): the host of these tests may have no BFQ at all.
 
 use std::path::Path;
 
@@ -33,7 +36,8 @@ eq cpu.idle $D/cpu.idle 0
 eq cpuset.cpus $D/cpuset.cpus 0
 eq pids.max $D/pids.max 32
 eq hugetlb.2MB.max $D/hugetlb.2MB.max 4194304
-if [ -e $D/io.bfq.weight ]; then has io.weight $D/io.bfq.weight 300; else has io.weight $D/io.weight "default 2930"; fi
+# BFQ is not loaded yet: the weight goes to iocost's io.weight (10..1000 onto 1..10000). With BFQ: 11.
+has io.weight $D/io.weight "default 2930"
 has subtree_control $CG/sangja/cgroup.subtree_control memory
 pid=$($S state c1 | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')
 has init-in-cgroup $D/cgroup.procs "^$pid\$"
@@ -111,6 +115,15 @@ has device-denied-eperm /tmp/c5.out 'sda=1 .*Operation not permitted'
 if grep -q 'sdb=1 .*No such device' /tmp/c5.out && ! grep -q 'sdb=.*Operation not permitted' /tmp/c5.out; then ok device-allowed; else fail device-allowed "$(cat /tmp/c5.out)"; fi
 has device-mknod-allowed /tmp/c5.out 'mknod=0'
 $S delete -f c5
+
+# 11. With the BFQ I/O scheduler loaded (a module of Debian's kernel; the hosts of these tests may have
+# none), a blkio weight lands in io.bfq.weight, at create and at update.
+if insmod /bfq.ko; then ok bfq-loaded; else fail bfq-loaded "insmod exit $?"; fi
+if $S create -b /bundles/weight c6 >/tmp/c6.out 2>&1; then ok bfq-create; else fail bfq-create "$(cat /tmp/c6.out)"; fi
+has io.bfq.weight $CG/sangja/c6/io.bfq.weight "default 300"
+$S update --blkio-weight 500 c6
+has update.io.bfq.weight $CG/sangja/c6/io.bfq.weight "default 500"
+$S delete -f c6
 left=$(find $CG/sangja -mindepth 1 -type d; ls /run/sangja)
 [ -z "$left" ] && ok nothing-left || fail nothing-left "$left"
 "#;
@@ -161,6 +174,10 @@ const CHECKS: &[&str] = &[
     "device-denied-eperm",
     "device-allowed",
     "device-mknod-allowed",
+    "bfq-loaded",
+    "bfq-create",
+    "io.bfq.weight",
+    "update.io.bfq.weight",
     "nothing-left",
 ];
 
@@ -193,6 +210,13 @@ fn initramfs(sangja: &Path) -> Initramfs {
         &config(&counter, res),
         0o644,
     );
+    let weight = json!({"devices": deny, "blockIO": {"weight": 300}});
+    i.file(
+        "/payload/bundles/weight/config.json",
+        &config(&["sleep", "100"], weight),
+        0o644,
+    );
+    i.copy("/payload/bfq.ko", &vm::kernel_module("bfq"));
     let bad = json!({"devices": deny, "cpu": {"cpus": "99"}});
     i.file(
         "/payload/bundles/bad/config.json",
