@@ -89,9 +89,13 @@ pub enum Step {
     NoNewPrivs,
     /// chdir to `process.cwd`.
     Cwd,
+    /// `process.cwd` was entered but is outside the container's root.
+    CwdOutsideRoot,
+    /// The container's `/dev/null`, which masking binds, is not the null device.
+    NotNullDevice,
     /// Looking up `args[0]`.
     Exec,
-    /// Marking fds close-on-exec.
+    /// Closing the fds the container process must not inherit.
     Fds,
     /// Bringing up `lo` in a new network namespace.
     Loopback,
@@ -114,7 +118,7 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 42] = [
+    const ALL: [Step; 44] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -147,6 +151,8 @@ impl Step {
         Step::CapAmbient,
         Step::NoNewPrivs,
         Step::Cwd,
+        Step::CwdOutsideRoot,
+        Step::NotNullDevice,
         Step::Exec,
         Step::Fds,
         Step::Loopback,
@@ -202,8 +208,10 @@ impl Step {
             Step::CapAmbient => "raise ambient capability",
             Step::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
             Step::Cwd => "chdir to cwd",
+            Step::CwdOutsideRoot => "check cwd",
+            Step::NotNullDevice => "check /dev/null",
             Step::Exec => "exec",
-            Step::Fds => "close_range",
+            Step::Fds => "close fds",
             Step::Loopback => "bring up loopback",
             Step::Console => "set up console",
             Step::CreateContainerHook => "run createContainer hook",

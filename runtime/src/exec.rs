@@ -3,7 +3,7 @@
 //! other namespaces and the container's root, becomes the process's identity and execs; the
 //! parent puts it in the container's cgroup meanwhile.
 use std::fs;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -469,9 +469,15 @@ fn setup<'a>(
         crate::console::setup(console.as_fd(), plan.process.console_size)?;
     }
     plan.process.lsm.apply(lsm_fds)?;
-    let listener = identity::apply(&plan.process, None, plan.seccomp.as_ref())?;
+    // Close every fd but stdio, the preserved ones and the channel (close-on-exec): the namespace,
+    // root and cgroup fds we used must not be reachable as `--cwd /proc/self/fd/N`
+    // (CVE-2024-21626), and a seccomp filter loaded next may deny close_range.
+    sys::close_from_except(3 + plan.preserve_fds as RawFd, &[chan.sock().as_raw_fd()])
+        .map_err(|e| fail(Step::Fds, e, b"3"))?;
+    let cwd = identity::open_cwd(&plan.process)?;
+    let listener = identity::apply(&plan.process, None, plan.seccomp.as_ref(), cwd.as_fd())?;
+    drop(cwd);
     let exe = identity::find_executable(&plan.process)?;
-    sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;
     sys::reset_signals();
     // Run no user code before the parent has put us in the container's cgroup.
     if join.is_deferred() {

@@ -38,6 +38,16 @@ pub enum LaunchError {
         /// The OS error.
         errno: Errno,
     },
+    /// `process.cwd` (or `exec --cwd`) was entered but lies outside the container's root: runc's
+    /// message for the CVE-2024-21626 class.
+    #[error("unable to start container process: process.cwd {cwd:?}: current working directory is outside of container mount namespace root -- possible container breakout detected")]
+    CwdOutsideRoot {
+        /// The cwd asked for.
+        cwd: String,
+    },
+    /// The container's `/dev/null` is not the null device, so masking would bind something else.
+    #[error("unable to start container process: linux.maskedPaths: /dev/null in the container is not the null device (character device 1:3): refusing to mask with it")]
+    NotNullDevice,
     /// `args[0]` is not in the container.
     #[error("unable to start container process: exec: {arg0:?}: {reason}")]
     Exec {
@@ -308,6 +318,12 @@ pub(crate) fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
             step: step.describe(),
             reason,
         };
+    }
+    if step == Step::NotNullDevice {
+        return LaunchError::NotNullDevice;
+    }
+    if step == Step::CwdOutsideRoot {
+        return LaunchError::CwdOutsideRoot { cwd: detail };
     }
     if step != Step::Exec {
         return LaunchError::Init {

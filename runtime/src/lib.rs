@@ -45,6 +45,7 @@ mod join;
 mod launch;
 mod lsm;
 mod plan;
+mod procfs;
 mod resources;
 pub mod seccomp;
 pub mod signal;

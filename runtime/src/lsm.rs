@@ -200,7 +200,7 @@ impl LsmPlan {
         let mut fds = [None, None, None];
         for (slot, (w, step)) in fds.iter_mut().zip(self.writes()) {
             if let Some(w) = w {
-                let fd = sys::open(w.path, libc::O_WRONLY, 0).map_err(|e| Fail {
+                let fd = crate::procfs::open_write(w.path).map_err(|e| Fail {
                     step,
                     errno: e as i32,
                     detail: w.name.to_bytes(),

@@ -450,24 +450,47 @@ fn cve_2016_9962_no_host_fds_in_init_or_exec() {
 // ---------------------------------------------------------------------------------------------------------
 // 3. CVE-2024-21626: a leaked host directory fd as the cwd
 
-/// The container process lists `.`, `..` and `../..`; a host cwd would show the marker next to the bundle.
-const LIST_CWD: &str = "pwd; ls -a . .. ../.. ../../.. 2>&1; ls -a /proc/self/cwd/.. 2>&1";
+/// Where the process's cwd is: it climbs `..` (physically) 64 times and compares where it ends with its
+/// root. Inside the container the climb stops at `/`; from a host directory (a leaked fd of the runtime:
+/// cgroupfs, the state dir, a namespace file's filesystem) it goes past the container's root and ends at the
+/// host's, a different inode. Prints `root=<dev:ino> top=<dev:ino>`.
+const WHERE_IS_CWD: &str =
+    "r=$(stat -c %d:%i /); i=0; while [ $i -lt 64 ]; do cd -P .. || exit 9; i=$((i+1)); done; \
+     echo \"root=$r top=$(stat -c %d:%i .)\"";
 
+/// A run as `process.cwd = /proc/self/fd/<fd>` (or `exec --cwd`) either is refused or has its cwd inside the
+/// container.
+fn assert_cwd_inside(what: &str, out: &spec_tests::Output) {
+    if !out.success() {
+        return;
+    }
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("root="))
+        .unwrap_or_default();
+    let (root, top) = line
+        .strip_prefix("root=")
+        .and_then(|l| l.split_once(" top="))
+        .unwrap_or_else(|| panic!("{what}: no report:\n{out}"));
+    assert_eq!(
+        root, top,
+        "{what}: the cwd is outside the container's root:\n{out}"
+    );
+}
+
+/// Every fd number the runtime could hold (3–64) as `process.cwd` and as `exec --cwd`: the process never
+/// starts in a host directory. runc 1.1.12 fixed this by closing its fds and checking the cwd.
 #[test]
 fn cve_2024_21626_cwd_through_proc_self_fd() {
     let h = harness!();
-    fs::write(h.base().join(HOST_MARKER), "").unwrap();
     let mut b = h.bundle();
-    fs::write(b.dir.join(HOST_MARKER), "").unwrap();
     let mut refused = 0;
-    for fd in 3..=10 {
+    for fd in 3..=64 {
         b.set("/process/cwd", json!(format!("/proc/self/fd/{fd}")));
-        b.args(&["sh", "-c", LIST_CWD]);
+        b.args(&["sh", "-c", WHERE_IS_CWD]);
         let out = h.run(&b);
-        assert!(
-            !out.stdout.contains(HOST_MARKER) && !out.stdout.contains("config.json"),
-            "cwd /proc/self/fd/{fd} reached a host directory:\n{out}"
-        );
+        assert_cwd_inside(&format!("process.cwd /proc/self/fd/{fd}"), &out);
         if !out.success() {
             refused += 1;
         }
@@ -476,15 +499,16 @@ fn cve_2024_21626_cwd_through_proc_self_fd() {
     b.set("/process/cwd", json!("/"));
     b.args(&["sleep", "1000"]);
     let c = h.create_and_start(&b);
-    for fd in 3..=10 {
+    for fd in 3..=64 {
         let cwd = format!("/proc/self/fd/{fd}");
-        let out = h.cmd(&["exec", "--cwd", &cwd, &c.id, "sh", "-c", LIST_CWD]);
-        assert!(
-            !out.stdout.contains(HOST_MARKER) && !out.stdout.contains("config.json"),
-            "exec --cwd {cwd} reached a host directory:\n{out}"
-        );
+        let out = h.cmd(&["exec", "--cwd", &cwd, &c.id, "sh", "-c", WHERE_IS_CWD]);
+        assert_cwd_inside(&format!("exec --cwd {cwd}"), &out);
     }
-    eprintln!("{refused} of 8 creates refused the /proc/self/fd cwd");
+    // A cwd inside the container still works, and the check sees it there.
+    let out = h.cmd(&["exec", "--cwd", "/etc", &c.id, "sh", "-c", WHERE_IS_CWD]);
+    out.ok();
+    assert_cwd_inside("exec --cwd /etc", &out);
+    eprintln!("{refused} of 62 creates refused the /proc/self/fd cwd");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -662,6 +686,119 @@ fn masked_path_symlinks_do_not_reach_host_or_unmask() {
         fs::read_to_string(host_dir.join(HOST_MARKER)).unwrap(),
         "secret\n"
     );
+    assert!(host_mounts_under(h.base()).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CVE-2025-31133: masking with the image's `/dev/null`
+
+/// With no `/dev` tmpfs in the config, the image's `/dev/null` is a symlink to a host-global procfs file
+/// (`/proc/sys/kernel/core_pattern`). Masking binds "the null device" over `/proc/keys` and friends: it must
+/// be the real one (character device 1:3), never what the image's path leads to (runc 1.2.8 checks it).
+/// `readonlyPaths` is empty, so nothing else would make such a bind read-only.
+#[test]
+fn cve_2025_31133_masks_never_use_the_images_dev_null() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    let root = b.rootfs().to_path_buf();
+    let mounts: Vec<serde_json::Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["destination"].as_str().unwrap_or("").starts_with("/dev"))
+        .cloned()
+        .collect();
+    b.set("/mounts", json!(mounts));
+    b.set("/linux/readonlyPaths", json!([]));
+    b.set("/root/readonly", json!(false));
+    let null = root.join("dev/null");
+    let _ = fs::remove_file(&null);
+    fs::create_dir_all(root.join("dev")).unwrap();
+    symlink("/proc/sys/kernel/core_pattern", &null).unwrap();
+    // The masked files this host's kernel has (runc spec's list; /proc/kcore needs CONFIG_PROC_KCORE).
+    let files: Vec<&str> = [
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/kcore",
+        "/proc/sched_debug",
+    ]
+    .into_iter()
+    .filter(|f| Path::new(f).exists())
+    .collect();
+    assert!(
+        !files.is_empty(),
+        "none of the masked files exists on this host"
+    );
+    let script = format!(
+        "for f in {}; do stat -c \"$f %F %t:%T\" $f; done",
+        files.join(" ")
+    );
+    b.args(&["sh", "-c", &script]);
+    let out = h.run(&b);
+    // Never masked with something else than the null device: sangja refuses the fake (as runc 1.2.8).
+    for f in &files {
+        assert!(
+            !out.stdout.contains(f)
+                || out
+                    .stdout
+                    .contains(&format!("{f} character special file 1:3")),
+            "{f} is not masked by the null device:\n{out}"
+        );
+    }
+    out.assert_error("linux.maskedPaths: /dev/null in the container is not the null device");
+    // With the image's /dev/null the null device, the same masks apply.
+    fs::remove_file(&null).unwrap();
+    let st = Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "mknod");
+    let out = h.run(&b);
+    out.ok();
+    for f in &files {
+        assert!(
+            out.stdout
+                .contains(&format!("{f} character special file 1:3")),
+            "{f} is not masked by the null device:\n{out}"
+        );
+    }
+    fs::remove_file(&null).unwrap();
+    symlink("/proc/sys/kernel/core_pattern", &null).unwrap();
+    assert_eq!(
+        fs::read_link(&null).unwrap(),
+        Path::new("/proc/sys/kernel/core_pattern")
+    );
+    assert!(host_mounts_under(h.base()).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CVE-2025-52881: writes to /proc redirected by the container's mounts
+
+/// The image's `/mnt/k` is a symlink to `/proc/sys/kernel`, so an innocent-looking volume at `/mnt/k/msgmax`
+/// lands on top of the procfs file. A sysctl write by path would then go into the volume's host file (in
+/// the real attack: a host-global procfs file). Every `/proc` write goes through a verified procfs handle
+/// that refuses to cross into another mount: the create fails, and the host file is untouched.
+#[test]
+fn cve_2025_52881_sysctl_writes_are_not_redirected_by_mounts() {
+    let h = harness!();
+    let host_file = h.base().join("host-file");
+    fs::write(&host_file, "untouched\n").unwrap();
+    let mut b = h.bundle_private();
+    let root = b.rootfs().to_path_buf();
+    symlink("/proc/sys/kernel", root.join("mnt/k")).unwrap();
+    b.add_mount(json!({"destination": "/mnt/k/msgmax", "type": "bind",
+                        "source": host_file.to_str().unwrap(), "options": ["bind", "rw"]}));
+    b.set("/linux/sysctl", json!({"kernel.msgmax": "4096"}));
+    b.args(&["cat", "/proc/sys/kernel/msgmax"]);
+    let out = h.run(&b);
+    assert_eq!(
+        fs::read_to_string(&host_file).unwrap(),
+        "untouched\n",
+        "{out}"
+    );
+    out.failed();
+    assert!(out.stderr.contains("/proc/sys/kernel/msgmax"), "{out}");
     assert!(host_mounts_under(h.base()).is_empty());
 }
 

@@ -379,6 +379,37 @@ fn the_filter_survives_without_no_new_privileges() {
     assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
 }
 
+/// An allow-list profile without `close_range` (older Docker profiles, generated ones) loaded before the
+/// identity switch (no noNewPrivileges, uid 1000): runc runs it, and so must sangja: nothing the init does
+/// after loading the filter may need a syscall such a profile denies. For `exec` too.
+#[test]
+fn a_profile_without_close_range_works_as_with_runc() {
+    let h = harness!();
+    let mut allow: Vec<&str> = BASE_ALLOW
+        .iter()
+        .copied()
+        .filter(|s| *s != "close_range")
+        .collect();
+    allow.extend(["nanosleep", "clock_nanosleep"]);
+    let mut b = bundle(
+        &h,
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "architectures": X86_ARCHES,
+               "syscalls": [{"names": allow, "action": "SCMP_ACT_ALLOW"}]}),
+    );
+    b.set("/process/noNewPrivileges", json!(false));
+    b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    let out = h.sh(
+        &mut b,
+        "echo started; grep -E '^Seccomp:' /proc/self/status",
+    );
+    assert_eq!(out, "started\nSeccomp:\t2\n");
+    b.args(&["sleep", "100"]);
+    let c = h.create_and_start(&b);
+    let out = h.cmd(&["exec", &c.id, "sh", "-c", "echo exec-started"]);
+    out.ok();
+    assert_eq!(out.stdout, "exec-started\n");
+}
+
 #[test]
 fn flags_are_applied() {
     let h = harness!();

@@ -1,6 +1,7 @@
 //! ⑤ Identity in the init: keyring, rlimits, capabilities across the uid change, groups, ids,
 //! umask, cwd, no_new_privs, and the `args[0]` lookup inside the new root.
 use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::Fail;
 use crate::channel::Step;
@@ -18,14 +19,34 @@ fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
 /// Default umask when `process.user.umask` is absent (runc's).
 const DEFAULT_UMASK: u32 = 0o022;
 
+/// Open `process.cwd` once, inside the container's root (after `pivot_root` or `chroot`):
+/// `openat2` from `/` with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`, so neither `..`, a symlink
+/// nor a `/proc/self/fd/N` magic link leads out, and what is entered is what was resolved (no
+/// second lookup by name a racing container could swap). Call it after every fd the process must
+/// not have is closed.
+pub fn open_cwd(p: &ProcessPlan) -> Result<OwnedFd, Fail<'_>> {
+    let root = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0)
+        .map_err(|e| fail(Step::Cwd, e, p.cwd.to_bytes()))?;
+    sys::openat2(
+        root.as_fd(),
+        &p.cwd,
+        libc::O_PATH | libc::O_DIRECTORY,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
+    .map_err(|e| fail(Step::Cwd, e, p.cwd.to_bytes()))
+}
+
 /// Become the container process's identity.
 /// `keyring`: join a fresh session keyring with this name first (create, unless `--no-new-keyring`).
 /// `seccomp`: the container's filter; loaded here, before the capabilities are dropped, only when
 /// it cannot be loaded later ([`crate::seccomp::loads_early`]); returns its listener, if any.
+/// `cwd`: from [`open_cwd`]; entered before the uid changes (as runc: a directory only root may
+/// enter still works), or after it if root may not, then checked to be inside the root.
 pub fn apply<'a>(
     p: &'a ProcessPlan,
     keyring: Option<&'a CStr>,
     seccomp: Option<&crate::seccomp::Program>,
+    cwd: BorrowedFd<'_>,
 ) -> Result<Option<std::os::fd::OwnedFd>, Fail<'a>> {
     if let Some(name) = keyring {
         match sys::join_session_keyring(name) {
@@ -56,6 +77,11 @@ pub fn apply<'a>(
             }
         }
     }
+    let entered = match sys::fchdir(cwd) {
+        Ok(()) => true,
+        Err(Errno::EACCES) => false,
+        Err(e) => return Err(fail(Step::Cwd, e, p.cwd.to_bytes())),
+    };
     sys::setgroups(&p.groups).map_err(|e| fail(Step::Setgroups, e, b"additionalGids"))?;
     sys::setgid_all(p.gid).map_err(|e| fail(Step::Setgid, e, b"user.gid"))?;
     sys::setuid_all(p.uid).map_err(|e| fail(Step::Setuid, e, b"user.uid"))?;
@@ -74,7 +100,15 @@ pub fn apply<'a>(
         }
     }
     sys::umask(p.umask.unwrap_or(DEFAULT_UMASK) as libc::mode_t);
-    sys::chdir(&p.cwd).map_err(|e| fail(Step::Cwd, e, p.cwd.to_bytes()))?;
+    if !entered {
+        sys::fchdir(cwd).map_err(|e| fail(Step::Cwd, e, p.cwd.to_bytes()))?;
+    }
+    // The cwd the process starts in is inside the container's root, whatever the lookup met.
+    match sys::cwd_is_inside_root() {
+        Ok(true) => {}
+        Ok(false) => return Err(fail(Step::CwdOutsideRoot, Errno::EXDEV, p.cwd.to_bytes())),
+        Err(e) => return Err(fail(Step::Cwd, e, p.cwd.to_bytes())),
+    }
     if p.no_new_privileges {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)
             .map_err(|e| fail(Step::NoNewPrivs, e, b"noNewPrivileges"))?;

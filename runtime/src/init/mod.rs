@@ -3,7 +3,7 @@
 //! Runs in the cloned child, which is single-threaded. It executes the [`Plan`] with raw
 //! syscalls only: no allocation, no locks, no logging. A failure is reported to the parent as
 //! one [`channel`](crate::channel) message and the child exits.
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::channel::{self, Step};
 use crate::plan::Plan;
@@ -199,7 +199,7 @@ fn setup<'a>(
     let result = sys::open(&plan.result_fifo, libc::O_RDWR, 0)
         .map_err(|e| fail(Step::OpenFifo, e, plan.result_fifo.to_bytes()))?;
     if let Some(v) = &plan.process.oom_score_adj {
-        let fd = sys::open(c"/proc/self/oom_score_adj", libc::O_WRONLY, 0)
+        let fd = crate::procfs::open_write(c"/proc/self/oom_score_adj")
             .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
         sys::write(fd.as_fd(), v.to_bytes())
             .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
@@ -236,12 +236,23 @@ fn setup<'a>(
     // Profile and labels for the next execve, before the identity switch and seccomp, as runc;
     // before `Ready`, so that a profile that is not loaded fails `create`.
     plan.process.lsm.apply(lsm_fds)?;
+    // Close every fd but stdio, the preserved ones and the three we still need (all close-on-exec):
+    // before the cwd is entered, so that no runtime fd can serve as a way out of the root
+    // (CVE-2024-21626), and before a seccomp filter that may deny close_range is loaded.
+    let keep = [
+        chan.sock().as_raw_fd(),
+        fifo.as_raw_fd(),
+        result.as_raw_fd(),
+    ];
+    sys::close_from_except(3 + plan.preserve_fds as RawFd, &keep)
+        .map_err(|e| fail(Step::Fds, e, b"3"))?;
+    let cwd = identity::open_cwd(&plan.process)?;
     let listener = identity::apply(
         &plan.process,
         plan.new_keyring.then_some(plan.id.as_c_str()),
         plan.seccomp.as_ref(),
+        cwd.as_fd(),
     )?;
-    sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| fail(Step::Fds, e, b"3"))?;
     sys::reset_signals();
     Ok((fifo, result, listener))
 }

@@ -321,39 +321,99 @@ pub fn enter<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
     Ok(())
 }
 
-/// After the pivot: sysctls, read-only and masked paths, read-only root.
-pub fn finish<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
-    for (path, value) in &plan.sysctl {
-        let fd = sys::open(path, libc::O_WRONLY | libc::O_TRUNC, 0)
-            .map_err(|e| fail(Step::Sysctl, e, path))?;
-        sys::write(fd.as_fd(), value.to_bytes()).map_err(|e| fail(Step::Sysctl, e, path))?;
-    }
-    for path in &plan.readonly {
-        match sys::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None) {
-            Err(Errno::ENOENT) => continue,
-            r => r.map_err(|e| fail(Step::ReadonlyPath, e, path))?,
+/// The container's `/dev/null`, opened once after the pivot without following symlinks and checked
+/// to be the character device 1:3: masking binds it (as runc), and never what an image's fake
+/// `/dev/null` leads to (a symlink to a host-global procfs file: the CVE-2025-31133 class).
+fn open_null<'a>(root: BorrowedFd<'_>) -> Result<OwnedFd, Fail<'a>> {
+    let fd = sys::openat2(
+        root,
+        c"/dev/null",
+        libc::O_PATH | libc::O_NOFOLLOW,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    );
+    let st = fd
+        .as_ref()
+        .map_err(|e| *e)
+        .and_then(|fd| sys::fstat(fd.as_fd()));
+    match (fd, st) {
+        (Ok(fd), Ok(st))
+            if st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3) =>
+        {
+            Ok(fd)
         }
-        sys::mount_setattr(
-            libc::AT_FDCWD,
-            path,
-            libc::AT_RECURSIVE as libc::c_uint,
-            sys::MOUNT_ATTR_RDONLY,
-            0,
+        (_, Err(e)) if e != Errno::ELOOP && e != Errno::ENOENT => {
+            Err(fail(Step::MaskPath, e, c"/dev/null"))
+        }
+        _ => Err(fail(Step::NotNullDevice, sys::WRONG_OBJECT, c"/dev/null")),
+    }
+}
+
+/// A path inside the new root, opened once (`O_PATH`, `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`):
+/// what is then mounted over is exactly what was resolved. `None` when it does not exist.
+fn open_target(root: BorrowedFd<'_>, path: &CStr) -> Result<Option<OwnedFd>, Errno> {
+    match sys::open_in_root(root, path, libc::O_PATH | libc::O_NOFOLLOW) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// After the pivot: sysctls, read-only and masked paths, read-only root. Each path is resolved
+/// once and acted on by fd (procfs files through the verified handle of [`crate::procfs`], mounts
+/// with `open_tree`/`move_mount`), so nothing can be swapped between a check and its use.
+pub fn finish<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
+    if !plan.sysctl.is_empty() {
+        let proc =
+            crate::procfs::open_root(c"/proc").map_err(|e| fail(Step::Sysctl, e, c"/proc"))?;
+        for (path, value) in &plan.sysctl {
+            let fd = crate::procfs::open_at(proc.as_fd(), path, libc::O_WRONLY | libc::O_TRUNC)
+                .map_err(|e| fail(Step::Sysctl, e, path))?;
+            sys::write(fd.as_fd(), value.to_bytes()).map_err(|e| fail(Step::Sysctl, e, path))?;
+        }
+    }
+    let root = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0)
+        .map_err(|e| fail(Step::ReadonlyPath, e, c"/"))?;
+    for path in &plan.readonly {
+        let Some(target) =
+            open_target(root.as_fd(), path).map_err(|e| fail(Step::ReadonlyPath, e, path))?
+        else {
+            continue;
+        };
+        let tree = sys::open_tree_fd(
+            target.as_fd(),
+            sys::OPEN_TREE_CLONE | libc::AT_RECURSIVE as libc::c_uint,
         )
         .map_err(|e| fail(Step::ReadonlyPath, e, path))?;
+        sys::mount_setattr_fd(tree.as_fd(), true, sys::MOUNT_ATTR_RDONLY, 0)
+            .map_err(|e| fail(Step::ReadonlyPath, e, path))?;
+        sys::move_mount_fd(tree.as_fd(), target.as_fd())
+            .map_err(|e| fail(Step::ReadonlyPath, e, path))?;
     }
+    let mut null = None;
     for path in &plan.masked {
-        let st = match sys::stat(path) {
-            Ok(st) => st,
-            Err(Errno::ENOENT) => continue,
-            Err(e) => return Err(fail(Step::MaskPath, e, path)),
+        let Some(target) =
+            open_target(root.as_fd(), path).map_err(|e| fail(Step::MaskPath, e, path))?
+        else {
+            continue;
         };
-        let r = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            sys::mount(Some(c"tmpfs"), path, Some(c"tmpfs"), libc::MS_RDONLY, None)
+        let st = sys::fstat(target.as_fd()).map_err(|e| fail(Step::MaskPath, e, path))?;
+        let mask = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            sys::fsopen(c"tmpfs").and_then(|ctx| {
+                sys::fsconfig_create(ctx.as_fd())?;
+                sys::fsmount(ctx.as_fd(), sys::MOUNT_ATTR_RDONLY)
+            })
         } else {
-            sys::mount(Some(c"/dev/null"), path, None, libc::MS_BIND, None)
+            if null.is_none() {
+                null = Some(open_null(root.as_fd())?);
+            }
+            match &null {
+                Some(n) => sys::open_tree_fd(n.as_fd(), sys::OPEN_TREE_CLONE),
+                None => Err(Errno::ENODEV),
+            }
         };
-        r.map_err(|e| fail(Step::MaskPath, e, path))?;
+        let mask = mask.map_err(|e| fail(Step::MaskPath, e, path))?;
+        sys::move_mount_fd(mask.as_fd(), target.as_fd())
+            .map_err(|e| fail(Step::MaskPath, e, path))?;
     }
     if plan.root.readonly {
         sys::mount_setattr(libc::AT_FDCWD, c"/", 0, sys::MOUNT_ATTR_RDONLY, 0)

@@ -7,6 +7,9 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 pub use nix::errno::Errno;
 
+mod fd;
+pub use fd::*;
+
 /// Result of a raw syscall wrapper.
 pub type SysResult<T> = Result<T, Errno>;
 
@@ -791,13 +794,6 @@ pub fn umask(mask: libc::mode_t) {
 pub fn access(path: &CStr, mode: libc::c_int) -> SysResult<()> {
     // SAFETY: path is a valid C string.
     check(unsafe { libc::access(path.as_ptr(), mode) }).map(drop)
-}
-
-/// `close_range(2)` marking every fd from `first` close-on-exec.
-pub fn cloexec_from(first: libc::c_uint) -> SysResult<()> {
-    // SAFETY: plain syscall; CLOSE_RANGE_CLOEXEC only flips flags.
-    check(unsafe { libc::close_range(first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as _) })
-        .map(drop)
 }
 
 /// Reset every catchable signal to its default action and unblock all signals, so the container
