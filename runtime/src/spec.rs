@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Linux, LinuxNamespaceType, Spec};
+
+mod sysctl;
 
 /// A bundle or config.json problem.
 #[derive(Debug, thiserror::Error)]
@@ -101,8 +103,9 @@ fn escapes_root(dest: &Path) -> bool {
     false
 }
 
-/// Validate everything that does not need the filesystem. `console_socket` is the `--console-socket`
-/// flag; `detached` is true for `create` and `run --detach`.
+/// Validate everything that does not need the filesystem (but for a `stat` of a joined
+/// namespace that a sysctl needs). `console_socket` is the `--console-socket` flag; `detached` is
+/// true for `create` and `run --detach`.
 pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(), SpecError> {
     check_version(spec.version())?;
     let process = spec
@@ -123,92 +126,124 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
             "cannot use console socket if runc will not detach or allocate tty",
         ));
     }
-    #[allow(deprecated)]
-    if let Some(h) = spec.hooks() {
-        let kinds = [
-            ("prestart", h.prestart()),
-            ("createRuntime", h.create_runtime()),
-            ("createContainer", h.create_container()),
-            ("startContainer", h.start_container()),
-            ("poststart", h.poststart()),
-            ("poststop", h.poststop()),
-        ];
-        for (kind, list) in kinds {
-            for (i, hook) in list.iter().flatten().enumerate() {
-                if !hook.path().is_absolute() {
-                    return Err(SpecError::field(
-                        format!("hooks.{kind}[{i}].path"),
-                        "must be an absolute path",
-                    ));
-                }
-                if hook.timeout().is_some_and(|t| t <= 0) {
-                    return Err(SpecError::field(
-                        format!("hooks.{kind}[{i}].timeout"),
-                        "must be positive",
-                    ));
-                }
-            }
-        }
-    }
-    if let Some(mounts) = spec.mounts() {
-        for (i, m) in mounts.iter().enumerate() {
-            let d = m.destination();
-            if !d.is_absolute() {
-                return Err(SpecError::field(
-                    format!("mounts[{i}].destination"),
-                    format!("{:?} must be an absolute path", d),
-                ));
-            }
-            if escapes_root(d) {
-                return Err(SpecError::field(
-                    format!("mounts[{i}].destination"),
-                    format!("{:?} escapes the container root", d),
-                ));
-            }
-            if d.as_os_str().as_encoded_bytes().contains(&0) {
-                return Err(SpecError::field(
-                    format!("mounts[{i}].destination"),
-                    "contains a NUL byte",
-                ));
-            }
-            check_proc_mount(i, d, m.typ().as_deref())?;
-        }
-    }
+    validate_hooks(spec)?;
+    validate_mounts(spec)?;
     let linux = spec.linux().as_ref();
+    let new_uts = validate_namespaces(linux)?;
+    let hostname = spec.hostname().as_deref().is_some_and(|h| !h.is_empty());
+    let domainname = spec.domainname().as_deref().is_some_and(|h| !h.is_empty());
+    if hostname && !new_uts {
+        return Err(SpecError::field(
+            "hostname",
+            "unable to set hostname without a private UTS namespace",
+        ));
+    }
+    if domainname && !new_uts {
+        return Err(SpecError::field(
+            "domainname",
+            "unable to set domainname without a private UTS namespace",
+        ));
+    }
+    if let Some(l) = linux {
+        validate_linux(l)?;
+        sysctl::check(l, hostname, domainname, &sysctl::same_as_own)?;
+    }
+    Ok(())
+}
+
+/// Hook paths are absolute, timeouts positive.
+#[allow(deprecated)]
+fn validate_hooks(spec: &Spec) -> Result<(), SpecError> {
+    let Some(h) = spec.hooks() else {
+        return Ok(());
+    };
+    let kinds = [
+        ("prestart", h.prestart()),
+        ("createRuntime", h.create_runtime()),
+        ("createContainer", h.create_container()),
+        ("startContainer", h.start_container()),
+        ("poststart", h.poststart()),
+        ("poststop", h.poststop()),
+    ];
+    for (kind, list) in kinds {
+        for (i, hook) in list.iter().flatten().enumerate() {
+            if !hook.path().is_absolute() {
+                return Err(SpecError::field(
+                    format!("hooks.{kind}[{i}].path"),
+                    "must be an absolute path",
+                ));
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(SpecError::field(
+                    format!("hooks.{kind}[{i}].timeout"),
+                    "must be positive",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Mount destinations: inside the root (a relative one is relative to `/`, as runtime-spec 1.2
+/// says), no NUL, and `/proc` kept procfs.
+fn validate_mounts(spec: &Spec) -> Result<(), SpecError> {
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let d = m.destination();
+        if escapes_root(d) {
+            return Err(SpecError::field(
+                format!("mounts[{i}].destination"),
+                format!("{:?} escapes the container root", d),
+            ));
+        }
+        if d.as_os_str().as_encoded_bytes().contains(&0) {
+            return Err(SpecError::field(
+                format!("mounts[{i}].destination"),
+                "contains a NUL byte",
+            ));
+        }
+        check_proc_mount(i, d, m.typ().as_deref())?;
+    }
+    Ok(())
+}
+
+/// `linux.namespaces`: no duplicates, no user or time namespace yet, absolute paths, a mount
+/// namespace. Returns whether the container gets a new UTS namespace.
+fn validate_namespaces(linux: Option<&Linux>) -> Result<bool, SpecError> {
     let mut kinds = HashSet::new();
     let mut new_uts = false;
-    if let Some(nss) = linux.and_then(|l| l.namespaces().as_ref()) {
-        for (i, ns) in nss.iter().enumerate() {
-            if !kinds.insert(ns.typ()) {
+    for (i, ns) in linux
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if !kinds.insert(ns.typ()) {
+            return Err(SpecError::field(
+                format!("linux.namespaces[{i}].type"),
+                "duplicate namespace",
+            ));
+        }
+        match ns.typ() {
+            LinuxNamespaceType::User => {
                 return Err(SpecError::field(
-                    format!("linux.namespaces[{i}].type"),
-                    "duplicate namespace",
-                ));
+                    format!("linux.namespaces[{i}]"),
+                    "user namespaces are not supported yet",
+                ))
             }
-            match ns.typ() {
-                LinuxNamespaceType::User => {
-                    return Err(SpecError::field(
-                        format!("linux.namespaces[{i}]"),
-                        "user namespaces are not supported yet",
-                    ))
-                }
-                LinuxNamespaceType::Time => {
-                    return Err(SpecError::field(
-                        format!("linux.namespaces[{i}]"),
-                        "time namespaces are not supported yet",
-                    ))
-                }
-                LinuxNamespaceType::Uts => new_uts = ns.path().is_none(),
-                _ => {}
+            LinuxNamespaceType::Time => {
+                return Err(SpecError::field(
+                    format!("linux.namespaces[{i}]"),
+                    "time namespaces are not supported yet",
+                ))
             }
-            if let Some(p) = ns.path() {
-                if !p.is_absolute() {
-                    return Err(SpecError::field(
-                        format!("linux.namespaces[{i}].path"),
-                        "must be an absolute path",
-                    ));
-                }
-            }
+            LinuxNamespaceType::Uts => new_uts = ns.path().is_none(),
+            _ => {}
+        }
+        if ns.path().as_ref().is_some_and(|p| !p.is_absolute()) {
+            return Err(SpecError::field(
+                format!("linux.namespaces[{i}].path"),
+                "must be an absolute path",
+            ));
         }
     }
     if !kinds.contains(&LinuxNamespaceType::Mount) {
@@ -217,67 +252,86 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
             "a mount namespace is required",
         ));
     }
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_uts {
-        return Err(SpecError::field(
-            "hostname",
-            "unable to set hostname without a private UTS namespace",
-        ));
-    }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !new_uts {
-        return Err(SpecError::field(
-            "domainname",
-            "unable to set domainname without a private UTS namespace",
-        ));
-    }
-    if let Some(l) = linux {
-        if let Some(devs) = l.devices() {
-            for (i, d) in devs.iter().enumerate() {
-                let p = d.path();
-                if !p.is_absolute() || escapes_root(p) {
-                    return Err(SpecError::field(
-                        format!("linux.devices[{i}].path"),
-                        "must be an absolute path inside the container",
-                    ));
-                }
-            }
-        }
-        for (name, list) in [
-            ("linux.maskedPaths", l.masked_paths()),
-            ("linux.readonlyPaths", l.readonly_paths()),
-        ] {
-            for (i, p) in list.iter().flatten().enumerate() {
-                if !p.starts_with('/') || escapes_root(Path::new(p)) {
-                    return Err(SpecError::field(
-                        format!("{name}[{i}]"),
-                        "must be an absolute path inside the container",
-                    ));
-                }
-            }
-        }
-        if let Some(p) = l.rootfs_propagation() {
-            if !matches!(
-                p.as_str(),
-                "" | "private"
-                    | "rprivate"
-                    | "slave"
-                    | "rslave"
-                    | "shared"
-                    | "rshared"
-                    | "unbindable"
-                    | "runbindable"
-            ) {
+    Ok(new_uts)
+}
+
+/// Devices, masked and read-only paths, root propagation, Intel RDT.
+fn validate_linux(l: &Linux) -> Result<(), SpecError> {
+    if let Some(devs) = l.devices() {
+        for (i, d) in devs.iter().enumerate() {
+            let p = d.path();
+            if !p.is_absolute() || escapes_root(p) {
                 return Err(SpecError::field(
-                    "linux.rootfsPropagation",
-                    format!("unknown propagation {p:?}"),
+                    format!("linux.devices[{i}].path"),
+                    "must be an absolute path inside the container",
                 ));
             }
         }
-        if let Some(sysctl) = l.sysctl() {
-            for k in sysctl.keys() {
-                if k.contains("..") || k.contains('/') && k.contains('.') || k.is_empty() {
-                    return Err(SpecError::field(format!("linux.sysctl.{k}"), "invalid key"));
-                }
+    }
+    for (name, list) in [
+        ("linux.maskedPaths", l.masked_paths()),
+        ("linux.readonlyPaths", l.readonly_paths()),
+    ] {
+        for (i, p) in list.iter().flatten().enumerate() {
+            if !p.starts_with('/') || escapes_root(Path::new(p)) {
+                return Err(SpecError::field(
+                    format!("{name}[{i}]"),
+                    "must be an absolute path inside the container",
+                ));
             }
+        }
+    }
+    if let Some(p) = l.rootfs_propagation() {
+        if !matches!(
+            p.as_str(),
+            "" | "private"
+                | "rprivate"
+                | "slave"
+                | "rslave"
+                | "shared"
+                | "rshared"
+                | "unbindable"
+                | "runbindable"
+        ) {
+            return Err(SpecError::field(
+                "linux.rootfsPropagation",
+                format!("unknown propagation {p:?}"),
+            ));
+        }
+    }
+    if l.intel_rdt().is_some() {
+        return Err(SpecError::field(
+            "linux.intelRdt",
+            "Intel RDT (resctrl) is not supported by sangja: refusing rather than ignoring it",
+        ));
+    }
+    Ok(())
+}
+
+/// The largest uid or gid a process may get: `(uid_t)-1` (4294967295) means "unchanged" to
+/// `setresuid`/`setresgid`, so anything above `i32::MAX` is refused, as runc does.
+const MAX_ID: u32 = i32::MAX as u32;
+
+/// `process.user`: uid, gid and every additional gid in `0..=2147483647`.
+fn validate_user(user: &oci_spec::runtime::User) -> Result<(), SpecError> {
+    let out_of_range = |field: String, id: u32| {
+        SpecError::field(
+            field,
+            format!("{id} is out of range: uids and gids must be in range 0-{MAX_ID}"),
+        )
+    };
+    if user.uid() > MAX_ID {
+        return Err(out_of_range("process.user.uid".into(), user.uid()));
+    }
+    if user.gid() > MAX_ID {
+        return Err(out_of_range("process.user.gid".into(), user.gid()));
+    }
+    for (i, g) in user.additional_gids().iter().flatten().enumerate() {
+        if *g > MAX_ID {
+            return Err(out_of_range(
+                format!("process.user.additionalGids[{i}]"),
+                *g,
+            ));
         }
     }
     Ok(())
@@ -312,6 +366,7 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), Spec
     if !process.cwd().is_absolute() {
         return Err(SpecError::field("process.cwd", "must be an absolute path"));
     }
+    validate_user(process.user())?;
     if let Some(rl) = process.rlimits() {
         let mut seen = HashSet::new();
         for (i, r) in rl.iter().enumerate() {
@@ -350,7 +405,7 @@ const PROC_OVERRIDES: [&str; 10] = [
 /// it): a mount at `/proc` must be of type `proc`, and below it only the files runc allows may be
 /// replaced (CVE-2019-16884 and friends).
 fn check_proc_mount(i: usize, dest: &Path, typ: Option<&str>) -> Result<(), SpecError> {
-    let clean: PathBuf = dest.components().collect();
+    let clean = lexical_clean(dest);
     if !clean.starts_with("/proc") {
         return Ok(());
     }
@@ -367,6 +422,22 @@ fn check_proc_mount(i: usize, dest: &Path, typ: Option<&str>) -> Result<(), Spec
             format!("{dest:?} cannot be mounted: /proc must be procfs and only some of its files may be replaced"),
         ))
     }
+}
+
+/// `dest` made absolute (relative to `/`) with `.` and `..` resolved lexically (`..` at the top
+/// stays at `/`), so that `proc`, `/a/../proc` and `/proc/` all name `/proc`.
+fn lexical_clean(dest: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in dest.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Validate a container id as runc does: `[A-Za-z0-9_+.-]+`, not `.` or `..`.
@@ -443,6 +514,78 @@ mod tests {
         .expect("parse");
         let e = validate(&s, false, true).unwrap_err().to_string();
         assert!(e.contains("mounts[1].destination"), "{e}");
+    }
+
+    fn with_process(user: &str) -> Result<(), SpecError> {
+        let s = spec_of(&BASE.replace(r#""user":{"uid":0,"gid":0}"#, user)).expect("parse");
+        validate(&s, false, true)
+    }
+
+    #[test]
+    fn ids_beyond_i32_max_are_refused_naming_the_field() {
+        with_process(r#""user":{"uid":2147483647,"gid":2147483647,"additionalGids":[0,5]}"#)
+            .expect("the largest valid ids");
+        for (user, field) in [
+            (r#""user":{"uid":4294967295,"gid":0}"#, "process.user.uid"),
+            (r#""user":{"uid":0,"gid":2147483648}"#, "process.user.gid"),
+            (
+                r#""user":{"uid":0,"gid":0,"additionalGids":[1,4294967295]}"#,
+                "process.user.additionalGids[1]",
+            ),
+        ] {
+            let e = with_process(user).expect_err(user).to_string();
+            assert!(
+                e.contains(&format!("{field}: ")) && e.contains("range 0-2147483647"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn intel_rdt_is_refused_not_ignored() {
+        let s = spec_of(&BASE.replace(
+            r#""namespaces":"#,
+            r#""intelRdt":{"closID":"c"},"namespaces":"#,
+        ))
+        .expect("parse");
+        let e = validate(&s, false, true).unwrap_err().to_string();
+        assert!(e.starts_with("config.json: linux.intelRdt: "), "{e}");
+    }
+
+    #[test]
+    fn relative_mount_destinations_are_relative_to_root() {
+        let s = spec_of(&BASE.replace(
+            r#""linux""#,
+            r#""mounts":[{"destination":"relative/x","type":"tmpfs"}],"linux""#,
+        ))
+        .expect("parse");
+        validate(&s, false, true).expect("a relative destination is accepted");
+        // ... and is still checked as the absolute path it names.
+        for dest in ["proc", "a/../proc/kcore", "../../etc"] {
+            let s = spec_of(&BASE.replace(
+                r#""linux""#,
+                &format!(r#""mounts":[{{"destination":"{dest}","type":"tmpfs"}}],"linux""#),
+            ))
+            .expect("parse");
+            let e = validate(&s, false, true).expect_err(dest).to_string();
+            assert!(e.contains("mounts[0].destination"), "{dest}: {e}");
+        }
+        assert_eq!(lexical_clean(Path::new("a/./b/../c/")), Path::new("/a/c"));
+    }
+
+    #[test]
+    fn sysctl_checks_run_in_validate() {
+        let s = spec_of(&BASE.replace(
+            r#""namespaces":"#,
+            r#""sysctl":{"vm.swappiness":"10"},"namespaces":"#,
+        ))
+        .expect("parse");
+        let e = validate(&s, false, true).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "config.json: linux.sysctl.vm.swappiness: sysctl \"vm.swappiness\" is not in a \
+             separate kernel namespace"
+        );
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! cgroup, mount or process behind. Wording clients match on is runc's exactly.
 
 use std::fs;
+use std::path::PathBuf;
 
 use serde_json::json;
+use spec_tests::host::{self, find_mount, parse_mountinfo};
 use spec_tests::{assert_nothing_left, harness, secs, Bundle, Harness, Output};
 
 /// Writes the bundle, runs `create`, and returns the output after checking nothing is left. Bundles passed
@@ -210,11 +212,99 @@ fn mount_destination_escaping_the_rootfs() {
 }
 
 #[test]
-fn relative_mount_destination() {
+fn relative_mount_destination_is_below_root() {
+    // runtime-spec 1.2: a relative destination is relative to `/` (runc 1.1 warns and does so).
     let h = harness!();
     let mut b = h.bundle_private();
-    let i = b.add_mount(json!({"destination": "relative/x", "type": "tmpfs", "source": "tmpfs"}));
-    create_fails(&h, &b).assert_error(&format!("mounts[{i}].destination"));
+    let src = h.tempdir("relbind");
+    fs::write(src.join("marker"), "bound\n").expect("marker");
+    b.add_mount(json!({"destination": "relative/x", "type": "tmpfs", "source": "tmpfs"}));
+    b.add_mount(json!({"destination": "rel-bind", "type": "bind",
+        "source": src.to_str().expect("UTF-8"), "options": ["rbind", "ro"]}));
+    let out = h.sh(&mut b, "cat /rel-bind/marker /proc/self/mountinfo");
+    let (marker, info) = out.split_once('\n').expect("marker line");
+    assert_eq!(marker, "bound");
+    let mounts = parse_mountinfo(info);
+    let tmpfs = find_mount(&mounts, "/relative/x").expect("a mount at /relative/x");
+    assert_eq!(tmpfs.fstype, "tmpfs", "{tmpfs:?}");
+    assert!(find_mount(&mounts, "/rel-bind").is_some(), "{mounts:#?}");
+}
+
+#[test]
+fn intel_rdt_is_refused_naming_the_field() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    b.set("/linux/intelRdt", json!({"closID": "sangja-test"}));
+    create_fails(&h, &b).assert_error("linux.intelRdt: ");
+}
+
+#[test]
+fn ids_beyond_i32_max_are_refused_naming_the_field() {
+    // 4294967295 is (uid_t)-1, "unchanged" to setresuid/setresgid: the process would stay root.
+    let h = harness!();
+    for (pointer, value, field) in [
+        (
+            "/process/user/uid",
+            json!(4294967295u32),
+            "process.user.uid",
+        ),
+        (
+            "/process/user/gid",
+            json!(2147483648u32),
+            "process.user.gid",
+        ),
+        (
+            "/process/user/additionalGids",
+            json!([5, 4294967295u32]),
+            "process.user.additionalGids[1]",
+        ),
+    ] {
+        let mut b = h.bundle_private();
+        b.args(&["touch", "/ran"]);
+        b.set(pointer, value);
+        let out = create_fails(&h, &b);
+        out.assert_error(&format!("{field}: "));
+        assert!(out.stderr.contains("range 0-2147483647"), "{out}");
+        assert!(!b.rootfs().join("ran").exists());
+    }
+}
+
+#[test]
+fn cpu_shares_out_of_range_refused_at_create_and_update() {
+    let h = harness!();
+    for (shares, bound) in [
+        (262_145, "the maximum allowed cpu-shares is 262144"),
+        (1, "the minimum allowed cpu-shares is 2"),
+    ] {
+        let mut b = h.bundle_private();
+        b.set("/linux/resources/cpu", json!({"shares": shares}));
+        let out = create_fails(&h, &b);
+        out.assert_error(&format!(
+            "linux.resources.cpu.shares: {shares} is out of range: {bound}"
+        ));
+    }
+    let mut b = h.bundle_private();
+    b.args(&["sleep", "100"]);
+    b.set("/linux/resources/cpu", json!({"shares": 512}));
+    let c = h.create_and_start(&b);
+    let file = cpu_weight_file(&format!("/sangja/{}", c.id));
+    let before = host::read_trim(&file);
+    h.cmd(&["update", "--cpu-share", "300000", &c.id])
+        .assert_error("linux.resources.cpu.shares: 300000 is out of range");
+    assert_eq!(host::read_trim(&file), before, "{}", file.display());
+    assert_eq!(h.status(&c.id), "running");
+}
+
+/// The file `cpu.shares` lands in for cgroup `path`: v1 `cpu.shares`, else cgroup2 `cpu.weight`.
+fn cpu_weight_file(path: &str) -> PathBuf {
+    if let Some(d) = host::v1_dir("cpu", path) {
+        return d.join("cpu.shares");
+    }
+    let m = host::cgroup_mounts()
+        .into_iter()
+        .find(|m| m.fstype == "cgroup2")
+        .expect("a cpu controller somewhere");
+    m.path.join(path.trim_start_matches('/')).join("cpu.weight")
 }
 
 #[test]
@@ -329,4 +419,115 @@ fn lsm_profile_or_label_without_the_module_names_the_field() {
     let (out, _) = h.try_create(&b, &id, &[]);
     out.ok();
     h.cmd(&["delete", "-f", &id]).ok();
+}
+
+/// A `/proc/sys` value of the host, trimmed.
+fn host_sysctl(key: &str) -> String {
+    host::read_trim(&PathBuf::from("/proc/sys").join(key.replace('.', "/")))
+}
+
+#[test]
+fn sysctls_outside_the_containers_namespaces_are_refused() {
+    let h = harness!();
+    let swappiness = host_sysctl("vm.swappiness");
+    let fwd = host_sysctl("net.ipv4.ip_forward");
+    let msgmax = host_sysctl("kernel.msgmax");
+    let other = |v: &str| if v == "1" { "0" } else { "1" }.to_string();
+    let own = std::process::id();
+    let no = |kind: &str| format!("!{kind}");
+    let join = |kind: &str, ns: &str| format!("{kind}=/proc/{own}/ns/{ns}");
+    // (key, value, namespace edit, error): a `!kind` edit drops the namespace, `kind=path` joins one.
+    let cases = [
+        (
+            "vm.swappiness",
+            other(&swappiness),
+            String::new(),
+            "is not in a separate kernel namespace",
+        ),
+        (
+            "net.ipv4.ip_forward",
+            other(&fwd),
+            no("network"),
+            "not allowed in host network namespace",
+        ),
+        (
+            "net.ipv4.ip_forward",
+            other(&fwd),
+            join("network", "net"),
+            "not allowed in host network namespace",
+        ),
+        (
+            "kernel.msgmax",
+            other(&msgmax),
+            no("ipc"),
+            "is not allowed in the hosts ipc namespace",
+        ),
+        (
+            "kernel.msgmax",
+            other(&msgmax),
+            join("ipc", "ipc"),
+            "is not allowed in the hosts ipc namespace",
+        ),
+    ];
+    for (key, value, edit, why) in cases {
+        let mut b = h.bundle_private();
+        b.set("/linux/sysctl", json!({ key: value }));
+        let nss = b.config["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces");
+        if let Some(kind) = edit.strip_prefix('!') {
+            nss.retain(|n| n["type"] != kind);
+        } else if let Some((kind, path)) = edit.split_once('=') {
+            for n in nss.iter_mut().filter(|n| n["type"] == kind) {
+                n["path"] = json!(path);
+            }
+        }
+        create_fails(&h, &b)
+            .assert_error(&format!(r#"linux.sysctl.{key}: sysctl \"{key}\" {why}"#));
+    }
+    let mut b = h.bundle_private();
+    b.set("/linux/sysctl", json!({"net/ipv4/ip_forward": other(&fwd)}));
+    create_fails(&h, &b).assert_error("linux.sysctl.net/ipv4/ip_forward: invalid sysctl key");
+    // The host's values are as they were.
+    assert_eq!(host_sysctl("vm.swappiness"), swappiness);
+    assert_eq!(host_sysctl("net.ipv4.ip_forward"), fwd);
+    assert_eq!(host_sysctl("kernel.msgmax"), msgmax);
+}
+
+#[test]
+fn net_sysctl_in_a_joined_network_namespace_applies_there() {
+    // A `path` that is not the host's network namespace is the container's own: allowed, as runc.
+    let h = harness!();
+    let mut a = h.bundle_private();
+    a.args(&["sleep", "100"]);
+    let ca = h.create_and_start(&a);
+    let pid = h.pid(&ca.id);
+    let host_fwd = host_sysctl("net.ipv4.ip_forward");
+    let inside = h.cmd(&["exec", &ca.id, "cat", "/proc/sys/net/ipv4/ip_forward"]);
+    let want = if inside.stdout.trim() == "1" {
+        "0"
+    } else {
+        "1"
+    };
+    let mut b = h.bundle_private();
+    for n in b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces")
+    {
+        if n["type"] == "network" {
+            n["path"] = json!(format!("/proc/{pid}/ns/net"));
+        }
+    }
+    b.set("/linux/sysctl", json!({"net.ipv4.ip_forward": want}));
+    assert_eq!(
+        h.sh(&mut b, "cat /proc/sys/net/ipv4/ip_forward").trim(),
+        want
+    );
+    let out = h.cmd(&["exec", &ca.id, "cat", "/proc/sys/net/ipv4/ip_forward"]);
+    assert_eq!(
+        out.ok().stdout.trim(),
+        want,
+        "A shares the namespace B wrote in"
+    );
+    assert_eq!(host_sysctl("net.ipv4.ip_forward"), host_fwd);
 }

@@ -315,3 +315,112 @@ fn events_streams_until_the_container_stops() {
         out.stdout
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// linux.cgroupsPath: cleaned (`..` stays inside), and a cgroup holding processes is refused
+
+/// `<hierarchy>/<path>` in every hierarchy of the host.
+fn dirs_of(path: &str) -> Vec<PathBuf> {
+    cgroup_mounts()
+        .into_iter()
+        .map(|m| m.path.join(path.trim_start_matches('/')))
+        .collect()
+}
+
+#[test]
+fn cgroups_path_of_a_running_container_is_refused_and_it_survives() {
+    let h = harness!();
+    let path = format!("/sangja-spec-busy-{}", h.id());
+    let mut a = h.bundle();
+    a.args(&["sleep", "100"]);
+    a.set("/linux/cgroupsPath", json!(path));
+    let ca = h.create_and_start(&a);
+    let pid = h.pid(&ca.id);
+    let before = host::proc_cgroups(&pid.to_string());
+    let mut b = h.bundle_private();
+    b.args(&["true"]);
+    b.set("/linux/cgroupsPath", json!(path));
+    let id = h.id();
+    let (out, _) = h.try_create(&b, &id, &[]);
+    out.assert_error("linux.cgroupsPath: ");
+    assert!(out.stderr.contains("is not empty"), "{out}");
+    // A is untouched: running, in its cgroup in every hierarchy, which still exists.
+    assert_eq!(h.status(&ca.id), "running");
+    assert!(host::pid_alive(pid));
+    assert_eq!(host::proc_cgroups(&pid.to_string()), before);
+    for d in dirs_of(&path) {
+        assert!(
+            d.is_dir(),
+            "{} was removed by the refused create",
+            d.display()
+        );
+    }
+    // Nothing of B (the cgroup is A's).
+    b.remove("/linux/cgroupsPath");
+    assert_nothing_left(&h, &id, &b);
+    h.cmd(&["delete", "--force", &ca.id]).ok();
+    host::assert_cgroup_gone(&path);
+}
+
+#[test]
+fn cgroups_path_of_the_root_or_our_own_cgroup_is_refused() {
+    let h = harness!();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("100")
+        .spawn()
+        .expect("spawn a host process");
+    let spid = sleeper.id().to_string();
+    let (ours, theirs) = (host::proc_cgroups("self"), host::proc_cgroups(&spid));
+    // `/`, `/..` (cleaned to `/`) and `..` (relative, cleaned to `.`: our own cgroup).
+    for path in ["/", "/../..", ".."] {
+        let mut b = h.bundle_private();
+        b.args(&["true"]);
+        b.set("/linux/cgroupsPath", json!(path));
+        let id = h.id();
+        let (out, _) = h.try_create(&b, &id, &[]);
+        out.assert_error("linux.cgroupsPath: ");
+        assert!(out.stderr.contains("is not empty"), "{path}: {out}");
+        b.remove("/linux/cgroupsPath");
+        assert_nothing_left(&h, &id, &b);
+    }
+    assert_eq!(host::proc_cgroups("self"), ours);
+    assert_eq!(host::proc_cgroups(&spid), theirs);
+    assert_eq!(
+        sleeper.try_wait().expect("wait"),
+        None,
+        "the host process died"
+    );
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}
+
+#[test]
+fn cgroups_path_with_dot_dot_stays_inside_the_hierarchy() {
+    let h = harness!();
+    let name = format!("sangja-spec-dotdot-{}", h.id());
+    let mut b = h.bundle();
+    let mut check = |raw: String, want: &dyn Fn(&str) -> String| {
+        b.set("/linux/cgroupsPath", json!(raw));
+        let seen = parse_proc_cgroup(&h.sh(&mut b, "cat /proc/self/cgroup"));
+        assert_eq!(seen.len(), cgroup_mounts().len(), "{seen:?}");
+        for (ctrl, p) in &seen {
+            assert_eq!(*p, want(ctrl), "{raw:?} in hierarchy {ctrl:?}");
+        }
+    };
+    // Absolute: `..` stops at the hierarchy's root.
+    check(format!("/../../{name}"), &|_| format!("/{name}"));
+    host::assert_cgroup_gone(&name);
+    // Relative: below our own cgroup however many `..` it has.
+    let ours = host::proc_cgroups("self");
+    let own = |ctrl: &str| -> String {
+        let (_, p) = ours.iter().find(|(c, _)| c == ctrl).expect("our cgroup");
+        format!("{}/{name}", p.trim_end_matches('/'))
+    };
+    check(format!("../../../../../../{name}"), &own);
+    for (ctrl, _) in &ours {
+        host::assert_cgroup_gone(&own(ctrl));
+    }
+    for up in ["/sys/fs", "/sys", "/"] {
+        assert!(!Path::new(up).join(&name).exists(), "{up}/{name}");
+    }
+}

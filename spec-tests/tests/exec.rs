@@ -664,6 +664,32 @@ fn missing_binaries() {
 }
 
 #[test]
+fn ids_beyond_i32_max_are_refused() {
+    // (uid_t)-1 means "leave unchanged" to setresuid: the process would keep running as root.
+    let h = harness!();
+    let r = running(&h);
+    for (flags, field) in [
+        (&["--user", "4294967295"][..], "process.user.uid"),
+        (&["--user", "0:2147483648"], "process.user.gid"),
+        (
+            &["-u", "1000", "-g", "4294967295"],
+            "process.user.additionalGids[0]",
+        ),
+    ] {
+        let mut args = flags.to_vec();
+        args.extend_from_slice(&[&r.c.id, "touch", "/ran-as-root"]);
+        let out = exec(&h, &args);
+        assert_exec_error(&out, &format!("{field}: "));
+        assert!(out.stderr.contains("range 0-2147483647"), "{out}");
+    }
+    assert!(
+        !r.b.rootfs().join("ran-as-root").exists(),
+        "a refused exec ran its command"
+    );
+    assert_only_init(&r, "refused execs");
+}
+
+#[test]
 fn stopped_and_unknown_containers() {
     let h = harness!();
     let mut b = h.bundle_private();

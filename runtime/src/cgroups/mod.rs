@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
+mod create;
 pub(crate) mod devices;
 pub mod stats;
 mod v1;
@@ -91,10 +92,25 @@ pub enum CgroupError {
         controller: &'static str,
     },
     /// The cgroup exists and is frozen: runc refuses to join it.
-    #[error("cgroup {} is frozen: refusing to create a container in it", path.display())]
+    #[error(
+        "cgroup: linux.cgroupsPath: {} is frozen: refusing to create a container in it",
+        path.display()
+    )]
     Frozen {
         /// The freezer directory.
         path: PathBuf,
+    },
+    /// The cgroup exists and it or a descendant holds processes (another container's, or the
+    /// host's): refused, never joined, signalled or removed (runc >= 1.2 refuses it too).
+    #[error(
+        "cgroup: linux.cgroupsPath: {} is not empty ({held}): refusing to create a container in it",
+        path.display()
+    )]
+    Occupied {
+        /// The container's cgroup directory in that hierarchy.
+        path: PathBuf,
+        /// What holds processes: `3 process(es)`, or `2 process(es) in <descendant>`.
+        held: String,
     },
     /// Freezing did not complete.
     #[error("cgroup: unable to freeze {}: still {state}", path.display())]
@@ -236,15 +252,6 @@ pub struct Cgroup {
     pub dirs: Vec<(String, PathBuf)>,
 }
 
-/// Resolve `linux.cgroupsPath` for one hierarchy: absolute as is, relative to our own cgroup.
-fn resolve(cgroups_path: &str, own: &str) -> String {
-    if cgroups_path.starts_with('/') {
-        cgroups_path.to_string()
-    } else {
-        format!("{}/{}", own.trim_end_matches('/'), cgroups_path)
-    }
-}
-
 fn io<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> CgroupError + 'p {
     move |source| CgroupError::Io {
         op,
@@ -261,21 +268,6 @@ fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
 /// A cgroup file's content, trimmed; `None` when it cannot be read.
 fn read_trim(path: &Path) -> Option<String> {
     fs::read_to_string(path).ok().map(|s| s.trim().to_string())
-}
-
-/// A freshly created cpuset cgroup has empty `cpus`/`mems` and refuses tasks: copy the parent's.
-fn init_cpuset(dir: &Path) -> Result<(), CgroupError> {
-    for file in ["cpuset.cpus", "cpuset.mems"] {
-        let own = dir.join(file);
-        let cur = fs::read_to_string(&own).map_err(io("read", &own))?;
-        if !cur.trim().is_empty() {
-            continue;
-        }
-        let parent = dir.parent().unwrap_or(dir).join(file);
-        let val = fs::read_to_string(&parent).map_err(io("read", &parent))?;
-        write_file(&own, val.trim()).map_err(io("write", &own))?;
-    }
-    Ok(())
 }
 
 /// One file write of a resource, before the directory is known: produced by [`v1`] and [`v2`].
@@ -395,112 +387,6 @@ const DEVICES: Section = Section {
 };
 
 impl Cgroup {
-    /// The container's cgroup on `host` for `linux.cgroupsPath` (pure: nothing is created yet).
-    pub fn new(host: &Host, cgroups_path: &str) -> Cgroup {
-        let dirs = host
-            .hierarchies
-            .iter()
-            .map(|h| {
-                let rel = resolve(cgroups_path, &h.own);
-                (
-                    h.controllers.clone(),
-                    h.mount.join(rel.trim_start_matches('/')),
-                )
-            })
-            .collect();
-        Cgroup {
-            layout: host.layout,
-            path: cgroups_path.to_string(),
-            dirs,
-        }
-    }
-
-    /// Create the cgroup in every hierarchy (refusing a frozen one) and apply `resources`, with
-    /// runc's default device rules. Values are validated before anything is created; on failure
-    /// nothing is left behind.
-    pub fn create(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
-        let writes = self.plan(resources, Mode::Create)?;
-        // cgroup2 (pure v2 only: on a hybrid host the v1 devices controller has the rules).
-        let device_program = match (self.layout, self.index_of("")) {
-            (Layout::V2, Some(i)) => {
-                let spec_rules = resources.and_then(|r| r.devices().as_deref());
-                Some((i, devices::program(&devices::rules(spec_rules)?)))
-            }
-            _ => None,
-        };
-        let mut created = Vec::with_capacity(self.dirs.len());
-        let result = self
-            .create_dirs(&mut created)
-            .and_then(|_| self.execute(&writes))
-            .and_then(|_| match &device_program {
-                Some((i, p)) => v2::attach_device_program(&self.dirs[*i].1, p),
-                None => Ok(()),
-            });
-        if result.is_err() {
-            // Only what this call made: a pre-existing cgroup (e.g. a refused frozen one) stays.
-            for d in created.iter().rev() {
-                let _ = fs::remove_dir(d);
-            }
-        }
-        result
-    }
-
-    fn create_dirs(&self, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
-        for (controllers, dir) in &self.dirs {
-            let cpuset = controllers.split(',').any(|c| c == "cpuset");
-            match fs::create_dir(dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if controllers.split(',').any(|c| c == "freezer") {
-                        let state =
-                            fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
-                        if state.trim() == "FROZEN" {
-                            return Err(CgroupError::Frozen { path: dir.clone() });
-                        }
-                    }
-                    continue;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    self.create_ancestors(dir, cpuset)?
-                }
-                Err(e) => return Err(io("mkdir", dir)(e)),
-            }
-            created.push(dir.clone());
-            if cpuset {
-                init_cpuset(dir)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// First container under a new parent (`/sangja`): create the missing levels. In cpuset,
-    /// each new level gets its parent's cpus/mems and `cgroup.clone_children` so that later
-    /// leaves inherit them from the kernel without extra writes.
-    fn create_ancestors(&self, dir: &Path, cpuset: bool) -> Result<(), CgroupError> {
-        let mut missing = Vec::new();
-        let mut p = dir;
-        while !p.is_dir() {
-            missing.push(p.to_path_buf());
-            p = match p.parent() {
-                Some(pp) => pp,
-                None => break,
-            };
-        }
-        for d in missing.iter().rev() {
-            match fs::create_dir(d) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io("mkdir", d)(e)),
-            }
-            if cpuset && d != dir {
-                init_cpuset(d)?;
-                let cc = d.join("cgroup.clone_children");
-                write_file(&cc, "1").map_err(io("write", &cc))?;
-            }
-        }
-        Ok(())
-    }
-
     fn index_of(&self, controller: &str) -> Option<usize> {
         self.dirs.iter().position(|(c, _)| {
             if controller.is_empty() {
@@ -636,6 +522,7 @@ impl Cgroup {
             )?;
         }
         if let Some(cpu) = r.and_then(|r| r.cpu().as_ref()) {
+            check_shares(cpu.shares())?;
             let dir = match self.locate(&CPU) {
                 Some(Loc::V2(i)) if mode == Mode::Update => Some(self.dirs[i].1.as_path()),
                 _ => None,
@@ -931,6 +818,27 @@ enum Freezer<'a> {
     V1(&'a Path),
     /// cgroup2 `cgroup.freeze` in this directory.
     V2(&'a Path),
+}
+
+/// `linux.resources.cpu.shares` in the kernel's range, 2..=262144 (0: unset). The v1 kernel
+/// clamps silently and cgroup2's weight would be out of range; runc reads back and refuses, with
+/// this wording; we refuse before writing, on every layout, at create and `update`.
+fn check_shares(shares: Option<u64>) -> Result<(), CgroupError> {
+    const MIN: u64 = 2;
+    const MAX: u64 = 262_144;
+    let reason = match shares {
+        Some(s) if s > MAX => {
+            format!("{s} is out of range: the maximum allowed cpu-shares is {MAX}")
+        }
+        Some(s) if s != 0 && s < MIN => {
+            format!("{s} is out of range: the minimum allowed cpu-shares is {MIN}")
+        }
+        _ => return Ok(()),
+    };
+    Err(CgroupError::Invalid {
+        field: "linux.resources.cpu.shares".into(),
+        reason,
+    })
 }
 
 /// `pids.max` for `linux.resources.pids.limit`: 0 leaves it alone (as runc), negative is `max`.

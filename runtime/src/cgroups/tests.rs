@@ -1,5 +1,6 @@
 //! Planning and writing resources, against directories of plain files standing in for cgroups
 //! (no root needed): which file gets which value, in which order, and the errors' wording.
+use super::create::resolve;
 use super::*;
 
 fn res(json: &str) -> LinuxResources {
@@ -489,4 +490,31 @@ fn device_program_loads_and_attaches() {
     let e = r.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("linux.resources.devices"), "{e}");
     assert!(e.contains("verifier"), "{e}");
+}
+
+#[test]
+fn cpu_shares_outside_the_kernels_range_are_refused_on_every_layout() {
+    for (layout, ctrls) in [(Layout::V1, V1), (Layout::V2, &[""][..])] {
+        let f = fake(layout, ctrls);
+        for mode in [Mode::Create, Mode::Update] {
+            for (shares, bound) in [
+                (262_145u64, "maximum allowed cpu-shares is 262144"),
+                (1, "minimum allowed cpu-shares is 2"),
+            ] {
+                let r = res(&format!(r#"{{"cpu": {{"shares": {shares}}}}}"#));
+                let e = f.cg.plan(Some(&r), mode).expect_err("refused").to_string();
+                assert_eq!(
+                    e,
+                    format!(
+                        "cgroup: linux.resources.cpu.shares: {shares} is out of range: the {bound}"
+                    ),
+                    "{layout:?} {mode:?}"
+                );
+            }
+            for ok in [0u64, 2, 262_144] {
+                let r = res(&format!(r#"{{"cpu": {{"shares": {ok}}}}}"#));
+                assert!(f.cg.plan(Some(&r), mode).is_ok(), "{ok} on {layout:?}");
+            }
+        }
+    }
 }

@@ -211,7 +211,11 @@ fn plan_mount(
     ops: &mut Vec<MountOp>,
 ) -> Result<(), SpecError> {
     let field = format!("mounts[{i}]");
-    let dest_s = m.destination().to_string_lossy().into_owned();
+    // A relative destination is relative to `/` (runtime-spec 1.2; runc warns and does the same).
+    let dest_s = match m.destination().to_string_lossy() {
+        d if d.starts_with('/') => d.into_owned(),
+        d => format!("/{d}"),
+    };
     let dest = cstr(dest_s.clone(), &format!("{field}.destination"))?;
     let options = m.options().clone().unwrap_or_default();
     let p = parse_options(&options);
@@ -525,6 +529,21 @@ mod tests {
         let p = parse_options(&["ro".to_string(), "rw".to_string(), "rbind".to_string()]);
         assert_eq!(p.flags & libc::MS_RDONLY, 0);
         assert!(p.bind && p.rbind);
+    }
+
+    #[test]
+    fn a_relative_destination_is_planned_below_root() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0",
+            "mounts": [
+                {"destination": "relative/x", "type": "tmpfs", "source": "tmpfs"},
+                {"destination": "/abs", "type": "tmpfs", "source": "tmpfs"}
+            ]
+        }))
+        .expect("spec");
+        let ops = plan_mounts(&spec, Path::new("/bundle"), None, false).expect("plan");
+        let dests: Vec<&[u8]> = ops.iter().map(|o| o.dest.as_bytes()).collect();
+        assert_eq!(dests, [&b"/relative/x"[..], b"/abs"]);
     }
 
     #[test]
