@@ -466,7 +466,7 @@ fn setup<'a>(
     sys::chroot(c".").map_err(|e| fail(Step::Chroot, e, b"/"))?;
     sys::chdir(c"/").map_err(|e| fail(Step::Chroot, e, b"/"))?;
     if let Some(console) = console {
-        crate::console::setup(console.as_fd(), plan.process.console_size)?;
+        crate::console::setup(console.as_fd(), plan.process.console_size, false)?;
     }
     plan.process.lsm.apply(lsm_fds)?;
     // Close every fd but stdio, the preserved ones and the channel (close-on-exec): the namespace,

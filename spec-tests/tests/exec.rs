@@ -756,10 +756,22 @@ fn create_with_a_console_socket() {
         "the console socket connection is closed once create returned (the init does not hold it)"
     );
     h.cmd(&["start", &id]).ok();
-    let text = console::converse(&mut got.master, "stty size; tty; exit 5\n", secs(20));
+    // runtime-spec: /dev/console is the container's pty (runc binds the slave there).
+    let text = console::converse(
+        &mut got.master,
+        "stty size; tty; stat -c 'console %t:%T' /dev/console; stat -c 'pts0 %t:%T' /dev/pts/0; \
+         echo via-console >/dev/console; exit 5\n",
+        secs(20),
+    );
     let lines = console::tty_lines(&text);
     assert!(lines.iter().any(|l| l == "33 101"), "stty size: {text:?}");
     assert!(lines.iter().any(|l| l == "/dev/pts/0"), "tty: {text:?}");
+    assert!(
+        lines.iter().any(|l| l == "console 88:0"),
+        "/dev/console is not pts/0: {text:?}"
+    );
+    assert!(lines.iter().any(|l| l == "pts0 88:0"), "{text:?}");
+    assert!(lines.iter().any(|l| l == "via-console"), "{text:?}");
     h.wait_status(&id, "stopped", secs(10));
     assert!(
         host::wait_until(secs(5), || !host::pid_alive(init)),

@@ -231,7 +231,7 @@ fn setup<'a>(
     }
     rootfs::finish(plan)?;
     if let Some(console) = console {
-        crate::console::setup(console.as_fd(), plan.process.console_size)?;
+        crate::console::setup(console.as_fd(), plan.process.console_size, true)?;
     }
     // Profile and labels for the next execve, before the identity switch and seccomp, as runc;
     // before `Ready`, so that a profile that is not loaded fails `create`.

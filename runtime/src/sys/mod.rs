@@ -3,7 +3,7 @@
 //! Every wrapper takes already-prepared C strings (built in the plan, before clone) and returns
 //! `Result<_, Errno>`, so the init can call them between clone and execve without allocating.
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 pub use nix::errno::Errno;
 
@@ -394,7 +394,19 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> SysResult<OwnedFd> {
 
 /// Open a new pty pair in the current root's `/dev/ptmx`: (master, slave).
 pub fn open_pty() -> SysResult<(OwnedFd, OwnedFd)> {
-    let master = open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0)?;
+    // Inside the container's root (its symlinks, e.g. /dev/ptmx -> pts/ptmx, followed only
+    // there; no magic links), and it must be the pty multiplexer (5:2), not what an image put there.
+    let root = open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let master = openat2(
+        root.as_fd(),
+        c"/dev/ptmx",
+        libc::O_RDWR | libc::O_NOCTTY,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )?;
+    let st = fstat(master.as_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(5, 2) {
+        return Err(WRONG_OBJECT);
+    }
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK takes a pointer to an int.
     check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })?;
