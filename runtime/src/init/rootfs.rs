@@ -162,6 +162,17 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
             Err(e) => Err(fail(Step::DevSymlink, e, &op.dest)),
         };
     }
+    if let MountKind::Fs { fstype, .. } = &op.kind {
+        // As runc: procfs and sysfs only on an ordinary directory, never through a symlink the
+        // image planted (where masks and read-only paths would then miss them).
+        if fstype.to_bytes() == b"proc" || fstype.to_bytes() == b"sysfs" {
+            let resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS;
+            match sys::openat2(root, &op.dest, libc::O_PATH, resolve) {
+                Ok(_) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(fail(Step::MountTarget, e, &op.dest)),
+            }
+        }
+    }
     let target = open_or_create(root, &op.dest, op.file_target)
         .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
     let mut pbuf = [0u8; 32];
