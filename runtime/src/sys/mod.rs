@@ -214,29 +214,12 @@ pub fn mount_setattr(
 /// `openat2(2)` with `RESOLVE_IN_ROOT`: resolve `path` as if `root` were `/` (symlinks and `..`
 /// cannot leave it).
 pub fn open_in_root(root: BorrowedFd<'_>, path: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> {
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: how is a valid open_how of the size passed; path is a valid C string.
-    let fd = check_long(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    })?;
-    // SAFETY: the kernel returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    openat2(
+        root,
+        path,
+        flags,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
 }
 
 /// `open(2)`.
