@@ -54,11 +54,12 @@ pub fn receive(sock: &OwnedFd) -> crate::Result<OwnedFd> {
 
 /// In the container (after pivot_root, so the pty comes from its devpts): create the pty, send
 /// the master, make the slave our controlling terminal and stdio.
-/// `console`: also bind the pty slave onto `/dev/console` (the container's init, as runtime-spec
-/// requires and runc does; not for `exec`).
+/// `root`: the container's root directory. `console`: also bind the pty slave onto `/dev/console`
+/// (the container's init, as runtime-spec requires and runc does; not for `exec`).
 pub fn setup(
     socket: BorrowedFd<'_>,
     size: Option<(u16, u16)>,
+    root: BorrowedFd<'_>,
     console: bool,
 ) -> Result<(), Fail<'static>> {
     let fail = |e: sys::Errno, what: &'static [u8]| Fail {
@@ -66,9 +67,9 @@ pub fn setup(
         errno: e as i32,
         detail: what,
     };
-    let (master, slave) = sys::open_pty().map_err(|e| fail(e, b"/dev/ptmx"))?;
+    let (master, slave) = sys::open_pty(root).map_err(|e| fail(e, b"/dev/ptmx"))?;
     if console {
-        bind_dev_console(slave.as_fd()).map_err(|e| fail(e, b"/dev/console"))?;
+        bind_dev_console(root, slave.as_fd()).map_err(|e| fail(e, b"/dev/console"))?;
     }
     if let Some((rows, cols)) = size {
         sys::set_winsize(master.as_fd(), rows, cols).map_err(|e| fail(e, b"consoleSize"))?;
@@ -82,10 +83,9 @@ pub fn setup(
 /// following symlinks, the mount point is created there if missing (an empty file, as runc) and
 /// must be a regular file or a character device, and the slave's own devpts node is moved onto it
 /// (`open_tree` + `move_mount`): no path the image controls is looked up twice.
-fn bind_dev_console(slave: BorrowedFd<'_>) -> Result<(), sys::Errno> {
-    let root = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+fn bind_dev_console(root: BorrowedFd<'_>, slave: BorrowedFd<'_>) -> Result<(), sys::Errno> {
     let dev = sys::openat2(
-        root.as_fd(),
+        root,
         c"/dev",
         libc::O_PATH | libc::O_DIRECTORY,
         libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,

@@ -457,7 +457,10 @@ fn setup<'a>(
     join.join_self()
         .map_err(|e| fail(Step::JoinCgroup, e, b"tasks"))?;
     // The LSM attribute files, opened while /proc is still the host's (see crate::lsm).
-    let lsm_fds = plan.process.lsm.open()?;
+    let lsm_fds = plan
+        .process
+        .lsm
+        .open(&mut crate::procfs::HostProc::default())?;
     for (fd, flag) in &plan.namespaces {
         sys::setns(fd.as_fd(), *flag).map_err(|e| fail(Step::JoinNamespace, e, b"namespace"))?;
     }
@@ -466,15 +469,21 @@ fn setup<'a>(
     sys::chroot(c".").map_err(|e| fail(Step::Chroot, e, b"/"))?;
     sys::chdir(c"/").map_err(|e| fail(Step::Chroot, e, b"/"))?;
     if let Some(console) = console {
-        crate::console::setup(console.as_fd(), plan.process.console_size, false)?;
+        crate::console::setup(
+            console.as_fd(),
+            plan.process.console_size,
+            plan.root.as_fd(),
+            false,
+        )?;
     }
     plan.process.lsm.apply(lsm_fds)?;
-    // Close every fd but stdio, the preserved ones and the channel (close-on-exec): the namespace,
-    // root and cgroup fds we used must not be reachable as `--cwd /proc/self/fd/N`
+    let cwd = identity::open_cwd(&plan.process, plan.root.as_fd())?;
+    // Close every fd but stdio, the preserved ones, the channel and the cwd (close-on-exec): the
+    // namespace, root and cgroup fds we used must not be reachable as `--cwd /proc/self/fd/N`
     // (CVE-2024-21626), and a seccomp filter loaded next may deny close_range.
-    sys::close_from_except(3 + plan.preserve_fds as RawFd, &[chan.sock().as_raw_fd()])
+    let keep = [chan.sock().as_raw_fd(), cwd.as_raw_fd()];
+    sys::close_from_except(3 + plan.preserve_fds as RawFd, &keep)
         .map_err(|e| fail(Step::Fds, e, b"3"))?;
-    let cwd = identity::open_cwd(&plan.process)?;
     let listener = identity::apply(&plan.process, None, plan.seccomp.as_ref(), cwd.as_fd())?;
     drop(cwd);
     let exe = identity::find_executable(&plan.process)?;

@@ -196,11 +196,14 @@ impl LsmPlan {
 
     /// In the init or exec child, before the container's mount namespace: open the attribute
     /// files (close-on-exec). No allocation.
-    pub fn open(&self) -> Result<[Option<OwnedFd>; 3], Fail<'_>> {
+    pub fn open(
+        &self,
+        proc: &mut crate::procfs::HostProc,
+    ) -> Result<[Option<OwnedFd>; 3], Fail<'_>> {
         let mut fds = [None, None, None];
         for (slot, (w, step)) in fds.iter_mut().zip(self.writes()) {
             if let Some(w) = w {
-                let fd = crate::procfs::open_write(w.path).map_err(|e| Fail {
+                let fd = proc.open_write(w.path).map_err(|e| Fail {
                     step,
                     errno: e as i32,
                     detail: w.name.to_bytes(),

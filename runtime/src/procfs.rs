@@ -52,11 +52,22 @@ pub(crate) fn open_at(
     Ok(fd)
 }
 
-/// Open `path` (`/proc/...`) for writing through this process's `/proc`, verified as above: for
-/// the writes made before `pivot_root` (the host's procfs).
-pub(crate) fn open_write(path: &CStr) -> Result<OwnedFd, Errno> {
-    let proc = open_root(c"/proc")?;
-    open_at(proc.as_fd(), path, libc::O_WRONLY)
+/// This process's `/proc` (the host's, before `pivot_root`), opened and verified on first use and
+/// then shared by the writes made there (`oom_score_adj`, the LSM attributes).
+#[derive(Debug, Default)]
+pub(crate) struct HostProc(Option<OwnedFd>);
+
+impl HostProc {
+    /// Open `path` (`/proc/...`) for writing below the verified root.
+    pub(crate) fn open_write(&mut self, path: &CStr) -> Result<OwnedFd, Errno> {
+        let proc = match self.0.take() {
+            Some(proc) => proc,
+            None => open_root(c"/proc")?,
+        };
+        let fd = open_at(proc.as_fd(), path, libc::O_WRONLY);
+        self.0 = Some(proc);
+        fd
+    }
 }
 
 /// `path` without a leading `/proc/` (the rest is still NUL-terminated, so no copy is needed).

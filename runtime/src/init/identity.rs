@@ -1,7 +1,7 @@
 //! ⑤ Identity in the init: keyring, rlimits, capabilities across the uid change, groups, ids,
 //! umask, cwd, no_new_privs, and the `args[0]` lookup inside the new root.
 use std::ffi::CStr;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use super::Fail;
 use crate::channel::Step;
@@ -22,18 +22,10 @@ const DEFAULT_UMASK: u32 = 0o022;
 /// Open `process.cwd` once, inside the container's root (after `pivot_root` or `chroot`):
 /// `openat2` from `/` with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`, so neither `..`, a symlink
 /// nor a `/proc/self/fd/N` magic link leads out, and what is entered is what was resolved (no
-/// second lookup by name a racing container could swap). Call it after every fd the process must
-/// not have is closed.
-pub fn open_cwd(p: &ProcessPlan) -> Result<OwnedFd, Fail<'_>> {
-    let root = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0)
-        .map_err(|e| fail(Step::Cwd, e, p.cwd.to_bytes()))?;
-    sys::openat2(
-        root.as_fd(),
-        &p.cwd,
-        libc::O_PATH | libc::O_DIRECTORY,
-        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
-    )
-    .map_err(|e| fail(Step::Cwd, e, p.cwd.to_bytes()))
+/// second lookup by name a racing container could swap). `root`: the container's root directory.
+pub fn open_cwd<'a>(p: &'a ProcessPlan, root: BorrowedFd<'_>) -> Result<OwnedFd, Fail<'a>> {
+    sys::open_in_root(root, &p.cwd, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| fail(Step::Cwd, e, p.cwd.to_bytes()))
 }
 
 /// Become the container process's identity.

@@ -174,7 +174,8 @@ fn setup<'a>(
         .map_err(|e| fail(Step::JoinCgroup, e, b"tasks"))?;
     sys::umask(0);
     // The LSM attribute files, opened while /proc is still the host's (see crate::lsm).
-    let lsm_fds = plan.process.lsm.open()?;
+    let mut host_proc = crate::procfs::HostProc::default();
+    let lsm_fds = plan.process.lsm.open(&mut host_proc)?;
     for ns in &plan.join {
         let fd = sys::open(&ns.path, libc::O_RDONLY, 0)
             .map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
@@ -199,13 +200,16 @@ fn setup<'a>(
     let result = sys::open(&plan.result_fifo, libc::O_RDWR, 0)
         .map_err(|e| fail(Step::OpenFifo, e, plan.result_fifo.to_bytes()))?;
     if let Some(v) = &plan.process.oom_score_adj {
-        let fd = crate::procfs::open_write(c"/proc/self/oom_score_adj")
+        let fd = host_proc
+            .open_write(c"/proc/self/oom_score_adj")
             .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
         sys::write(fd.as_fd(), v.to_bytes())
             .map_err(|e| fail(Step::OomScoreAdj, e, v.to_bytes()))?;
     }
+    drop(host_proc);
+    // The new root, held until the cwd is open: after the pivot it is `/`, and every later lookup
+    // in it (masks, /dev/console, /dev/ptmx, the cwd) starts from this fd.
     let root = rootfs::prepare(plan, chan)?;
-    drop(root);
     if plan.trace {
         times[0] = crate::trace::now_ns();
     }
@@ -229,24 +233,31 @@ fn setup<'a>(
     if plan.trace {
         times[1] = crate::trace::now_ns();
     }
-    rootfs::finish(plan)?;
+    rootfs::finish(plan, root.as_fd())?;
     if let Some(console) = console {
-        crate::console::setup(console.as_fd(), plan.process.console_size, true)?;
+        crate::console::setup(
+            console.as_fd(),
+            plan.process.console_size,
+            root.as_fd(),
+            true,
+        )?;
     }
     // Profile and labels for the next execve, before the identity switch and seccomp, as runc;
     // before `Ready`, so that a profile that is not loaded fails `create`.
     plan.process.lsm.apply(lsm_fds)?;
-    // Close every fd but stdio, the preserved ones and the three we still need (all close-on-exec):
+    let cwd = identity::open_cwd(&plan.process, root.as_fd())?;
+    drop(root);
+    // Close every fd but stdio, the preserved ones and the four we still need (all close-on-exec):
     // before the cwd is entered, so that no runtime fd can serve as a way out of the root
     // (CVE-2024-21626), and before a seccomp filter that may deny close_range is loaded.
     let keep = [
         chan.sock().as_raw_fd(),
         fifo.as_raw_fd(),
         result.as_raw_fd(),
+        cwd.as_raw_fd(),
     ];
     sys::close_from_except(3 + plan.preserve_fds as RawFd, &keep)
         .map_err(|e| fail(Step::Fds, e, b"3"))?;
-    let cwd = identity::open_cwd(&plan.process)?;
     let listener = identity::apply(
         &plan.process,
         plan.new_keyring.then_some(plan.id.as_c_str()),

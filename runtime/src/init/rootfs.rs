@@ -336,27 +336,18 @@ pub fn enter<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
 /// to be the character device 1:3: masking binds it (as runc), and never what an image's fake
 /// `/dev/null` leads to (a symlink to a host-global procfs file: the CVE-2025-31133 class).
 fn open_null<'a>(root: BorrowedFd<'_>) -> Result<OwnedFd, Fail<'a>> {
-    let fd = sys::openat2(
-        root,
-        c"/dev/null",
-        libc::O_PATH | libc::O_NOFOLLOW,
-        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
-    );
-    let st = fd
-        .as_ref()
-        .map_err(|e| *e)
-        .and_then(|fd| sys::fstat(fd.as_fd()));
-    match (fd, st) {
-        (Ok(fd), Ok(st))
-            if st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3) =>
-        {
-            Ok(fd)
-        }
-        (_, Err(e)) if e != Errno::ELOOP && e != Errno::ENOENT => {
-            Err(fail(Step::MaskPath, e, c"/dev/null"))
-        }
-        _ => Err(fail(Step::NotNullDevice, sys::WRONG_OBJECT, c"/dev/null")),
+    let not_null = || fail(Step::NotNullDevice, sys::WRONG_OBJECT, c"/dev/null");
+    let resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    let fd = match sys::openat2(root, c"/dev/null", libc::O_PATH | libc::O_NOFOLLOW, resolve) {
+        Ok(fd) => fd,
+        Err(Errno::ELOOP | Errno::ENOENT) => return Err(not_null()),
+        Err(e) => return Err(fail(Step::MaskPath, e, c"/dev/null")),
+    };
+    let st = sys::fstat(fd.as_fd()).map_err(|e| fail(Step::MaskPath, e, c"/dev/null"))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+        return Err(not_null());
     }
+    Ok(fd)
 }
 
 /// A path inside the new root, opened once (`O_PATH`, `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`):
@@ -372,7 +363,8 @@ fn open_target(root: BorrowedFd<'_>, path: &CStr) -> Result<Option<OwnedFd>, Err
 /// After the pivot: sysctls, read-only and masked paths, read-only root. Each path is resolved
 /// once and acted on by fd (procfs files through the verified handle of [`crate::procfs`], mounts
 /// with `open_tree`/`move_mount`), so nothing can be swapped between a check and its use.
-pub fn finish<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
+/// `root`: the new root directory.
+pub fn finish<'a>(plan: &'a Plan, root: BorrowedFd<'_>) -> Result<(), Fail<'a>> {
     if !plan.sysctl.is_empty() {
         let proc =
             crate::procfs::open_root(c"/proc").map_err(|e| fail(Step::Sysctl, e, c"/proc"))?;
@@ -382,11 +374,9 @@ pub fn finish<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
             sys::write(fd.as_fd(), value.to_bytes()).map_err(|e| fail(Step::Sysctl, e, path))?;
         }
     }
-    let root = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0)
-        .map_err(|e| fail(Step::ReadonlyPath, e, c"/"))?;
     for path in &plan.readonly {
         let Some(target) =
-            open_target(root.as_fd(), path).map_err(|e| fail(Step::ReadonlyPath, e, path))?
+            open_target(root, path).map_err(|e| fail(Step::ReadonlyPath, e, path))?
         else {
             continue;
         };
@@ -402,8 +392,7 @@ pub fn finish<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
     }
     let mut null = None;
     for path in &plan.masked {
-        let Some(target) =
-            open_target(root.as_fd(), path).map_err(|e| fail(Step::MaskPath, e, path))?
+        let Some(target) = open_target(root, path).map_err(|e| fail(Step::MaskPath, e, path))?
         else {
             continue;
         };
@@ -414,13 +403,14 @@ pub fn finish<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
                 sys::fsmount(ctx.as_fd(), sys::MOUNT_ATTR_RDONLY)
             })
         } else {
-            if null.is_none() {
-                null = Some(open_null(root.as_fd())?);
-            }
-            match &null {
-                Some(n) => sys::open_tree_fd(n.as_fd(), sys::OPEN_TREE_CLONE),
-                None => Err(Errno::ENODEV),
-            }
+            // Opened and checked on the first masked file, then cloned for each.
+            let n = match null.take() {
+                Some(n) => n,
+                None => open_null(root)?,
+            };
+            let clone = sys::open_tree_fd(n.as_fd(), sys::OPEN_TREE_CLONE);
+            null = Some(n);
+            clone
         };
         let mask = mask.map_err(|e| fail(Step::MaskPath, e, path))?;
         sys::move_mount_fd(mask.as_fd(), target.as_fd())

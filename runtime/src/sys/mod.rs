@@ -375,13 +375,12 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> SysResult<OwnedFd> {
     }
 }
 
-/// Open a new pty pair in the current root's `/dev/ptmx`: (master, slave).
-pub fn open_pty() -> SysResult<(OwnedFd, OwnedFd)> {
+/// Open a new pty pair through `/dev/ptmx` of the root directory `root`: (master, slave).
+pub fn open_pty(root: BorrowedFd<'_>) -> SysResult<(OwnedFd, OwnedFd)> {
     // Inside the container's root (its symlinks, e.g. /dev/ptmx -> pts/ptmx, followed only
     // there; no magic links), and it must be the pty multiplexer (5:2), not what an image put there.
-    let root = open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0)?;
     let master = openat2(
-        root.as_fd(),
+        root,
         c"/dev/ptmx",
         libc::O_RDWR | libc::O_NOCTTY,
         libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
