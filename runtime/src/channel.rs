@@ -10,13 +10,23 @@
 //!        ───────────── Joined ──────────────► (read only when a cgroup namespace must be
 //!                                              unshared: it has to be rooted at our cgroup)
 //!        ◄──────────── Ready ──────────────── (or Error{step, errno, detail}, then _exit)
-//!  write state.json, pid file, exit           block reading exec.fifo … `start` … execve
+//!  write state.json, pid file
+//!        ───────────── Saved ───────────────► clear the parent-death signal, close
+//!  see the close, exit                        block reading exec.fifo … `start` … execve
 //! ```
+//!
+//! Until `Saved`, the init dies with the parent (`PR_SET_PDEATHSIG`, and a check right after
+//! setting it that the parent's end is still open): a `create` killed before the state is on
+//! disk leaves no process behind (see crate::creating for the rest).
 //!
 //! The cgroup join runs in the parent while the init mounts: on cgroup v1 the first migration
 //! waits for an RCU grace period (10–20 ms on this machine kind), which this hides behind the
-//! init's work. A root container without hooks or cgroup namespace waits for exactly one message. Encoding (no allocation in the
-//! init): byte 0 tag (`R` ready, `E` error), byte 1 step, bytes 2..6 errno (LE), rest detail.
+//! init's work. A root container without hooks or cgroup namespace exchanges `Ready` and `Saved`.
+//!
+//! Encoding (no allocation in the init): byte 0 tag, then per tag: `J` joined, `S` saved (parent → init); `R` ready (+ three LE u64
+//! trace instants when tracing), `H` need hooks (init → parent); `D` hook state (parent → init:
+//! LE u32 length of the first document, then both); `E` error: byte 1 step, bytes 2..6 errno
+//! (LE), rest detail.
 use std::os::fd::BorrowedFd;
 
 use crate::sys::{self, Errno};
@@ -345,6 +355,24 @@ pub fn send_hooks_done(sock: BorrowedFd<'_>, creating: &[u8], created: &[u8]) ->
 
 /// Largest `D` message (two state documents).
 pub const HOOK_STATE_MAX: usize = 64 * 1024;
+
+/// Tell the init that the state is on disk (parent side).
+pub fn send_saved(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    sys::write(sock, b"S").map(drop)
+}
+
+/// Wait for [`send_saved`] (init side). Anything else, or the parent's death, is an error.
+pub fn wait_saved(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    let mut b = [0u8; 1];
+    loop {
+        match sys::read(sock, &mut b) {
+            Ok(1) if b[0] == b'S' => return Ok(()),
+            Ok(_) => return Err(Errno::EPROTO),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Send `Ready` (init side), with the init's trace instants when tracing.
 pub fn send_ready(sock: BorrowedFd<'_>, times: Option<&[u64; 3]>) -> Result<(), Errno> {

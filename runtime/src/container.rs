@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::Bundle;
 use crate::cgroups::{Cgroup, Host};
-use crate::error::{Error, Result};
+use crate::error::{sys_err, Error, Result};
 use crate::plan::{Plan, PlanInput};
-use crate::state::{self, Liveness, Record, StateError, Status, FIFO_FILE};
+use crate::state::{self, Record, StateError, Status, FIFO_FILE};
 use crate::sys::{self, Errno};
 use crate::State;
 
@@ -93,14 +93,6 @@ impl Drop for Undo<'_> {
         if let Some(dir) = self.dir {
             let _ = fs::remove_dir_all(dir);
         }
-    }
-}
-
-fn sys_err<'p>(call: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> Error + 'p {
-    move |source| Error::Sys {
-        call,
-        path: path.to_path_buf(),
-        source,
     }
 }
 
@@ -218,6 +210,9 @@ impl Container {
             cgroup: None,
             pid: None,
         };
+        // Written down before the cgroup exists, so that `delete --force` can find it whenever
+        // this process is killed from here on.
+        let mut journal = crate::creating::Journal::begin(&dir, &cgroup)?;
         let fifo_c = &plan.fifo;
         sys::mkfifo(&plan.result_fifo, 0o600).map_err(|e| Error::Sys {
             call: "mkfifo",
@@ -273,22 +268,24 @@ impl Container {
                 owner: String::new(),
             },
         });
-        let spawned = match crate::launch::spawn(&plan, &join, console, runtime_hooks.as_ref()) {
-            Ok(s) => s,
-            // An init killed before it reported, in a cgroup that just saw an OOM kill: say so
-            // (runc reports the limit it could not set; ours is set before the init joins).
-            Err(crate::launch::LaunchError::Died(status))
-                if libc::WIFSIGNALED(status) && cgroup.oom_kills() > 0 =>
+        let spawned =
+            match crate::launch::spawn(&plan, &join, console, runtime_hooks.as_ref(), &mut journal)
             {
-                let limit = linux
-                    .and_then(|l| l.resources().as_ref())
-                    .and_then(|r| r.memory().as_ref())
-                    .and_then(|m| m.limit())
-                    .unwrap_or(0);
-                return Err(crate::launch::LaunchError::OomKilled { limit }.into());
-            }
-            Err(e) => return Err(e.into()),
-        };
+                Ok(s) => s,
+                // An init killed before it reported, in a cgroup that just saw an OOM kill: say so
+                // (runc reports the limit it could not set; ours is set before the init joins).
+                Err(crate::launch::LaunchError::Died(status))
+                    if libc::WIFSIGNALED(status) && cgroup.oom_kills() > 0 =>
+                {
+                    let limit = linux
+                        .and_then(|l| l.resources().as_ref())
+                        .and_then(|r| r.memory().as_ref())
+                        .and_then(|m| m.limit())
+                        .unwrap_or(0);
+                    return Err(crate::launch::LaunchError::OomKilled { limit }.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
         let pid = spawned.pid;
         if let (Some(t), Some([mounts, pivot, ready])) = (trace.as_mut(), spawned.init_times) {
             // The init's phases run while the parent joins it to its cgroup: both are shown,
@@ -311,10 +308,10 @@ impl Container {
             .map(crate::console::receive)
             .transpose()?;
         drop(join);
-        undo.pid = Some(pid);
-        let Liveness::Alive(pid_start) = state::liveness(pid) else {
+        let pid_start = spawned.pid_start;
+        if pid_start == 0 {
             return Err(crate::launch::LaunchError::Died(0).into());
-        };
+        }
         let rec = Record {
             oci_version: spec.version().clone(),
             id: id.to_string(),
@@ -335,6 +332,8 @@ impl Container {
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, pid)?;
         }
+        crate::launch::commit(spawned.sock)?;
+        mark(&mut trace, "released");
         undo.pid = None;
         undo.cgroup = None;
         undo.dir = None;
@@ -649,6 +648,20 @@ impl Container {
             crate::hooks::run_warn("poststop", hooks, &state);
         }
         Ok(())
+    }
+
+    /// `delete --force` by id. A complete container is deleted as [`Container::delete`] with
+    /// `force`; one whose `create` did not finish (killed, or still running in another process)
+    /// is undone from the record `create` keeps for this (its init killed, its cgroup and state
+    /// directory removed). An unknown id succeeds, as with runc: containerd and podman call this
+    /// to clean up after exactly such failures. Concurrent and repeated calls succeed.
+    pub fn force_delete(root: &Path, id: &str) -> Result<()> {
+        match Container::load(root, id) {
+            Ok(c) => c.delete(true),
+            // `load` checked the id: joining it onto the root stays inside the root.
+            Err(Error::NotExist) => crate::creating::undo(&root.join(id)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Wait for the init, which must be a child of this process (after [`Container::create`] in

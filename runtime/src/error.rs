@@ -57,3 +57,12 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+/// `map_err` adapter: an [`Error::Sys`] for `call` on `path`.
+pub(crate) fn sys_err(
+    call: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Sys { call, path, source }
+}

@@ -23,10 +23,9 @@
 //! `mount --bind /usr/local/bin/sangja /usr/local/bin/sangja && mount -o remount,bind,ro
 //! /usr/local/bin/sangja`. Programs that embed the library and create containers should call
 //! [`ensure_sealed`] first thing in `main` for the same reason.
-use std::ffi::{CStr, CString, OsStr, OsString};
-use std::os::fd::{AsFd, OwnedFd};
+use std::ffi::{CStr, CString, OsString};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::sys::{self, Errno};
@@ -90,17 +89,14 @@ pub fn sealed() -> Sealed {
 /// already protected ([`sealed`]), else re-execute this program, with the same arguments and
 /// environment, from a read-only overlay view of the binary or a sealed memfd copy. Only returns
 /// when it was protected already, or with the error that stopped the re-exec.
-///
-/// `root` is the runtime's state root (created 0700 if missing): an empty `@exe-layer.<pid>`
-/// directory in it (`@` cannot start a container id) is the overlay's second layer, since
-/// overlayfs wants two layers when it has no upper one, and is removed once the overlay holds it.
+/// Nothing is written anywhere: a process killed during the re-exec leaves no trace.
 /// Fds without `O_CLOEXEC` (stdio, `--preserve-fds`, `LISTEN_FDS`) are kept across the re-exec.
-pub fn ensure_sealed(root: &Path) -> Result<(), ExeError> {
-    ensure_sealed_as(root, std::env::var_os(REEXEC_MARK).is_some())
+pub fn ensure_sealed() -> Result<(), ExeError> {
+    ensure_sealed_as(std::env::var_os(REEXEC_MARK).is_some())
 }
 
 /// [`ensure_sealed`] for a program that was (`reexecuted`) or was not re-executed already.
-fn ensure_sealed_as(root: &Path, reexecuted: bool) -> Result<(), ExeError> {
+fn ensure_sealed_as(reexecuted: bool) -> Result<(), ExeError> {
     if sealed() != Sealed::Writable {
         return Ok(());
     }
@@ -118,7 +114,7 @@ fn ensure_sealed_as(root: &Path, reexecuted: bool) -> Result<(), ExeError> {
             })
             .chain(std::iter::once(OsString::from(format!("{REEXEC_MARK}=1")))),
     )?;
-    if let Ok(view) = overlay_view(root).inspect_err(|e| {
+    if let Ok(view) = overlay_view().inspect_err(|e| {
         log::debug!("{e}; falling back to a sealed memfd copy");
     }) {
         // Only returns on failure (an LSM refusing to execute through the overlay, say).
@@ -147,50 +143,49 @@ fn sys_err<'a>(call: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> ExeE
 }
 
 /// An `O_PATH` fd of our binary seen through a new, detached, read-only overlayfs whose layers are
-/// the binary's directory (on top) and an empty directory made for it under `root`.
-fn overlay_view(root: &Path) -> Result<OwnedFd, ExeError> {
+/// the binary's directory (on top) and an empty, detached tmpfs made for it. overlayfs wants two
+/// layers when it has no upper one; the tmpfs is reached as `/proc/self/fd/N` and exists nowhere
+/// in the filesystem, so a runtime killed at any point here leaves nothing behind.
+fn overlay_view() -> Result<OwnedFd, ExeError> {
     let exe = std::fs::read_link(SELF_EXE_PATH)
         .map_err(|e| sys_err("readlink", Path::new(SELF_EXE_PATH))(io_errno(&e)))?;
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Err(sys_err("readlink", &exe)(Errno::EINVAL));
     };
-    if root.starts_with(dir) || dir.starts_with(root) {
-        // Overlapping layers are refused by overlayfs.
-        return Err(sys_err("overlay layers", root)(Errno::ELOOP));
-    }
-    let scratch = root.join(format!("@exe-layer.{}", std::process::id()));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&scratch)
-        .map_err(|e| sys_err("mkdir", &scratch)(io_errno(&e)))?;
-    let view = overlay_of(dir, &scratch, name, &exe);
-    // The superblock holds the layer now (or failed): the directory itself is not needed.
-    let _ = std::fs::remove_dir(&scratch);
-    view
-}
-
-fn overlay_of(dir: &Path, scratch: &Path, name: &OsStr, exe: &Path) -> Result<OwnedFd, ExeError> {
+    let empty = detached_mount(c"tmpfs", Path::new("tmpfs"), &[])?;
     let lower = format!(
-        "{}:{}",
+        "{}:/proc/self/fd/{}",
         escape_layer(dir.as_os_str().as_bytes()),
-        escape_layer(scratch.as_os_str().as_bytes())
+        empty.as_raw_fd()
     );
     let lower = CString::new(lower).map_err(|_| ExeError::Nul)?;
     let name = CString::new(name.as_bytes()).map_err(|_| ExeError::Nul)?;
-    let ctx = sys::fsopen(c"overlay").map_err(sys_err("fsopen overlay", dir))?;
-    sys::fsconfig_string(ctx.as_fd(), c"lowerdir", &lower)
-        .map_err(sys_err("fsconfig lowerdir", dir))?;
-    // xino would only add kernel log noise when the layers are on different filesystems.
-    let _ = sys::fsconfig_string(ctx.as_fd(), c"xino", c"off");
-    sys::fsconfig_create(ctx.as_fd()).map_err(sys_err("fsconfig create overlay", dir))?;
-    let mnt = sys::fsmount(
+    let mnt = detached_mount(c"overlay", dir, &[(c"lowerdir", &lower), (c"xino", c"off")])?;
+    sys::openat(mnt.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+        .map_err(sys_err("open through overlay", &exe))
+}
+
+/// A new read-only, nodev, nosuid mount of `fstype` with these string options, attached
+/// nowhere. (`xino=off` is only there to spare the kernel log a notice when the layers are on
+/// different filesystems; an option the kernel does not know is skipped.)
+fn detached_mount(
+    fstype: &CStr,
+    what: &Path,
+    options: &[(&CStr, &CStr)],
+) -> Result<OwnedFd, ExeError> {
+    let ctx = sys::fsopen(fstype).map_err(sys_err("fsopen", what))?;
+    for (i, (key, value)) in options.iter().enumerate() {
+        let set = sys::fsconfig_string(ctx.as_fd(), key, value);
+        if i == 0 {
+            set.map_err(sys_err("fsconfig", what))?;
+        }
+    }
+    sys::fsconfig_create(ctx.as_fd()).map_err(sys_err("fsconfig create", what))?;
+    sys::fsmount(
         ctx.as_fd(),
         sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOSUID,
     )
-    .map_err(sys_err("fsmount overlay", dir))?;
-    sys::openat(mnt.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0)
-        .map_err(sys_err("open through overlay", exe))
+    .map_err(sys_err("fsmount", what))
 }
 
 /// A sealed memfd holding a copy of our binary.
@@ -257,18 +252,8 @@ mod tests {
     #[test]
     fn a_re_executed_program_never_re_executes_again() {
         // What the re-executed program would do if the kernel reported its view as writable.
-        let r = ensure_sealed_as(Path::new("/nonexistent-root"), true);
+        let r = ensure_sealed_as(true);
         assert!(matches!(r, Err(ExeError::StillWritable)), "{r:?}");
-    }
-
-    #[test]
-    fn overlay_layers_may_not_overlap() {
-        let exe = std::fs::read_link("/proc/self/exe").unwrap();
-        let dir = exe.parent().unwrap();
-        match overlay_view(dir) {
-            Err(ExeError::Sys { source, .. }) => assert_eq!(source, Errno::ELOOP),
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]
@@ -293,10 +278,7 @@ mod tests {
 
     #[test]
     fn overlay_view_is_read_only_and_is_our_binary() {
-        let root = std::env::temp_dir().join(format!("sangja-exe-{}", std::process::id()));
-        let fd = overlay_view(&root).unwrap();
-        // The empty layer is gone from the root as soon as the overlay holds it.
-        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+        let fd = overlay_view().unwrap();
         let mut buf = [0u8; 32];
         let p = sys::proc_fd_path(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut buf)
             .to_str()
@@ -312,7 +294,5 @@ mod tests {
             std::fs::read(&p).unwrap(),
             std::fs::read("/proc/self/exe").unwrap()
         );
-        drop(fd);
-        std::fs::remove_dir(&root).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{Capability, Process, User};
 
 use crate::channel::{self, Message, Step};
-use crate::error::{Error, Result};
+use crate::error::{sys_err, Error, Result};
 use crate::init::{identity, Fail};
 use crate::plan::process::{plan_process, ProcessPlan};
 use crate::state::Status;
@@ -100,11 +100,6 @@ fn ns_differs(pid: i32, name: &str) -> bool {
     let ours = fs::metadata(format!("/proc/self/ns/{name}")).map(|m| m.ino());
     let theirs = fs::metadata(format!("/proc/{pid}/ns/{name}")).map(|m| m.ino());
     matches!((ours, theirs), (Ok(a), Ok(b)) if a != b)
-}
-
-fn sys_err(call: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.into();
-    move |source| Error::Sys { call, path, source }
 }
 
 /// Everything the exec child needs, opened before the fork.
@@ -452,7 +447,7 @@ fn setup<'a>(
         errno: e as i32,
         detail,
     };
-    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
+    crate::init::die_with_parent(chan.sock());
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
     join.join_self()
         .map_err(|e| fail(Step::JoinCgroup, e, b"tasks"))?;
@@ -486,6 +481,8 @@ fn setup<'a>(
         .map_err(|e| fail(Step::Fds, e, b"3"))?;
     let listener = identity::apply(&plan.process, None, plan.seccomp.as_ref(), cwd.as_fd())?;
     drop(cwd);
+    // The identity switch cleared the parent-death signal.
+    crate::init::die_with_parent(chan.sock());
     let exe = identity::find_executable(&plan.process)?;
     sys::reset_signals();
     // Run no user code before the parent has put us in the container's cgroup.

@@ -90,24 +90,29 @@ pub enum LaunchError {
     Died(i32),
 }
 
-/// A started init.
+/// A started init, ready and waiting for [`commit`].
 #[derive(Debug)]
 pub struct Spawned {
     /// Its pid in our pid namespace.
     pub pid: libc::pid_t,
+    /// Its start time (0 if it was gone right after the clone).
+    pub pid_start: u64,
+    /// Our end of the channel: the init keeps its parent-death signal until [`commit`].
+    pub sock: OwnedFd,
     /// Trace instants the init reported (mounts done, pivot_root done, ready).
     pub init_times: Option<[u64; 3]>,
     /// When the parent finished joining it to its cgroup (0 unless tracing).
     pub joined_ns: u64,
 }
 
-/// Clone the init per `plan`. Returns its pid (in our pid namespace) once it reported `Ready`;
-/// on failure the init has been killed and reaped.
+/// Clone the init per `plan` and record its pid in `journal` at once. Returns once it reported
+/// `Ready`; on failure the init has been killed and reaped.
 pub fn spawn(
     plan: &Plan,
     join: &crate::join::Join,
     console: Option<OwnedFd>,
     hooks: Option<&RuntimeHooks<'_>>,
+    journal: &mut crate::creating::Journal,
 ) -> Result<Spawned, LaunchError> {
     let (parent_sock, child_sock) =
         sys::seqpacket_pair().map_err(|source| LaunchError::Parent {
@@ -139,6 +144,17 @@ pub fn spawn(
     };
     drop(child_sock);
     drop(console);
+    let pid_start = match journal.init_cloned(pid) {
+        Ok(start) => start,
+        Err(e) => {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, 0);
+            return Err(LaunchError::Parent {
+                call: "record the init's pid",
+                source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            });
+        }
+    };
     // The init joined its v1 hierarchies itself and was born in its v2 cgroup; only when the
     // kernel refused CLONE_INTO_CGROUP does the parent move it (it runs no user code before
     // `start`, so this overlaps its set-up).
@@ -213,6 +229,8 @@ pub fn spawn(
             Some(Message::Ready) => {
                 return Ok(Spawned {
                     pid,
+                    pid_start,
+                    sock: parent_sock,
                     init_times: channel::ready_times(&buf[..n]),
                     joined_ns,
                 })
@@ -246,6 +264,24 @@ pub fn spawn(
     let _ = sys::kill(pid, libc::SIGKILL);
     let _ = sys::waitpid(pid, 0);
     Err(err)
+}
+
+/// The state is on disk: let the init stop dying with us, and wait until it has (it closes its
+/// end of the channel), so that our exit cannot kill it.
+pub fn commit(sock: OwnedFd) -> Result<(), LaunchError> {
+    channel::send_saved(sock.as_fd()).map_err(|source| LaunchError::Parent {
+        call: "release the init",
+        source,
+    })?;
+    let mut b = [0u8; 1];
+    loop {
+        match sys::read(sock.as_fd(), &mut b) {
+            Err(Errno::EINTR) => continue,
+            // Closed (or reset): the init has cleared its parent-death signal, or is gone,
+            // which `state` then reports.
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// What the parent needs to serve the init's `NeedHooks`: the runtime-side hooks and the state

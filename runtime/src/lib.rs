@@ -35,6 +35,7 @@ mod cgroups;
 mod channel;
 mod console;
 mod container;
+mod creating;
 mod error;
 pub mod exe;
 mod exec;

@@ -65,7 +65,7 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
             ))
         })
         .and_then(|root| {
-            protect_binary(&command, &root)?;
+            protect_binary(&command)?;
             commands::dispatch(
                 &Ctx {
                     root,
@@ -90,13 +90,10 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
 /// Commands that put a process into a container run from a write-protected view of this binary
 /// (re-executing once if needed), so that a container can never write it through
 /// `/proc/<pid>/exe` (CVE-2019-5736; see `sangja::exe`). The others never enter a container.
-fn protect_binary(
-    command: &cli::Command,
-    root: &std::path::Path,
-) -> Result<(), commands::CliError> {
+fn protect_binary(command: &cli::Command) -> Result<(), commands::CliError> {
     match command {
         cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_) => {
-            sangja::exe::ensure_sealed(root).map_err(|e| commands::CliError::Message(e.to_string()))
+            sangja::exe::ensure_sealed().map_err(|e| commands::CliError::Message(e.to_string()))
         }
         _ => Ok(()),
     }

@@ -79,8 +79,6 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::j
             }
         }
     }
-    // The parent no longer needs to outlive us: do not die with it from here on.
-    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
     let times = plan.trace.then(|| {
         times[2] = crate::trace::now_ns();
         times
@@ -88,6 +86,11 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::j
     if channel::send_ready(sock.as_fd(), times.as_ref()).is_err() {
         sys::exit_now(SETUP_FAILED);
     }
+    // Until the parent has our pid in state.json we die with it; from then on we outlive it.
+    if channel::wait_saved(sock.as_fd()).is_err() {
+        sys::exit_now(SETUP_FAILED);
+    }
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
     drop(sock);
     // Block until `start` writes a byte into the exec fifo.
     let mut b = [0u8; 1];
@@ -164,7 +167,7 @@ fn setup<'a>(
     times: &mut [u64; 3],
 ) -> Result<(OwnedFd, OwnedFd, Option<OwnedFd>), Fail<'a>> {
     // Die with the parent while it still waits for us (a killed `sangja create` leaves nothing).
-    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
+    die_with_parent(chan.sock());
     // Until execve, this process is the sangja binary: keep /proc/<pid>/exe and friends out of
     // reach of anything already in the namespaces we join (execve resets it).
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
@@ -264,6 +267,19 @@ fn setup<'a>(
         plan.seccomp.as_ref(),
         cwd.as_fd(),
     )?;
+    // A change of uid or gid cleared the parent-death signal: set it again.
+    die_with_parent(chan.sock());
     sys::reset_signals();
     Ok((fifo, result, listener))
+}
+
+/// Get SIGKILL when the parent dies, and exit now if it died already: the signal only covers a
+/// death after the `prctl`, and a parent killed between our clone and it would leave us running.
+/// The parent holds the only other end of `sock`, so a hang-up there means it is gone. (A
+/// seccomp filter that denies either call leaves the signal as it was; nothing else fails.)
+pub(crate) fn die_with_parent(sock: BorrowedFd<'_>) {
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0);
+    if sys::poll_one(sock, 0, 0).unwrap_or(false) {
+        sys::exit_now(SETUP_FAILED);
+    }
 }
