@@ -26,7 +26,7 @@
 //! Encoding (no allocation in the init): byte 0 tag, then per tag: `J` joined, `S` saved (parent → init); `R` ready (+ three LE u64
 //! trace instants when tracing), `H` need hooks (init → parent); `D` hook state (parent → init:
 //! LE u32 length of the first document, then both); `E` error: byte 1 step, bytes 2..6 errno
-//! (LE), rest detail.
+//! (LE), bytes 6..8 the plan entry's index (LE, `u16::MAX`: none), rest detail.
 use std::os::fd::BorrowedFd;
 
 use crate::sys::{self, Errno};
@@ -251,6 +251,8 @@ pub enum Message<'a> {
         step: Step,
         /// errno (0 for a logical error such as "executable not found").
         errno: i32,
+        /// Index of the plan entry the step worked on (`u16::MAX`: none).
+        at: u16,
         /// The path or name the step acted on.
         detail: &'a [u8],
     },
@@ -309,11 +311,11 @@ impl<'a> ChildSide<'a> {
     }
 
     /// Report a failed step (after consuming a due `Joined`).
-    pub fn fail(&self, step: Step, errno: i32, detail: &[u8]) {
+    pub fn fail(&self, f: &crate::init::Fail<'_>) {
         if self.expect_joined {
             let _ = self.wait_joined();
         }
-        send_error(self.sock, step, errno, detail);
+        send_error(self.sock, f.step, f.errno, f.at, f.detail);
     }
 }
 
@@ -404,14 +406,15 @@ pub fn ready_times(buf: &[u8]) -> Option<[u64; 3]> {
 }
 
 /// Send an error (init side), truncating the detail to fit one message. No allocation.
-pub fn send_error(sock: BorrowedFd<'_>, step: Step, errno: i32, detail: &[u8]) {
+pub fn send_error(sock: BorrowedFd<'_>, step: Step, errno: i32, at: u16, detail: &[u8]) {
     let mut buf = [0u8; MSG_MAX];
     buf[0] = b'E';
     buf[1] = step as u8;
     buf[2..6].copy_from_slice(&errno.to_le_bytes());
-    let n = detail.len().min(MSG_MAX - 6);
-    buf[6..6 + n].copy_from_slice(&detail[..n]);
-    let _ = sys::write(sock, &buf[..6 + n]);
+    buf[6..8].copy_from_slice(&at.to_le_bytes());
+    let n = detail.len().min(MSG_MAX - 8);
+    buf[8..8 + n].copy_from_slice(&detail[..n]);
+    let _ = sys::write(sock, &buf[..8 + n]);
 }
 
 /// Decode one message (parent side). `None` for an empty read (the init died without a word).
@@ -419,18 +422,20 @@ pub fn decode(buf: &[u8]) -> Option<Message<'_>> {
     match buf.first()? {
         b'R' => Some(Message::Ready),
         b'H' => Some(Message::NeedHooks),
-        b'E' if buf.len() >= 6 => {
+        b'E' if buf.len() >= 8 => {
             let mut e = [0u8; 4];
             e.copy_from_slice(&buf[2..6]);
             Some(Message::Error {
                 step: Step::from_u8(buf[1]),
                 errno: i32::from_le_bytes(e),
-                detail: &buf[6..],
+                at: u16::from_le_bytes([buf[6], buf[7]]),
+                detail: &buf[8..],
             })
         }
         _ => Some(Message::Error {
             step: Step::Unknown,
             errno: 0,
+            at: u16::MAX,
             detail: b"malformed message from init",
         }),
     }
@@ -444,7 +449,7 @@ mod tests {
     #[test]
     fn round_trip_over_a_seqpacket_pair() {
         let (a, b) = sys::seqpacket_pair().expect("socketpair");
-        send_error(a.as_fd(), Step::PivotRoot, 22, b"/rootfs");
+        send_error(a.as_fd(), Step::PivotRoot, 22, 3, b"/rootfs");
         send_ready(a.as_fd(), None).expect("ready");
         let mut buf = [0u8; MSG_MAX];
         let n = sys::read(b.as_fd(), &mut buf).expect("read");
@@ -453,6 +458,7 @@ mod tests {
             Some(Message::Error {
                 step: Step::PivotRoot,
                 errno: 22,
+                at: 3,
                 detail: b"/rootfs"
             })
         );

@@ -66,6 +66,7 @@ pub fn setup(
         step: Step::Console,
         errno: e as i32,
         detail: what,
+        at: Fail::NOWHERE,
     };
     let (master, slave) = sys::open_pty(root).map_err(|e| fail(e, b"/dev/ptmx"))?;
     if console {

@@ -359,9 +359,11 @@ fn spawn(
             step,
             errno,
             detail,
+            ..
         }) => {
             let _ = sys::waitpid(pid, 0);
-            Err(crate::launch::init_error(step, errno, detail).into())
+            // exec's process comes from flags or a process file: no config field to name.
+            Err(crate::launch::init_error(step, errno, detail, None).into())
         }
     }
 }
@@ -389,7 +391,8 @@ fn finish_paused(
             step,
             errno,
             detail,
-        }) => return fail(crate::launch::init_error(step, errno, detail).into()),
+            ..
+        }) => return fail(crate::launch::init_error(step, errno, detail, None).into()),
         _ => return fail(launch("read exec child", Errno::EPROTO)),
     }
     if let Err(e) = join.join_deferred(pid) {
@@ -419,6 +422,7 @@ fn child(
                     step: Step::Seccomp,
                     errno: e as i32,
                     detail,
+                    at: Fail::NOWHERE,
                 },
                 Ok(()) => {
                     let e = sys::execve(exe, &plan.process.argv_ptrs, &plan.process.env_ptrs);
@@ -426,13 +430,14 @@ fn child(
                         step: Step::Exec,
                         errno: e as i32,
                         detail: plan.process.arg0.to_bytes(),
+                        at: Fail::NOWHERE,
                     }
                 }
             }
         }
         Err(f) => f,
     };
-    chan.fail(f.step, f.errno, f.detail);
+    chan.fail(&f);
     sys::exit_now(255);
 }
 
@@ -446,6 +451,7 @@ fn setup<'a>(
         step,
         errno: e as i32,
         detail,
+        at: Fail::NOWHERE,
     };
     crate::init::die_with_parent(chan.sock());
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
@@ -502,13 +508,11 @@ fn setup<'a>(
 /// Read a runtime-spec process JSON (`exec --process FILE`), naming the JSON path of a bad field.
 pub fn process_from_file(path: &Path) -> Result<Process> {
     let text = fs::read(path).map_err(sys_err("read", path))?;
-    let de = &mut serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
+    crate::spec::json::parse(&text).map_err(|(field, message)| {
         Error::Spec(crate::spec::SpecError::Parse {
             path: path.to_path_buf(),
             field,
-            message: e.into_inner().to_string(),
+            message,
         })
     })
 }

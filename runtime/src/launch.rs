@@ -29,8 +29,11 @@ pub enum LaunchError {
         source: std::io::Error,
     },
     /// The init reported a failed step.
-    #[error("unable to start container process: {step}{}: {}", if detail.is_empty() { String::new() } else { format!(" {detail}") }, errno.desc().to_lowercase())]
+    #[error("unable to start container process: {}{step}{}: {}", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), if detail.is_empty() { String::new() } else { format!(" {detail}") }, errno.desc().to_lowercase())]
     Init {
+        /// The config field the step came from (`mounts[3]`, `linux.sysctl.net.ipv4.ip_forward`),
+        /// when known.
+        field: Option<String>,
         /// The step, described.
         step: &'static str,
         /// The path or name it acted on.
@@ -176,8 +179,9 @@ pub fn spawn(
             Some(Message::Error {
                 step,
                 errno,
+                at,
                 detail,
-            }) => init_error(step, errno, detail),
+            }) => init_error(step, errno, detail, origin(plan, step, at)),
             _ => LaunchError::Parent {
                 call: "write cgroup.procs",
                 source,
@@ -238,6 +242,7 @@ pub fn spawn(
             Some(Message::NeedHooks) => {
                 let Some(h) = hooks else {
                     break LaunchError::Init {
+                        field: None,
                         step: "hooks",
                         detail: "unexpected request".into(),
                         errno: Errno::EPROTO,
@@ -251,8 +256,9 @@ pub fn spawn(
             Some(Message::Error {
                 step,
                 errno,
+                at,
                 detail,
-            }) => break init_error(step, errno, detail),
+            }) => break init_error(step, errno, detail, origin(plan, step, at)),
             None => {
                 // EOF or a broken channel: make sure the init is gone, then report how it ended.
                 let _ = sys::kill(pid, libc::SIGKILL);
@@ -322,8 +328,68 @@ fn run_runtime_hooks(
     })
 }
 
-/// The error for a failed init step; `args[0]` not found gets runc's wording.
-pub(crate) fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
+/// The config field a failed init step came from: entry `at` of the plan list the step works
+/// through, else the one field the step always comes from. `None` for steps of the runtime's
+/// own making (the state fifos, `lo`, the keyring).
+pub(crate) fn origin(plan: &Plan, step: Step, at: u16) -> Option<String> {
+    let i = usize::from(at);
+    let entry = match step {
+        Step::Mount
+        | Step::MountTarget
+        | Step::MountAttr
+        | Step::MountPropagation
+        | Step::DevSymlink => plan.mounts.get(i).map(|m| format!("mounts[{}]", m.origin)),
+        Step::Device => plan
+            .devices
+            .get(i)
+            .and_then(|d| d.origin)
+            .map(|k| format!("linux.devices[{k}]")),
+        Step::MaskPath => (i < plan.masked.len()).then(|| format!("linux.maskedPaths[{i}]")),
+        Step::ReadonlyPath => {
+            (i < plan.readonly.len()).then(|| format!("linux.readonlyPaths[{i}]"))
+        }
+        Step::Sysctl => plan.sysctl.get(i).map(|s| s.2.clone()),
+        Step::Rlimit => (i < plan.process.rlimits.len()).then(|| format!("process.rlimits[{i}]")),
+        Step::JoinNamespace => plan
+            .join
+            .get(i)
+            .map(|j| format!("linux.namespaces[{}].path", j.origin)),
+        _ => None,
+    };
+    entry.or_else(|| step_field(step).map(str::to_string))
+}
+
+/// The config field behind a step that has only one.
+fn step_field(step: Step) -> Option<&'static str> {
+    Some(match step {
+        Step::Hostname => "hostname",
+        Step::Domainname => "domainname",
+        Step::RootPropagation => "linux.rootfsPropagation",
+        Step::BindRootfs | Step::PivotRoot | Step::Chroot => "root.path",
+        Step::ReadonlyRoot => "root.readonly",
+        Step::OomScoreAdj => "process.oomScoreAdj",
+        Step::CapBounding => "process.capabilities.bounding",
+        Step::Capset => "process.capabilities",
+        Step::CapAmbient => "process.capabilities.ambient",
+        Step::Setgroups => "process.user.additionalGids",
+        Step::Setgid => "process.user.gid",
+        Step::Setuid => "process.user.uid",
+        Step::NoNewPrivs => "process.noNewPrivileges",
+        Step::Cwd => "process.cwd",
+        Step::Console => "process.terminal",
+        Step::Seccomp => "linux.seccomp",
+        _ => return None,
+    })
+}
+
+/// The error for a failed init step; `args[0]` not found gets runc's wording. `field`: the
+/// config entry the step came from ([`origin`]).
+pub(crate) fn init_error(
+    step: Step,
+    errno: i32,
+    detail: &[u8],
+    field: Option<String>,
+) -> LaunchError {
     let detail = String::from_utf8_lossy(detail).into_owned();
     if step == Step::CreateContainerHook {
         let why = match errno {
@@ -363,6 +429,7 @@ pub(crate) fn init_error(step: Step, errno: i32, detail: &[u8]) -> LaunchError {
     }
     if step != Step::Exec {
         return LaunchError::Init {
+            field,
             step: step.describe(),
             detail,
             errno: Errno::from_raw(errno),
@@ -427,23 +494,27 @@ mod tests {
 
     #[test]
     fn exec_errors_use_runcs_wording() {
-        let e = init_error(Step::Exec, libc::ENOENT, b"nope").to_string();
+        let e = init_error(Step::Exec, libc::ENOENT, b"nope", None).to_string();
         assert_eq!(
             e,
             "unable to start container process: exec: \"nope\": executable file not found in $PATH"
         );
         // As runc 1.1.5 (seen through podman and containerd).
-        let e = init_error(Step::Exec, libc::ENOENT, b"/nonexistent").to_string();
+        let e = init_error(Step::Exec, libc::ENOENT, b"/nonexistent", None).to_string();
         assert!(
             e.ends_with(r#"exec: "/nonexistent": stat /nonexistent: no such file or directory"#),
             "{e}"
         );
-        let e = init_error(Step::Exec, libc::EACCES, b"/etc/passwd").to_string();
+        let e = init_error(Step::Exec, libc::EACCES, b"/etc/passwd", None).to_string();
         assert!(
             e.ends_with(r#"exec: "/etc/passwd": permission denied"#),
             "{e}"
         );
-        let e = init_error(Step::Mount, libc::EPERM, b"/proc").to_string();
-        assert!(e.contains("mount /proc"), "{e}");
+        let e =
+            init_error(Step::Mount, libc::EPERM, b"/proc", Some("mounts[1]".into())).to_string();
+        assert_eq!(
+            e,
+            "unable to start container process: mounts[1]: mount /proc: operation not permitted"
+        );
     }
 }

@@ -207,6 +207,7 @@ impl LsmPlan {
                     step,
                     errno: e as i32,
                     detail: w.name.to_bytes(),
+                    at: Fail::NOWHERE,
                 })?;
                 *slot = Some(fd);
             }
@@ -233,6 +234,7 @@ impl LsmPlan {
                         step,
                         errno: e as i32,
                         detail: w.name.to_bytes(),
+                        at: Fail::NOWHERE,
                     })?;
             }
         }

@@ -9,13 +9,11 @@ use oci_spec::runtime::LinuxResources;
 
 /// Parse a `LinuxResources` JSON document (`update --resources FILE|-`); errors name the field.
 pub fn parse_resources(json: &[u8]) -> Result<LinuxResources> {
-    let de = &mut serde_json::Deserializer::from_slice(json);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        Error::Usage(if path == "." {
-            format!("invalid resources: {}", e.inner())
+    crate::spec::json::parse(json).map_err(|(field, message)| {
+        Error::Usage(if field == "." {
+            format!("invalid resources: {message}")
         } else {
-            format!("invalid resources: {path}: {}", e.inner())
+            format!("invalid resources: {field}: {message}")
         })
     })
 }

@@ -5,6 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{Linux, LinuxNamespaceType, Spec};
 
+pub(crate) mod json;
 mod sysctl;
 
 /// A bundle or config.json problem.
@@ -58,16 +59,10 @@ impl SpecError {
 
 /// Parse config.json text, naming the JSON path of a bad field.
 pub fn parse(path: &Path, text: &[u8]) -> Result<Spec, SpecError> {
-    let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        // serde_json appends " at line L column C"; keep it, it helps with malformed JSON.
-        SpecError::Parse {
-            path: path.to_path_buf(),
-            field,
-            message: inner.to_string(),
-        }
+    json::parse(text).map_err(|(field, message)| SpecError::Parse {
+        path: path.to_path_buf(),
+        field,
+        message,
     })
 }
 

@@ -211,6 +211,86 @@ fn mount_destination_escaping_the_rootfs() {
     out.assert_error(&format!("mounts[{i}].destination"));
 }
 
+/// Parse errors name the field in the config's terms: no Rust types, no crate-internal wording.
+#[test]
+fn parse_errors_name_the_field_in_the_configs_terms() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    b.push("/process/capabilities/bounding", json!("CAP_FOO"));
+    let n = b.config["process"]["capabilities"]["bounding"]
+        .as_array()
+        .map_or(0, |a| a.len() - 1);
+    // (The log line quotes `"` as `\"`.)
+    create_fails(&h, &b).assert_error(&format!(
+        r#"process.capabilities.bounding[{n}]: unknown capability \"CAP_FOO\""#
+    ));
+    let mut b = h.bundle_private();
+    b.remove("/process/user");
+    create_fails(&h, &b).assert_error("process.user: is required");
+    let mut b = h.bundle_private();
+    b.set("/process/rlimits", json!(["RLIMIT_NOFILE"]));
+    let out = create_fails(&h, &b);
+    out.assert_error(
+        r#"process.rlimits[0]: invalid type: string \"RLIMIT_NOFILE\", expected an object"#,
+    );
+    let mut b = h.bundle_private();
+    b.set("/process/user/uid", json!(-1));
+    create_fails(&h, &b).assert_error(
+        "process.user.uid: invalid value: integer `-1`, expected an integer from 0 to 4294967295",
+    );
+}
+
+/// What the kernel refuses in the init is reported with the config entry it came from, not only
+/// the path the init acted on (`mount /dev/shm: invalid argument` alone does not say which of
+/// several entries, or which field, was wrong).
+#[test]
+fn kernel_errors_in_the_init_name_the_config_entry() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    let i = b.add_mount(
+        json!({"destination": "/bad", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=not-a-size"]}),
+    );
+    create_fails(&h, &b).assert_error(&format!(
+        "unable to start container process: mounts[{i}]: mount /bad: invalid argument"
+    ));
+
+    // A hard limit above fs.nr_open: setrlimit refuses it (EPERM), whatever our privileges.
+    let nr_open: u64 = host::read_trim(std::path::Path::new("/proc/sys/fs/nr_open"))
+        .parse()
+        .expect("fs.nr_open");
+    let mut b = h.bundle_private();
+    b.set(
+        "/process/rlimits",
+        json!([{"type": "RLIMIT_CORE", "hard": 0, "soft": 0},
+               {"type": "RLIMIT_NOFILE", "hard": nr_open + 1, "soft": 1024}]),
+    );
+    create_fails(&h, &b).assert_error("process.rlimits[1]: setrlimit RLIMIT_NOFILE");
+
+    // A namespace path that is not a namespace: setns refuses it (EINVAL).
+    let mut b = h.bundle_private();
+    b.push(
+        "/linux/namespaces",
+        json!({"type": "uts", "path": "/proc/self/cmdline"}),
+    );
+    let namespaces = b.config["linux"]["namespaces"]
+        .as_array()
+        .expect("namespaces")
+        .clone();
+    let k = namespaces.len() - 1;
+    // Replace the config's own uts entry (if any) by the joined one.
+    let kept: Vec<_> = namespaces
+        .into_iter()
+        .enumerate()
+        .filter(|(n, ns)| *n == k || ns["type"] != "uts")
+        .map(|(_, ns)| ns)
+        .collect();
+    let k = kept.len() - 1;
+    b.set("/linux/namespaces", json!(kept));
+    b.remove("/hostname");
+    create_fails(&h, &b).assert_error(&format!("linux.namespaces[{k}].path"));
+}
+
 #[test]
 fn relative_mount_destination_is_below_root() {
     // runtime-spec 1.2: a relative destination is relative to `/` (runc 1.1 warns and does so).

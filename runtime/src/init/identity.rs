@@ -13,6 +13,7 @@ fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
         step,
         errno: errno as i32,
         detail,
+        at: Fail::NOWHERE,
     }
 }
 
@@ -47,8 +48,9 @@ pub fn apply<'a>(
             Err(e) => return Err(fail(Step::Keyring, e, name.to_bytes())),
         }
     }
-    for (res, soft, hard, name) in &p.rlimits {
-        sys::setrlimit(*res, *soft, *hard).map_err(|e| fail(Step::Rlimit, e, name.as_bytes()))?;
+    for (i, (res, soft, hard, name)) in p.rlimits.iter().enumerate() {
+        sys::setrlimit(*res, *soft, *hard)
+            .map_err(|e| fail(Step::Rlimit, e, name.as_bytes()).at(i))?;
     }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it (as
     // runc), after the keyring (Docker's profile denies keyctl) and before the identity switch.

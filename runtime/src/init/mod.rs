@@ -21,6 +21,22 @@ pub struct Fail<'a> {
     pub errno: i32,
     /// Path or name.
     pub detail: &'a [u8],
+    /// Index of the plan entry it came from, in the list the step works through (`plan.mounts`,
+    /// `plan.devices`, …), or [`Fail::NOWHERE`]: the parent names the config field from it.
+    pub at: u16,
+}
+
+impl Fail<'_> {
+    /// No plan entry.
+    pub const NOWHERE: u16 = u16::MAX;
+
+    /// The same failure, from entry `i` of the step's list.
+    pub fn at(self, i: usize) -> Self {
+        Fail {
+            at: u16::try_from(i).unwrap_or(Fail::NOWHERE),
+            ..self
+        }
+    }
 }
 
 /// Exit code of an init that failed before exec.
@@ -50,14 +66,14 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::j
     ) {
         Ok(fifos) => fifos,
         Err(f) => {
-            chan.fail(f.step, f.errno, f.detail);
+            chan.fail(&f);
             sys::exit_now(SETUP_FAILED);
         }
     };
     let exe = match identity::find_executable(&plan.process) {
         Ok(exe) => exe,
         Err(f) => {
-            chan.fail(f.step, f.errno, f.detail);
+            chan.fail(&f);
             sys::exit_now(SETUP_FAILED);
         }
     };
@@ -67,14 +83,14 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::j
             match s.install() {
                 Ok(l) => listener = l,
                 Err(e) => {
-                    chan.fail(Step::Seccomp, e as i32, b"linux.seccomp");
+                    chan.fail(&fail(Step::Seccomp, e, b"linux.seccomp"));
                     sys::exit_now(SETUP_FAILED);
                 }
             }
         }
         if let Some(l) = listener.take() {
             if let Err(e) = crate::seccomp::notify::send_listener(sock.as_fd(), l.as_fd()) {
-                chan.fail(Step::Seccomp, e as i32, b"listener");
+                chan.fail(&fail(Step::Seccomp, e, b"listener"));
                 sys::exit_now(SETUP_FAILED);
             }
         }
@@ -149,6 +165,7 @@ fn fail(step: Step, errno: Errno, detail: &[u8]) -> Fail<'_> {
         step,
         errno: errno as i32,
         detail,
+        at: Fail::NOWHERE,
     }
 }
 
@@ -179,11 +196,10 @@ fn setup<'a>(
     // The LSM attribute files, opened while /proc is still the host's (see crate::lsm).
     let mut host_proc = crate::procfs::HostProc::default();
     let lsm_fds = plan.process.lsm.open(&mut host_proc)?;
-    for ns in &plan.join {
-        let fd = sys::open(&ns.path, libc::O_RDONLY, 0)
-            .map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
-        sys::setns(fd.as_fd(), ns.nstype)
-            .map_err(|e| fail(Step::JoinNamespace, e, ns.path.to_bytes()))?;
+    for (i, ns) in plan.join.iter().enumerate() {
+        let fail = |e| fail(Step::JoinNamespace, e, ns.path.to_bytes()).at(i);
+        let fd = sys::open(&ns.path, libc::O_RDONLY, 0).map_err(fail)?;
+        sys::setns(fd.as_fd(), ns.nstype).map_err(fail)?;
     }
     if plan.clone_flags & libc::CLONE_NEWNET as u64 != 0 {
         sys::loopback_up().map_err(|e| fail(Step::Loopback, e, b"lo"))?;
@@ -229,6 +245,7 @@ fn setup<'a>(
                 step: Step::CreateContainerHook,
                 errno: 0,
                 detail: &msg[..n],
+                at: Fail::NOWHERE,
             });
         }
     }

@@ -148,6 +148,7 @@ fn fail<'a>(step: Step, errno: Errno, detail: &'a CStr) -> Fail<'a> {
         step,
         errno: errno as i32,
         detail: detail.to_bytes(),
+        at: Fail::NOWHERE,
     }
 }
 
@@ -233,7 +234,7 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
 fn make_device<'a>(root: BorrowedFd<'_>, d: &'a DeviceOp) -> Result<(), Fail<'a>> {
     let mut name = [0u8; PATH_BUF];
     let (parent, leaf) =
-        open_parent(root, &d.path, &mut name).map_err(|e| fail(Step::MountTarget, e, &d.path))?;
+        open_parent(root, &d.path, &mut name).map_err(|e| fail(Step::Device, e, &d.path))?;
     match sys::mknodat(parent.as_fd(), leaf, d.mode, d.dev) {
         Ok(()) => {}
         Err(Errno::EEXIST) => return Ok(()),
@@ -282,13 +283,13 @@ pub fn prepare<'a>(
         if plan.cgroupns_at == Some(i) {
             super::enter_cgroupns(chan)?;
         }
-        do_mount(root.as_fd(), op)?;
+        do_mount(root.as_fd(), op).map_err(|f| f.at(i))?;
     }
     if plan.cgroupns_at == Some(plan.mounts.len()) {
         super::enter_cgroupns(chan)?;
     }
-    for d in &plan.devices {
-        make_device(root.as_fd(), d)?;
+    for (i, d) in plan.devices.iter().enumerate() {
+        make_device(root.as_fd(), d).map_err(|f| f.at(i))?;
     }
     if plan.dev_symlinks {
         let mut name = [0u8; PATH_BUF];
@@ -368,35 +369,33 @@ pub fn finish<'a>(plan: &'a Plan, root: BorrowedFd<'_>) -> Result<(), Fail<'a>> 
     if !plan.sysctl.is_empty() {
         let proc =
             crate::procfs::open_root(c"/proc").map_err(|e| fail(Step::Sysctl, e, c"/proc"))?;
-        for (path, value) in &plan.sysctl {
+        for (i, (path, value, _)) in plan.sysctl.iter().enumerate() {
             let fd = crate::procfs::open_at(proc.as_fd(), path, libc::O_WRONLY | libc::O_TRUNC)
-                .map_err(|e| fail(Step::Sysctl, e, path))?;
-            sys::write(fd.as_fd(), value.to_bytes()).map_err(|e| fail(Step::Sysctl, e, path))?;
+                .map_err(|e| fail(Step::Sysctl, e, path).at(i))?;
+            sys::write(fd.as_fd(), value.to_bytes())
+                .map_err(|e| fail(Step::Sysctl, e, path).at(i))?;
         }
     }
-    for path in &plan.readonly {
-        let Some(target) =
-            open_target(root, path).map_err(|e| fail(Step::ReadonlyPath, e, path))?
-        else {
+    for (i, path) in plan.readonly.iter().enumerate() {
+        let fail = |e| fail(Step::ReadonlyPath, e, path).at(i);
+        let Some(target) = open_target(root, path).map_err(fail)? else {
             continue;
         };
         let tree = sys::open_tree_fd(
             target.as_fd(),
             sys::OPEN_TREE_CLONE | libc::AT_RECURSIVE as libc::c_uint,
         )
-        .map_err(|e| fail(Step::ReadonlyPath, e, path))?;
-        sys::mount_setattr_fd(tree.as_fd(), true, sys::MOUNT_ATTR_RDONLY, 0)
-            .map_err(|e| fail(Step::ReadonlyPath, e, path))?;
-        sys::move_mount_fd(tree.as_fd(), target.as_fd())
-            .map_err(|e| fail(Step::ReadonlyPath, e, path))?;
+        .map_err(fail)?;
+        sys::mount_setattr_fd(tree.as_fd(), true, sys::MOUNT_ATTR_RDONLY, 0).map_err(fail)?;
+        sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(fail)?;
     }
     let mut null = None;
-    for path in &plan.masked {
-        let Some(target) = open_target(root, path).map_err(|e| fail(Step::MaskPath, e, path))?
-        else {
+    for (i, path) in plan.masked.iter().enumerate() {
+        let fail = |e| fail(Step::MaskPath, e, path).at(i);
+        let Some(target) = open_target(root, path).map_err(fail)? else {
             continue;
         };
-        let st = sys::fstat(target.as_fd()).map_err(|e| fail(Step::MaskPath, e, path))?;
+        let st = sys::fstat(target.as_fd()).map_err(fail)?;
         let mask = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             sys::fsopen(c"tmpfs").and_then(|ctx| {
                 sys::fsconfig_create(ctx.as_fd())?;
@@ -412,9 +411,8 @@ pub fn finish<'a>(plan: &'a Plan, root: BorrowedFd<'_>) -> Result<(), Fail<'a>> 
             null = Some(n);
             clone
         };
-        let mask = mask.map_err(|e| fail(Step::MaskPath, e, path))?;
-        sys::move_mount_fd(mask.as_fd(), target.as_fd())
-            .map_err(|e| fail(Step::MaskPath, e, path))?;
+        let mask = mask.map_err(fail)?;
+        sys::move_mount_fd(mask.as_fd(), target.as_fd()).map_err(fail)?;
     }
     if plan.root.readonly {
         sys::mount_setattr(libc::AT_FDCWD, c"/", 0, sys::MOUNT_ATTR_RDONLY, 0)

@@ -23,6 +23,8 @@ pub fn cstr(s: String, field: &str) -> Result<CString, SpecError> {
 /// An existing namespace to join with `setns` in the init.
 #[derive(Debug)]
 pub struct JoinNs {
+    /// The `linux.namespaces[]` entry it comes from.
+    pub origin: usize,
     /// `CLONE_NEW*` type.
     pub nstype: libc::c_int,
     /// Path of the namespace file (`/proc/<pid>/ns/net`).
@@ -78,8 +80,8 @@ pub struct Plan {
     pub hostname: Option<CString>,
     /// `domainname`.
     pub domainname: Option<CString>,
-    /// (`/proc/sys/...` path, value).
-    pub sysctl: Vec<(CString, CString)>,
+    /// (`/proc/sys/...` path, value, `linux.sysctl.<key>` for error messages).
+    pub sysctl: Vec<(CString, CString, String)>,
     /// The process.
     pub process: ProcessPlan,
     /// Host path of the exec fifo.
@@ -188,6 +190,7 @@ impl Plan {
                     join_pid = Some((p.clone(), field))
                 }
                 Some(p) => join.push(JoinNs {
+                    origin: i,
                     nstype: flag,
                     path: cstr(p.to_string_lossy().into_owned(), &field)?,
                 }),
@@ -237,7 +240,8 @@ impl Plan {
             for k in keys {
                 let field = format!("linux.sysctl.{k}");
                 let path = format!("/proc/sys/{}", k.replace('.', "/"));
-                sysctl.push((cstr(path, &field)?, cstr(map[k].clone(), &field)?));
+                let (path, value) = (cstr(path, &field)?, cstr(map[k].clone(), &field)?);
+                sysctl.push((path, value, field));
             }
         }
         let process = spec

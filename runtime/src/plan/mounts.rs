@@ -38,6 +38,8 @@ pub enum MountKind {
 /// One operation on the container's mount table, executed in order by the init.
 #[derive(Debug)]
 pub struct MountOp {
+    /// The `mounts[]` entry it comes from (error messages name it).
+    pub origin: usize,
     /// Absolute destination inside the container.
     pub dest: CString,
     /// What to mount.
@@ -59,6 +61,8 @@ pub struct MountOp {
 /// A device node to create (or bind from the host when mknod is not permitted).
 #[derive(Debug)]
 pub struct DeviceOp {
+    /// The `linux.devices[]` entry it comes from (`None`: a default device).
+    pub origin: Option<usize>,
     /// Absolute path inside the container (`/dev/null`).
     pub path: CString,
     /// `S_IFCHR`, `S_IFBLK` or `S_IFIFO` ored with the permission bits.
@@ -233,6 +237,7 @@ fn plan_mount(
             SpecError::field(format!("{field}.source"), format!("{}: {e}", src.display()))
         })?;
         ops.push(MountOp {
+            origin: i,
             dest,
             kind: MountKind::Bind {
                 source: cstr(
@@ -268,6 +273,7 @@ fn plan_mount(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| typ.clone());
     ops.push(MountOp {
+        origin: i,
         dest,
         kind: MountKind::Fs {
             fstype: cstr(typ, &format!("{field}.type"))?,
@@ -315,6 +321,7 @@ fn plan_cgroup_mount(
             }
         };
         ops.push(MountOp {
+            origin: i,
             dest: c(dest.to_string())?,
             kind,
             flags: base_flags,
@@ -328,6 +335,7 @@ fn plan_cgroup_mount(
     }
     let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     ops.push(MountOp {
+        origin: i,
         dest: c(dest.to_string())?,
         kind: MountKind::Fs {
             fstype: c("tmpfs".into())?,
@@ -373,6 +381,7 @@ fn plan_cgroup_mount(
             _ => None,
         };
         ops.push(MountOp {
+            origin: i,
             dest: c(sub)?,
             kind,
             flags: sub_flags,
@@ -386,6 +395,7 @@ fn plan_cgroup_mount(
         if h.controllers.contains(',') && !h.controllers.starts_with("name=") {
             for single in h.controllers.split(',') {
                 ops.push(MountOp {
+                    origin: i,
                     dest: c(format!("{}/{single}", dest.trim_end_matches('/')))?,
                     kind: MountKind::Symlink {
                         target: c(h.name().to_string())?,
@@ -402,6 +412,7 @@ fn plan_cgroup_mount(
     }
     if base_flags & libc::MS_RDONLY != 0 {
         ops.push(MountOp {
+            origin: i,
             dest: c(dest.to_string())?,
             kind: MountKind::RemountRo,
             flags: 0,
@@ -444,6 +455,7 @@ pub fn plan_devices(spec: &Spec) -> Result<Vec<DeviceOp>, SpecError> {
         ("urandom", 9),
     ] {
         out.push(DeviceOp {
+            origin: None,
             path: cstr(format!("/dev/{name}"), "linux.devices")?,
             mode: libc::S_IFCHR | 0o666,
             dev: makedev(1, minor),
@@ -452,6 +464,7 @@ pub fn plan_devices(spec: &Spec) -> Result<Vec<DeviceOp>, SpecError> {
         });
     }
     out.push(DeviceOp {
+        origin: None,
         path: cstr("/dev/tty".into(), "linux.devices")?,
         mode: libc::S_IFCHR | 0o666,
         dev: makedev(5, 0),
@@ -474,6 +487,7 @@ pub fn plan_devices(spec: &Spec) -> Result<Vec<DeviceOp>, SpecError> {
         };
         let perm = d.file_mode().unwrap_or(0o666) & 0o7777;
         let op = DeviceOp {
+            origin: Some(i),
             path: cstr(
                 d.path().to_string_lossy().into_owned(),
                 &format!("{field}.path"),
@@ -549,6 +563,7 @@ mod tests {
     #[test]
     fn mount_label_goes_on_new_filesystems_but_proc_sysfs_cgroup_and_binds() {
         let op = |fstype: Option<&str>, data: Option<&str>| MountOp {
+            origin: 0,
             dest: c"/x".into(),
             kind: match fstype {
                 Some(t) => MountKind::Fs {

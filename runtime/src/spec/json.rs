@@ -1,0 +1,106 @@
+//! ① JSON documents the user writes (config.json, `exec --process`, `update --resources`) parsed
+//! with the JSON path of a bad field, and the parser's message put in the config's own terms:
+//! the field that is missing is named as a path, and no Rust type or crate-internal wording
+//! (`struct PosixRlimit`, `no variant for CAP_FOO (converted to FOO)`) reaches the user.
+use serde::de::DeserializeOwned;
+
+/// Parse `text`; on failure, the JSON path of the bad field (`.` for the document itself) and
+/// what is wrong with it.
+pub(crate) fn parse<T: DeserializeOwned>(text: &[u8]) -> Result<T, (String, String)> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        // serde_json appends " at line L column C"; keep it, it helps with malformed JSON.
+        explain(field, e.into_inner().to_string())
+    })
+}
+
+/// Rewrite a serde message about `field` into the config's terms.
+fn explain(field: String, message: String) -> (String, String) {
+    // "missing field `uid` at line 1 column 9" → field `process.user.uid`, "is required ...".
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some((name, tail)) = rest.split_once('`') {
+            let field = if field == "." {
+                name.to_string()
+            } else {
+                format!("{field}.{name}")
+            };
+            return (field, format!("is required{tail}"));
+        }
+    }
+    // oci-spec's capability parser: "no variant for CAP_FOO (converted to FOO)" (runc says
+    // `unknown capability "CAP_FOO"`).
+    if let Some(rest) = message.strip_prefix("no variant for ") {
+        if let Some((name, tail)) = rest.split_once(" (converted to ") {
+            let tail = tail.split_once(')').map(|t| t.1).unwrap_or("");
+            return (field, format!("unknown capability {name:?}{tail}"));
+        }
+    }
+    (field, plain_types(&message))
+}
+
+/// `expected struct LinuxNamespace` → `expected an object`; Rust integer types in words.
+fn plain_types(message: &str) -> String {
+    let mut out = message.to_string();
+    if let Some(i) = out.find("expected struct ") {
+        let end = out[i + 16..]
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .map_or(out.len(), |e| i + 16 + e);
+        out.replace_range(i..end, "expected an object");
+    }
+    for (ty, words) in [
+        ("u8", "an integer from 0 to 255"),
+        ("u16", "an integer from 0 to 65535"),
+        ("u32", "an integer from 0 to 4294967295"),
+        ("u64", "a non-negative integer"),
+        ("i32", "a 32-bit integer"),
+        ("i64", "an integer"),
+    ] {
+        for end in [" at ", ""] {
+            let pat = format!("expected {ty}{end}");
+            if out.contains(&pat) && (!end.is_empty() || out.ends_with(&pat)) {
+                out = out.replacen(&pat, &format!("expected {words}{end}"), 1);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err<T: DeserializeOwned + std::fmt::Debug>(text: &str) -> (String, String) {
+        parse::<T>(text.as_bytes()).expect_err(text)
+    }
+
+    #[test]
+    fn messages_use_the_configs_terms() {
+        use oci_spec::runtime::{LinuxCapabilities, Process, Spec};
+        let (f, m) = err::<Process>(r#"{"cwd": "/"}"#);
+        assert_eq!(f, "user");
+        assert!(m.starts_with("is required at line 1"), "{m}");
+        let (f, m) = err::<Spec>(r#"{"ociVersion":"1.0.0","process":{"cwd":"/"}}"#);
+        assert_eq!((f.as_str(), &m[..11]), ("process.user", "is required"));
+        let (f, m) = err::<LinuxCapabilities>(r#"{"bounding":["CAP_CHOWN","CAP_FOO"]}"#);
+        assert_eq!(f, "bounding[1]");
+        assert!(
+            m.starts_with(r#"unknown capability "CAP_FOO" at line"#),
+            "{m}"
+        );
+        let (f, m) = err::<Process>(r#"{"cwd":"/","user":{"uid":0,"gid":0},"rlimits":["x"]}"#);
+        assert_eq!(f, "rlimits[0]");
+        assert!(m.contains("expected an object at line"), "{m}");
+        let (_, m) = err::<Process>(r#"{"cwd":"/","user":{"uid":-1,"gid":0}}"#);
+        assert!(
+            m.contains("expected an integer from 0 to 4294967295 at"),
+            "{m}"
+        );
+        for (_, m) in [
+            err::<Process>(r#"{"cwd":"/","user":{"uid":"x","gid":0}}"#),
+            err::<Spec>(r#"{"ociVersion":"1.0.0","linux":{"namespaces":["pid"]}}"#),
+        ] {
+            assert!(!m.contains("struct") && !m.contains("u32"), "{m}");
+        }
+    }
+}
