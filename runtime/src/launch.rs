@@ -51,6 +51,10 @@ pub enum LaunchError {
     /// The container's `/dev/null` is not the null device, so masking would bind something else.
     #[error("unable to start container process: linux.maskedPaths: /dev/null in the container is not the null device (character device 1:3): refusing to mask with it")]
     NotNullDevice,
+    /// The image's `/dev/console` is neither a regular file nor a character device (a symlink,
+    /// say): the pty is never bound through it (CVE-2025-52565 class).
+    #[error("unable to start container process: process.terminal: /dev/console in the container is not a regular file or character device: refusing to bind the pty onto it")]
+    BadConsoleTarget,
     /// `args[0]` is not in the container.
     #[error("unable to start container process: exec: {arg0:?}: {reason}")]
     Exec {
@@ -423,6 +427,9 @@ pub(crate) fn init_error(
     }
     if step == Step::NotNullDevice {
         return LaunchError::NotNullDevice;
+    }
+    if step == Step::Console && errno == sys::WRONG_OBJECT as i32 && detail == "/dev/console" {
+        return LaunchError::BadConsoleTarget;
     }
     if step == Step::CwdOutsideRoot {
         return LaunchError::CwdOutsideRoot { cwd: detail };

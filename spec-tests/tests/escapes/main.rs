@@ -10,6 +10,9 @@
 //! - `/proc/sys`, `/proc/sysrq-trigger` and `/sys` read-only with the default spec.
 #![allow(clippy::unwrap_used)]
 
+mod identity;
+mod races;
+
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
