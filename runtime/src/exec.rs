@@ -503,12 +503,6 @@ fn setup<'a>(
 pub fn process_from_file(path: &Path) -> Result<Process> {
     let text = fs::read(path).map_err(sys_err("read", path))?;
     let de = &mut serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        Error::Spec(crate::spec::SpecError::Parse {
-            path: path.to_path_buf(),
-            field,
-            message: e.into_inner().to_string(),
-        })
-    })
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| Error::Spec(crate::spec::SpecError::parse(path, e)))
 }

@@ -2,7 +2,7 @@
 //! on the live cgroup), `ps` (the cgroup's pids), `events` (statistics and OOM kills).
 use crate::cgroups::stats::Stats;
 use crate::cgroups::{Cgroup, OomWatch};
-use crate::error::{Error, Result};
+use crate::error::{escape_controls, Error, Result};
 use crate::state::Status;
 use crate::Container;
 use oci_spec::runtime::LinuxResources;
@@ -12,11 +12,12 @@ pub fn parse_resources(json: &[u8]) -> Result<LinuxResources> {
     let de = &mut serde_json::Deserializer::from_slice(json);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        Error::Usage(if path == "." {
+        // Keys and bad values are quoted in the message: control characters escaped, one line.
+        Error::Usage(escape_controls(&if path == "." {
             format!("invalid resources: {}", e.inner())
         } else {
             format!("invalid resources: {path}: {}", e.inner())
-        })
+        }))
     })
 }
 
@@ -94,6 +95,19 @@ mod tests {
         assert!(
             e.as_deref().is_some_and(|e| e.contains("memory.limit")),
             "{e:?}"
+        );
+    }
+
+    /// Fuzzing: a key or value quoted in the error must not split it over lines.
+    #[test]
+    fn resources_json_error_quoting_a_newline_is_one_line() {
+        let e = parse_resources(br#"{"unified":{"a\nb":1}}"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("invalid resources: unified.a\\nb: invalid type"),
+            "{e}"
         );
     }
 }

@@ -5,6 +5,8 @@ use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{Linux, LinuxNamespaceType, Spec};
 
+use crate::error::escape_controls;
+
 mod sysctl;
 
 /// A bundle or config.json problem.
@@ -47,11 +49,27 @@ pub enum SpecError {
 }
 
 impl SpecError {
-    /// A [`SpecError::Field`] for `field`.
+    /// A [`SpecError::Field`] for `field` (control characters escaped: the error is one line).
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> SpecError {
         SpecError::Field {
-            field: field.into(),
-            message: message.into(),
+            field: escape_controls(&field.into()),
+            message: escape_controls(&message.into()),
+        }
+    }
+
+    /// A [`SpecError::Parse`] of the JSON file at `path`: the field path and serde's message with
+    /// control characters escaped, since both may quote the input (keys, bad values).
+    pub(crate) fn parse(
+        path: &Path,
+        e: serde_path_to_error::Error<serde_json::Error>,
+    ) -> SpecError {
+        let field = escape_controls(&e.path().to_string());
+        let inner = e.into_inner();
+        // serde_json appends " at line L column C"; keep it, it helps with malformed JSON.
+        SpecError::Parse {
+            path: path.to_path_buf(),
+            field,
+            message: escape_controls(&inner.to_string()),
         }
     }
 }
@@ -59,16 +77,7 @@ impl SpecError {
 /// Parse config.json text, naming the JSON path of a bad field.
 pub fn parse(path: &Path, text: &[u8]) -> Result<Spec, SpecError> {
     let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        // serde_json appends " at line L column C"; keep it, it helps with malformed JSON.
-        SpecError::Parse {
-            path: path.to_path_buf(),
-            field,
-            message: inner.to_string(),
-        }
-    })
+    serde_path_to_error::deserialize(de).map_err(|e| SpecError::parse(path, e))
 }
 
 /// The runtime-spec versions accepted: 1.0.0 through 1.3.x.
@@ -459,6 +468,31 @@ pub fn validate_id(id: &str) -> Result<(), crate::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing (fuzz/regressions/config/rlimit-type-newline.json): serde quotes a bad enum value and
+    /// the path quotes map keys verbatim; a newline in either must not split the error.
+    #[test]
+    fn parse_error_quoting_a_newline_is_one_line() {
+        let bad_value =
+            br#"{"ociVersion":"1.0.2","process":{"rlimits":[{"type":"R\n","hard":1,"soft":1}]}}"#;
+        let e = parse(Path::new("config.json"), bad_value)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config.json: process.rlimits[0].type: unknown variant `R\\n`"),
+            "{e}"
+        );
+        let bad_key = br#"{"ociVersion":"1.0.2","annotations":{"a\nb":1}}"#;
+        let e = parse(Path::new("config.json"), bad_key)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config.json: annotations.a\\nb: invalid type"),
+            "{e}"
+        );
+        let e = SpecError::field("linux.sysctl.a\nb", "bad\r").to_string();
+        assert_eq!(e, "config.json: linux.sysctl.a\\nb: bad\\r");
+    }
 
     fn spec_of(json: &str) -> Result<Spec, SpecError> {
         parse(Path::new("config.json"), json.as_bytes())
