@@ -40,6 +40,9 @@ mod error;
 pub mod exe;
 mod exec;
 pub mod features;
+/// Entry points for the fuzz targets and their seed tests; not API.
+#[doc(hidden)]
+pub mod fuzz;
 mod hooks;
 mod init;
 mod join;

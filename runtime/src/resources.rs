@@ -94,4 +94,17 @@ mod tests {
             "{e:?}"
         );
     }
+
+    /// Fuzzing: a key or value quoted in the error must not split it over lines.
+    #[test]
+    fn resources_json_error_quoting_a_newline_is_one_line() {
+        let e = parse_resources(br#"{"unified":{"a\nb":1}}"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("invalid resources: unified.a\\nb: invalid type"),
+            "{e}"
+        );
+    }
 }

@@ -5,6 +5,8 @@ use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{Linux, LinuxNamespaceType, Spec};
 
+use crate::error::escape_controls;
+
 pub(crate) mod json;
 mod sysctl;
 
@@ -48,11 +50,11 @@ pub enum SpecError {
 }
 
 impl SpecError {
-    /// A [`SpecError::Field`] for `field`.
+    /// A [`SpecError::Field`] for `field` (control characters escaped: the error is one line).
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> SpecError {
         SpecError::Field {
-            field: field.into(),
-            message: message.into(),
+            field: escape_controls(&field.into()),
+            message: escape_controls(&message.into()),
         }
     }
 }
@@ -454,6 +456,31 @@ pub fn validate_id(id: &str) -> Result<(), crate::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing (fuzz/regressions/config/rlimit-type-newline.json): serde quotes a bad enum value and
+    /// the path quotes map keys verbatim; a newline in either must not split the error.
+    #[test]
+    fn parse_error_quoting_a_newline_is_one_line() {
+        let bad_value =
+            br#"{"ociVersion":"1.0.2","process":{"rlimits":[{"type":"R\n","hard":1,"soft":1}]}}"#;
+        let e = parse(Path::new("config.json"), bad_value)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config.json: process.rlimits[0].type: unknown variant `R\\n`"),
+            "{e}"
+        );
+        let bad_key = br#"{"ociVersion":"1.0.2","annotations":{"a\nb":1}}"#;
+        let e = parse(Path::new("config.json"), bad_key)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config.json: annotations.a\\nb: invalid type"),
+            "{e}"
+        );
+        let e = SpecError::field("linux.sysctl.a\nb", "bad\r").to_string();
+        assert_eq!(e, "config.json: linux.sysctl.a\\nb: bad\\r");
+    }
 
     fn spec_of(json: &str) -> Result<Spec, SpecError> {
         parse(Path::new("config.json"), json.as_bytes())

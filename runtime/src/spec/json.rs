@@ -4,14 +4,18 @@
 //! (`struct PosixRlimit`, `no variant for CAP_FOO (converted to FOO)`) reaches the user.
 use serde::de::DeserializeOwned;
 
+use crate::error::escape_controls;
+
 /// Parse `text`; on failure, the JSON path of the bad field (`.` for the document itself) and
 /// what is wrong with it.
 pub(crate) fn parse<T: DeserializeOwned>(text: &[u8]) -> Result<T, (String, String)> {
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        // serde_json appends " at line L column C"; keep it, it helps with malformed JSON.
-        explain(field, e.into_inner().to_string())
+        // Keys and bad values are quoted as written: escape control characters, so that the
+        // error stays one line. serde_json appends " at line L column C"; keep it, it helps
+        // with malformed JSON.
+        let field = escape_controls(&e.path().to_string());
+        explain(field, escape_controls(&e.into_inner().to_string()))
     })
 }
 

@@ -274,7 +274,9 @@ mod tests {
             let l = with(ALL_NEW, serde_json::json!({key: "1"}));
             let e = err(&l, false);
             assert!(e.contains("invalid sysctl key"), "{key:?}: {e}");
-            assert!(e.contains(&format!("linux.sysctl.{key}:")), "{key:?}: {e}");
+            // Control characters in the field are escaped (`\0` as `\u{0}`): the error is one line.
+            let field = crate::error::escape_controls(&format!("linux.sysctl.{key}:"));
+            assert!(e.contains(&field), "{key:?}: {e}");
         }
     }
 

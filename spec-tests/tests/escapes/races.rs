@@ -130,7 +130,10 @@ fn cve_2024_21626_cwd_swapped_during_create() {
     }
     let flips = flipper.stop();
     eprintln!("cwd race: {started} of {ROUNDS} containers started, {flips} flips");
-    assert!(flips > ROUNDS as u64, "the flipper hardly ran ({flips} flips)");
+    assert!(
+        flips > ROUNDS as u64,
+        "the flipper hardly ran ({flips} flips)"
+    );
 }
 
 /// `mounts[]`: the volume at `/vol`, then a tmpfs at `/vol/x` while `x` is swapped with a symlink
@@ -146,9 +149,15 @@ fn cve_2021_30465_mount_destination_swapped_during_create() {
     let outside = h.tempdir("outside");
     let mut b = h.bundle();
     with_volume(&mut b, &vol);
-    b.add_mount(json!({"destination": "/vol/x", "type": "tmpfs", "source": "tmpfs",
-        "options": ["size=1232k"]}));
-    b.args(&["sh", "-c", "grep -c 'size=1232k' /proc/self/mountinfo; true"]);
+    b.add_mount(
+        json!({"destination": "/vol/x", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=1232k"]}),
+    );
+    b.args(&[
+        "sh",
+        "-c",
+        "grep -c 'size=1232k' /proc/self/mountinfo; true",
+    ]);
     let flipper = Flipper::start(
         vol.join("x"),
         vec![
@@ -174,7 +183,10 @@ fn cve_2021_30465_mount_destination_swapped_during_create() {
     }
     let flips = flipper.stop();
     eprintln!("mount race: {started} started, {refused} refused, {flips} flips");
-    assert!(started > 0, "no container started: the test checked nothing");
+    assert!(
+        started > 0,
+        "no container started: the test checked nothing"
+    );
     assert!(
         fs::read_dir(&outside).unwrap().next().is_none(),
         "something was written outside the container"
