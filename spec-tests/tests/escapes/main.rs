@@ -7,7 +7,11 @@
 //! - CVE-2021-30465 / CVE-2019-16884 / CVE-2019-19921: mount destinations and `/proc` replaced by symlinks
 //!   or bind mounts from the image;
 //! - CVE-2023-27561: `maskedPaths` through symlinks;
-//! - `/proc/sys`, `/proc/sysrq-trigger` and `/sys` read-only with the default spec.
+//! - CVE-2025-31133 (the image's `/dev/null` for masks), CVE-2025-52881 (`/proc` writes redirected);
+//! - `/proc/sys`, `/proc/sysrq-trigger` and `/sys` read-only with the default spec;
+//! - races a second container runs during `create` ([`races`]: CVE-2024-21626's cwd swap,
+//!   CVE-2021-30465's mount destination swap), and what the process holds ([`identity`]:
+//!   CVE-2022-29162's inheritable capabilities, CVE-2025-52565's `/dev/console`).
 #![allow(clippy::unwrap_used)]
 
 mod identity;

@@ -117,9 +117,9 @@ fn cve_2024_21626_cwd_swapped_during_create() {
     with_volume(&mut b, &vol);
     b.set("/process/cwd", json!("/vol/w"));
     b.args(&["sh", "-c", WHERE_IS_CWD]);
-    let mut targets: Vec<String> = (3..=12).map(|fd| format!("/proc/self/fd/{fd}")).collect();
+    let mut targets: Vec<String> = (3..=24).map(|fd| format!("/proc/self/fd/{fd}")).collect();
     targets.push("../../../../../../../..".into());
-    let flipper = Flipper::start(vol.join("w"), targets, false);
+    let flipper = Flipper::start(vol.join("w"), targets, true);
     let mut started = 0;
     for round in 0..ROUNDS {
         let out = h.run(&b);
