@@ -265,10 +265,15 @@ pub fn send_joined(sock: BorrowedFd<'_>) -> Result<(), Errno> {
 
 /// Wait until the parent has put us in the cgroup (init side).
 pub fn wait_joined(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    wait_for(sock, b'J')
+}
+
+/// Read one message, which must be the one-byte `tag` (EOF or anything else: an error).
+fn wait_for(sock: BorrowedFd<'_>, tag: u8) -> Result<(), Errno> {
     let mut b = [0u8; 1];
     loop {
         match sys::read(sock, &mut b) {
-            Ok(1) if b[0] == b'J' => return Ok(()),
+            Ok(1) if b[0] == tag => return Ok(()),
             Ok(_) => return Err(Errno::EPROTO),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
@@ -365,15 +370,7 @@ pub fn send_saved(sock: BorrowedFd<'_>) -> Result<(), Errno> {
 
 /// Wait for [`send_saved`] (init side). Anything else, or the parent's death, is an error.
 pub fn wait_saved(sock: BorrowedFd<'_>) -> Result<(), Errno> {
-    let mut b = [0u8; 1];
-    loop {
-        match sys::read(sock, &mut b) {
-            Ok(1) if b[0] == b'S' => return Ok(()),
-            Ok(_) => return Err(Errno::EPROTO),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    wait_for(sock, b'S')
 }
 
 /// Send `Ready` (init side), with the init's trace instants when tracing.

@@ -70,14 +70,7 @@ fn cve_2025_52565_dev_console_symlink_in_the_image_is_not_followed() {
     let mut b = h.bundle_private();
     let root = b.rootfs().to_path_buf();
     // The image's own /dev (no tmpfs there), with /dev/console a symlink to a procfs file.
-    let mounts: Vec<serde_json::Value> = b.config["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["destination"] != "/dev")
-        .cloned()
-        .collect();
-    b.set("/mounts", json!(mounts));
+    super::images_own_dev(&mut b, |dest| dest == "/dev");
     fs::create_dir_all(root.join("dev/pts")).unwrap();
     let _ = fs::remove_file(root.join("dev/console"));
     symlink("/proc/sys/kernel/core_pattern", root.join("dev/console")).unwrap();

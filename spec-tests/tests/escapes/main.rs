@@ -697,6 +697,19 @@ fn masked_path_symlinks_do_not_reach_host_or_unmask() {
 // ---------------------------------------------------------------------------------------------------------
 // CVE-2025-31133: masking with the image's `/dev/null`
 
+/// Drop the config's mounts whose destination `drop` picks (the `/dev` tmpfs, say), so that the
+/// image's own files are what the runtime finds there.
+pub(crate) fn images_own_dev(b: &mut spec_tests::Bundle, drop: impl Fn(&str) -> bool) {
+    let mounts: Vec<serde_json::Value> = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !drop(m["destination"].as_str().unwrap_or("")))
+        .cloned()
+        .collect();
+    b.set("/mounts", json!(mounts));
+}
+
 /// With no `/dev` tmpfs in the config, the image's `/dev/null` is a symlink to a host-global procfs file
 /// (`/proc/sys/kernel/core_pattern`). Masking binds "the null device" over `/proc/keys` and friends: it must
 /// be the real one (character device 1:3), never what the image's path leads to (runc 1.2.8 checks it).
@@ -706,14 +719,7 @@ fn cve_2025_31133_masks_never_use_the_images_dev_null() {
     let h = harness!();
     let mut b = h.bundle_private();
     let root = b.rootfs().to_path_buf();
-    let mounts: Vec<serde_json::Value> = b.config["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| !m["destination"].as_str().unwrap_or("").starts_with("/dev"))
-        .cloned()
-        .collect();
-    b.set("/mounts", json!(mounts));
+    images_own_dev(&mut b, |dest| dest.starts_with("/dev"));
     b.set("/linux/readonlyPaths", json!([]));
     b.set("/root/readonly", json!(false));
     let null = root.join("dev/null");
