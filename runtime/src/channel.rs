@@ -103,6 +103,8 @@ pub enum Step {
     CwdOutsideRoot,
     /// The container's `/dev/null`, which masking binds, is not the null device.
     NotNullDevice,
+    /// A mount destination the image's symlinks lead onto procfs.
+    MountIntoProc,
     /// Looking up `args[0]`.
     Exec,
     /// Closing the fds the container process must not inherit.
@@ -128,7 +130,7 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 44] = [
+    const ALL: [Step; 45] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -163,6 +165,7 @@ impl Step {
         Step::Cwd,
         Step::CwdOutsideRoot,
         Step::NotNullDevice,
+        Step::MountIntoProc,
         Step::Exec,
         Step::Fds,
         Step::Loopback,
@@ -220,6 +223,7 @@ impl Step {
             Step::Cwd => "chdir to cwd",
             Step::CwdOutsideRoot => "check cwd",
             Step::NotNullDevice => "check /dev/null",
+            Step::MountIntoProc => "check mount destination",
             Step::Exec => "exec",
             Step::Fds => "close fds",
             Step::Loopback => "bring up loopback",

@@ -55,6 +55,14 @@ pub enum LaunchError {
     /// say): the pty is never bound through it (CVE-2025-52565 class).
     #[error("unable to start container process: process.terminal: /dev/console in the container is not a regular file or character device: refusing to bind the pty onto it")]
     BadConsoleTarget,
+    /// A mount destination that the image's symlinks lead onto procfs (CVE-2023-27561 class).
+    #[error("unable to start container process: {}mount destination {dest}: leads into /proc through a symlink in the image: only procfs may be mounted there", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    MountIntoProc {
+        /// The `mounts[]` entry.
+        field: Option<String>,
+        /// The destination as configured.
+        dest: String,
+    },
     /// `args[0]` is not in the container.
     #[error("unable to start container process: exec: {arg0:?}: {reason}")]
     Exec {
@@ -342,6 +350,7 @@ pub(crate) fn origin(plan: &Plan, step: Step, at: u16) -> Option<String> {
         | Step::MountTarget
         | Step::MountAttr
         | Step::MountPropagation
+        | Step::MountIntoProc
         | Step::DevSymlink => plan.mounts.get(i).map(|m| format!("mounts[{}]", m.origin)),
         Step::Device => plan
             .devices
@@ -427,6 +436,12 @@ pub(crate) fn init_error(
     }
     if step == Step::NotNullDevice {
         return LaunchError::NotNullDevice;
+    }
+    if step == Step::MountIntoProc {
+        return LaunchError::MountIntoProc {
+            field,
+            dest: detail,
+        };
     }
     if step == Step::Console && errno == sys::WRONG_OBJECT as i32 && detail == "/dev/console" {
         return LaunchError::BadConsoleTarget;

@@ -18,6 +18,11 @@ const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 /// The inode number of a procfs instance's root directory.
 const PROC_ROOT_INO: u64 = 1;
 
+/// Is `fd` on a procfs instance? (An error answers yes: the caller refuses then.)
+pub(crate) fn is_procfs(fd: BorrowedFd<'_>) -> bool {
+    sys::fstatfs_type(fd).map_or(true, |t| t == PROC_SUPER_MAGIC)
+}
+
 /// Open `path` (`/proc`, as this process sees it) as the root of a procfs instance, or fail with
 /// [`sys::WRONG_OBJECT`] when it is anything else (a symlink, a bind of a procfs subdirectory, another
 /// filesystem).

@@ -120,6 +120,30 @@ fn missing_rootfs() {
     create_fails(&h, &b).assert_error(missing.to_str().expect("UTF-8"));
 }
 
+/// As runc: `root.path` names the directory itself; a path that is, or goes through, a symlink
+/// is refused naming the field. A bundle directory reached through a symlink is fine (only the
+/// path from it on counts, as runc resolves its cwd).
+#[test]
+fn root_path_through_a_symlink() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    let link = b.dir.join("rootfs-link");
+    std::os::unix::fs::symlink("rootfs", &link).expect("symlink");
+    b.set("/root/path", json!("rootfs-link"));
+    create_fails(&h, &b).assert_error("root.path: ");
+    let out = create_fails(&h, &b);
+    assert!(out.stderr.contains("symlink"), "{out}");
+    // The same directory by its own name works, also from a symlinked bundle directory.
+    b.set("/root/path", json!("rootfs"));
+    b.args(&["true"]);
+    b.write();
+    let alias = h.base().join("bundle-alias");
+    std::os::unix::fs::symlink(&b.dir, &alias).expect("symlink");
+    let id = h.id();
+    let out = h.cmd(&["run", "--bundle", alias.to_str().expect("UTF-8"), &id]);
+    out.ok();
+}
+
 #[test]
 fn hostname_without_a_uts_namespace() {
     let h = harness!();

@@ -6,7 +6,9 @@
 //! and the profile's deny rules hold while the rest is allowed; `exec` inherits the container's
 //! profile, `exec --apparmor` replaces it, and both are enforced; a profile that is not loaded
 //! fails `create` (and `exec --apparmor`) naming `process.apparmorProfile` and the profile, and
-//! leaves nothing behind. Each check prints `CHECK <name> ok|FAIL: <why>` on the serial console.
+//! leaves nothing behind; and (CVE-2019-16884) a bind mount over `/proc` with fake attribute files
+//! is refused and never receives the profile write (escapes.rs checks the same refusal, and the
+//! symlink route of CVE-2023-27561, on any host). Each check prints `CHECK <name> ok|FAIL: <why>` on the serial console.
 //!
 //! A profile on a host without AppArmor: runc does not check, its write of `exec <profile>` to the
 //! exec attribute fails (EINVAL) and the container does not start; sangja refuses it while planning,
@@ -107,6 +109,22 @@ else
   has not-loaded-says-why /tmp/c3.err "no such profile is loaded"
 fi
 [ ! -e /run/sangja/c3 ] && [ ! -e $CG/sangja/c3 ] && ok not-loaded-leaves-nothing || fail not-loaded-leaves-nothing "$(ls /run/sangja $CG/sangja)"
+# 4. CVE-2019-16884: a volume over /proc (here a bind of a directory with fake attr files) is
+#    refused, as runc refuses it, and the profile write never lands in the fake files.
+mkdir -p /fakeproc/self/attr/apparmor
+: > /fakeproc/self/attr/apparmor/exec
+: > /fakeproc/self/attr/exec
+if $S run -b /bundles/fakeproc c4 >/tmp/c4.out 2>/tmp/c4.err; then
+  fail cve-2019-16884-refused "ran: $(cat /tmp/c4.out)"
+else
+  has cve-2019-16884-refused /tmp/c4.err 'mounts\[[0-9]*\].destination: .*/proc must be procfs'
+fi
+if [ -s /fakeproc/self/attr/apparmor/exec ] || [ -s /fakeproc/self/attr/exec ]; then
+  fail cve-2019-16884-fake-untouched "$(cat /fakeproc/self/attr/apparmor/exec /fakeproc/self/attr/exec)"
+else
+  ok cve-2019-16884-fake-untouched
+fi
+$S delete --force c4 2>/dev/null
 left=$(find $CG/sangja -mindepth 1 -type d 2>/dev/null; ls /run/sangja)
 [ -z "$left" ] && ok nothing-left || fail nothing-left "$left"
 "#;
@@ -133,10 +151,23 @@ const CHECKS: &[&str] = &[
     "not-loaded-names-field",
     "not-loaded-says-why",
     "not-loaded-leaves-nothing",
+    "cve-2019-16884-refused",
+    "cve-2019-16884-fake-untouched",
     "nothing-left",
 ];
 
 fn bundle(i: &mut Initramfs, name: &str, profile: &str, args: &[&str]) {
+    bundle_with(i, name, profile, args, &[]);
+}
+
+/// [`bundle`] with `extra` mounts after the config's own.
+fn bundle_with(
+    i: &mut Initramfs,
+    name: &str,
+    profile: &str,
+    args: &[&str],
+    extra: &[serde_json::Value],
+) {
     let mut c = vm::guest_config(args);
     set_pointer(&mut c, "/process/apparmorProfile", json!(profile));
     // A writable /tmp for the deny rule.
@@ -144,6 +175,7 @@ fn bundle(i: &mut Initramfs, name: &str, profile: &str, args: &[&str]) {
     mounts.push(
         json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}),
     );
+    mounts.extend_from_slice(extra);
     set_pointer(&mut c, "/mounts", json!(mounts));
     i.file(
         &format!("/payload/bundles/{name}/config.json"),
@@ -168,6 +200,22 @@ fn initramfs(sangja: &Path) -> Initramfs {
     bundle(&mut i, "probe", "sangja-test", &probe);
     bundle(&mut i, "sleep", "sangja-test", &["sleep", "100"]);
     bundle(&mut i, "nope", "sangja-nope", &["true"]);
+    // A bind over /proc (the container's volume, in the attack) and the real procfs elsewhere.
+    bundle_with(
+        &mut i,
+        "fakeproc",
+        "sangja-test",
+        &[
+            "sh",
+            "-c",
+            "echo current=$(cat /realproc/self/attr/current)",
+        ],
+        &[
+            json!({"destination": "/proc", "type": "bind", "source": "/fakeproc",
+                "options": ["rbind", "rw"]}),
+            json!({"destination": "/realproc", "type": "proc", "source": "proc"}),
+        ],
+    );
     i
 }
 

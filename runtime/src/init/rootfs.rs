@@ -152,6 +152,14 @@ fn fail<'a>(step: Step, errno: Errno, detail: &'a CStr) -> Fail<'a> {
     }
 }
 
+/// May `op` be mounted onto procfs? A procfs mount, or a destination that names `/proc/...` by
+/// itself (validation allows only some files there, as runc).
+fn lands_in_proc(op: &MountOp) -> bool {
+    let d = op.dest.to_bytes();
+    let by_name = d.starts_with(b"/proc") && (d.len() == 5 || d[5] == b'/');
+    by_name || matches!(&op.kind, MountKind::Fs { fstype, .. } if fstype.to_bytes() == b"proc")
+}
+
 /// Perform one mount operation.
 fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
     let mut name = [0u8; PATH_BUF];
@@ -176,6 +184,11 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
     }
     let target = open_or_create(root, &op.dest, op.file_target)
         .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
+    // The image's symlinks can lead a destination into /proc (`/evil` → `proc`; CVE-2023-27561):
+    // only procfs itself, or a `/proc/<file>` destination validation allowed, may land there.
+    if !lands_in_proc(op) && crate::procfs::is_procfs(target.as_fd()) {
+        return Err(fail(Step::MountIntoProc, sys::WRONG_OBJECT, &op.dest));
+    }
     let mut pbuf = [0u8; 32];
     let tpath = sys::proc_fd_path(target.as_raw_fd(), &mut pbuf);
     let needs_top = match &op.kind {

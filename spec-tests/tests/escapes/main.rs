@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::json;
-use spec_tests::{harness, host, secs, Harness};
+use spec_tests::{assert_nothing_left, harness, host, secs, Harness};
 
 /// A file whose name only exists on the host, next to the bundle: seeing it from the container means the
 /// container reached a host directory.
@@ -692,6 +692,61 @@ fn masked_path_symlinks_do_not_reach_host_or_unmask() {
         "secret\n"
     );
     assert!(host_mounts_under(h.base()).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CVE-2019-16884 / CVE-2023-27561: something else than procfs over /proc
+
+/// runc wrote the AppArmor/SELinux exec attribute by path after the mounts, so a volume over `/proc`
+/// (CVE-2019-16884), or one reaching it through a symlink in the image (CVE-2023-27561, the
+/// regression), took the write and the container ran unconfined. sangja writes those attributes
+/// through a procfs handle opened before the mounts (lsm_vm.rs runs that under AppArmor), and, as
+/// runc, lets nothing but procfs land on `/proc`: by name (validation) or by a symlink in the image
+/// (checked on the destination's fd in the init). A bind of a single `/proc` file, as lxcfs does,
+/// still works.
+#[test]
+fn cve_2019_16884_and_2023_27561_nothing_but_procfs_over_proc() {
+    let h = harness!();
+    let fake = h.tempdir("fakeproc");
+    fs::create_dir_all(fake.join("self/attr")).unwrap();
+    fs::write(fake.join("self/attr/exec"), "").unwrap();
+    let fake_s = fake.to_str().unwrap();
+    let mut b = h.bundle_private();
+    let root = b.rootfs().to_path_buf();
+    symlink("proc", root.join("evil")).unwrap();
+    symlink("/proc/self", root.join("evil2")).unwrap();
+    b.set("/root/readonly", json!(false));
+    b.args(&["true"]);
+    for (dest, want) in [
+        ("/proc", "cannot be mounted: /proc must be procfs"),
+        ("/proc/self/attr", "cannot be mounted: /proc must be procfs"),
+        ("/evil", "leads into /proc through a symlink in the image"),
+        (
+            "/evil2/attr",
+            "leads into /proc through a symlink in the image",
+        ),
+    ] {
+        let mut b = b.clone();
+        let i = b.add_mount(
+            json!({"destination": dest, "type": "bind", "source": fake_s,
+            "options": ["rbind"]}),
+        );
+        let id = h.id();
+        let (out, _) = h.try_create(&b, &id, &[]);
+        out.assert_error(&format!("mounts[{i}]"));
+        assert!(out.stderr.contains(want), "{dest}: {out}");
+        assert_nothing_left(&h, &id, &b);
+    }
+    assert_eq!(fs::read_to_string(fake.join("self/attr/exec")).unwrap(), "");
+    // A single file over a /proc file (lxcfs) is fine.
+    let file = h.base().join("cpuinfo");
+    fs::write(&file, "fake cpuinfo\n").unwrap();
+    b.add_mount(json!({"destination": "/proc/cpuinfo", "type": "bind",
+        "source": file.to_str().unwrap(), "options": ["bind", "ro"]}));
+    b.args(&["head", "-1", "/proc/cpuinfo"]);
+    let out = h.run(&b);
+    out.ok();
+    assert_eq!(out.stdout.trim(), "fake cpuinfo");
 }
 
 // ---------------------------------------------------------------------------------------------------------
