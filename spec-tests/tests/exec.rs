@@ -641,6 +641,41 @@ fn detach_with_pid_file() {
 // ---------------------------------------------------------------------------------------------------------
 // 7. Errors
 
+/// A refused process field is named by the flag that set it (or the `--process` file's field),
+/// never as a `config.json` field: exec does not read config.json.
+#[test]
+fn refused_flags_are_named_as_flags() {
+    let h = harness!();
+    let r = running(&h);
+    let id = r.c.id.as_str();
+    for (args, want) in [
+        (
+            vec!["--cwd", "rel", id, "true"],
+            "exec failed: --cwd: must be an absolute path",
+        ),
+        (vec!["--env", "FOO", id, "true"], "exec failed: --env: "),
+        (
+            vec!["--user", "4294967295", id, "true"],
+            "exec failed: --user: ",
+        ),
+    ] {
+        let out = exec(&h, &args);
+        assert_exec_error(&out, want);
+        assert!(!out.stderr.contains("config.json"), "{out}");
+    }
+    let file = h.base().join("process.json");
+    fs::write(
+        &file,
+        r#"{"cwd": "rel", "args": ["true"], "user": {"uid": 0, "gid": 0}}"#,
+    )
+    .expect("write process.json");
+    let out = exec(&h, &["--process", file.to_str().expect("UTF-8"), id]);
+    assert_exec_error(
+        &out,
+        &format!("{}: cwd: must be an absolute path", file.display()),
+    );
+}
+
 #[test]
 fn missing_binaries() {
     let h = harness!();

@@ -57,16 +57,65 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> CmdResult {
         ignore_paused: args.ignore_paused,
         listen_fds: super::listen_fds(),
     };
-    let proc = container.exec(&process, &opts)?;
+    let proc = container
+        .exec(&process, &opts)
+        .map_err(|e| name_flag(e, args))?;
     if args.detach {
         return Ok(0);
     }
     Ok(proc.wait()?)
 }
 
+/// A refused process field, named as the user gave it: the flag (`--cwd`), or the field of the
+/// `--process` file; never `config.json`, which `exec` does not read.
+fn name_flag(e: sangja::Error, args: &ExecArgs) -> CliError {
+    let sangja::Error::Spec(sangja::SpecError::Field { field, message }) = &e else {
+        return e.into();
+    };
+    let Some(rest) = field.strip_prefix("process") else {
+        return e.into();
+    };
+    let named = match &args.process {
+        Some(file) => format!("{}: {}", file.display(), rest.trim_start_matches('.')),
+        None => flag_of(rest).to_string(),
+    };
+    CliError::Runtime(sangja::Error::Usage(format!("{named}: {message}")))
+}
+
+/// The `exec` flag that sets `process<rest>` (`.cwd` → `--cwd`).
+fn flag_of(rest: &str) -> &str {
+    let top = rest
+        .trim_start_matches('.')
+        .split(['.', '['])
+        .next()
+        .unwrap_or("");
+    match top {
+        "cwd" => "--cwd",
+        "env" => "--env",
+        "args" => "the command",
+        "user" if rest.contains("additionalGids") => "--additional-gids",
+        "user" => "--user",
+        "capabilities" => "--cap",
+        "apparmorProfile" => "--apparmor",
+        "selinuxLabel" => "--process-label",
+        "noNewPrivileges" => "--no-new-privs",
+        "terminal" => "--tty",
+        _ => rest.trim_start_matches('.'),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_are_named_by_their_flags() {
+        assert_eq!(flag_of(".cwd"), "--cwd");
+        assert_eq!(flag_of(".env[2]"), "--env");
+        assert_eq!(flag_of(".user.uid"), "--user");
+        assert_eq!(flag_of(".user.additionalGids[0]"), "--additional-gids");
+        assert_eq!(flag_of(".rlimits[0]"), "rlimits[0]");
+    }
 
     #[test]
     fn users() {
