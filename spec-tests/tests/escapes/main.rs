@@ -697,48 +697,59 @@ fn masked_path_symlinks_do_not_reach_host_or_unmask() {
 // ---------------------------------------------------------------------------------------------------------
 // CVE-2019-16884 / CVE-2023-27561: something else than procfs over /proc
 
-/// runc wrote the AppArmor/SELinux exec attribute by path after the mounts, so a volume over `/proc`
-/// (CVE-2019-16884), or one reaching it through a symlink in the image (CVE-2023-27561, the
-/// regression), took the write and the container ran unconfined. sangja writes those attributes
-/// through a procfs handle opened before the mounts (lsm_vm.rs runs that under AppArmor), and, as
-/// runc, lets nothing but procfs land on `/proc`: by name (validation) or by a symlink in the image
-/// (checked on the destination's fd in the init). A bind of a single `/proc` file, as lxcfs does,
-/// still works.
-#[test]
-fn cve_2019_16884_and_2023_27561_nothing_but_procfs_over_proc() {
-    let h = harness!();
+/// A bundle whose private rootfs has `/evil` → `proc` and `/evil2` → `/proc/self`, and a
+/// directory of fake `/proc` attribute files to bind.
+fn fake_proc_bundle(h: &Harness) -> (spec_tests::Bundle, std::path::PathBuf) {
     let fake = h.tempdir("fakeproc");
     fs::create_dir_all(fake.join("self/attr")).unwrap();
     fs::write(fake.join("self/attr/exec"), "").unwrap();
-    let fake_s = fake.to_str().unwrap();
     let mut b = h.bundle_private();
     let root = b.rootfs().to_path_buf();
     symlink("proc", root.join("evil")).unwrap();
     symlink("/proc/self", root.join("evil2")).unwrap();
     b.set("/root/readonly", json!(false));
     b.args(&["true"]);
-    for (dest, want) in [
-        ("/proc", "cannot be mounted: /proc must be procfs"),
-        ("/proc/self/attr", "cannot be mounted: /proc must be procfs"),
-        ("/evil", "leads into /proc through a symlink in the image"),
-        (
-            "/evil2/attr",
-            "leads into /proc through a symlink in the image",
-        ),
-    ] {
+    (b, fake)
+}
+
+/// Each bind of `fake` at one of `dests` is refused naming its `mounts[i]` and saying `want`,
+/// and leaves nothing; the fake files are never written.
+fn binds_over_proc_refused(
+    h: &Harness,
+    b: &spec_tests::Bundle,
+    fake: &Path,
+    dests: &[&str],
+    want: &str,
+) {
+    for dest in dests {
         let mut b = b.clone();
-        let i = b.add_mount(
-            json!({"destination": dest, "type": "bind", "source": fake_s,
-            "options": ["rbind"]}),
-        );
+        let i = b.add_mount(json!({"destination": dest, "type": "bind",
+            "source": fake.to_str().unwrap(), "options": ["rbind"]}));
         let id = h.id();
         let (out, _) = h.try_create(&b, &id, &[]);
         out.assert_error(&format!("mounts[{i}]"));
         assert!(out.stderr.contains(want), "{dest}: {out}");
-        assert_nothing_left(&h, &id, &b);
+        assert_nothing_left(h, &id, &b);
     }
     assert_eq!(fs::read_to_string(fake.join("self/attr/exec")).unwrap(), "");
-    // A single file over a /proc file (lxcfs) is fine.
+}
+
+/// runc wrote the AppArmor/SELinux exec attribute by path after the mounts, so a volume over
+/// `/proc` took the write and the container ran unconfined. sangja writes those attributes through
+/// a procfs handle opened before the mounts (lsm_vm.rs runs that under AppArmor) and, as runc,
+/// lets nothing but procfs be mounted at `/proc` or over its directories by name; a bind of a
+/// single `/proc` file, as lxcfs does, still works.
+#[test]
+fn cve_2019_16884_nothing_but_procfs_at_proc() {
+    let h = harness!();
+    let (mut b, fake) = fake_proc_bundle(&h);
+    binds_over_proc_refused(
+        &h,
+        &b,
+        &fake,
+        &["/proc", "/proc/self/attr", "proc", "/x/../proc"],
+        "cannot be mounted: /proc must be procfs",
+    );
     let file = h.base().join("cpuinfo");
     fs::write(&file, "fake cpuinfo\n").unwrap();
     b.add_mount(json!({"destination": "/proc/cpuinfo", "type": "bind",
@@ -747,6 +758,22 @@ fn cve_2019_16884_and_2023_27561_nothing_but_procfs_over_proc() {
     let out = h.run(&b);
     out.ok();
     assert_eq!(out.stdout.trim(), "fake cpuinfo");
+}
+
+/// The regression of CVE-2019-16884: the destination does not name `/proc`, but a symlink in the
+/// image leads there (`/evil` → `proc`, `/evil2/attr` → `/proc/self/attr`). Checked on the
+/// destination's fd in the init: only procfs may land on procfs.
+#[test]
+fn cve_2023_27561_no_mount_into_proc_through_an_image_symlink() {
+    let h = harness!();
+    let (b, fake) = fake_proc_bundle(&h);
+    binds_over_proc_refused(
+        &h,
+        &b,
+        &fake,
+        &["/evil", "/evil2/attr"],
+        "leads into /proc through a symlink in the image",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
