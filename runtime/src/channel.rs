@@ -3,25 +3,30 @@
 //! ```text
 //!  parent (sangja create)                     init (the clone)
 //!  ──────────────────────                     ────────────────
-//!  plan, state dir, cgroup, socketpair
+//!  plan, state dir, `creating` record,
+//!  cgroup, socketpairs
 //!  clone ───────────────────────────────────► join namespaces, mounts, pivot_root,
-//!  write pid to every cgroup.procs            identity, resolve args[0]
+//!  record pid + start time, state.json;       identity, resolve args[0]
+//!  write pid to cgroup.procs if needed
 //!  (in parallel with the init's set-up)
 //!        ───────────── Joined ──────────────► (read only when a cgroup namespace must be
 //!                                              unshared: it has to be rooted at our cgroup)
+//!        ═════════════ Saved ═══════════════► (its own channel) clear the parent-death signal
 //!        ◄──────────── Ready ──────────────── (or Error{step, errno, detail}, then _exit)
-//!  write state.json, pid file
-//!        ───────────── Saved ───────────────► clear the parent-death signal, close
-//!  see the close, exit                        block reading exec.fifo … `start` … execve
+//!  remove `creating`, pid file, exit          block reading exec.fifo … `start` … execve
 //! ```
 //!
 //! Until `Saved`, the init dies with the parent (`PR_SET_PDEATHSIG`, and a check right after
 //! setting it that the parent's end is still open): a `create` killed before the state is on
-//! disk leaves no process behind (see crate::creating for the rest).
+//! disk leaves no process behind (see crate::creating for the rest). The parent writes the state
+//! while the init sets up, so the init normally finds `Saved` waiting and `create` pays no round
+//! trip for it. `Saved` has a channel of its own because the init may exit without reading it:
+//! a message left unread on the main channel would reset it under the parent's read of the
+//! init's error.
 //!
 //! The cgroup join runs in the parent while the init mounts: on cgroup v1 the first migration
 //! waits for an RCU grace period (10–20 ms on this machine kind), which this hides behind the
-//! init's work. A root container without hooks or cgroup namespace exchanges `Ready` and `Saved`.
+//! init's work. A root container without hooks or cgroup namespace exchanges `Saved` and `Ready`.
 //!
 //! Encoding (no allocation in the init): byte 0 tag, then per tag: `J` joined, `S` saved (parent → init); `R` ready (+ three LE u64
 //! trace instants when tracing), `H` need hooks (init → parent); `D` hook state (parent → init:
@@ -264,7 +269,7 @@ pub enum Message<'a> {
 
 /// Tell the init its cgroup is joined (parent side).
 pub fn send_joined(sock: BorrowedFd<'_>) -> Result<(), Errno> {
-    sys::write(sock, b"J").map(drop)
+    sys::send(sock, b"J").map(drop)
 }
 
 /// Wait until the parent has put us in the cgroup (init side).
@@ -291,15 +296,18 @@ fn wait_for(sock: BorrowedFd<'_>, tag: u8) -> Result<(), Errno> {
 #[derive(Debug)]
 pub struct ChildSide<'a> {
     sock: BorrowedFd<'a>,
+    saved: Option<BorrowedFd<'a>>,
     expect_joined: bool,
     joined: std::cell::Cell<bool>,
 }
 
 impl<'a> ChildSide<'a> {
+    /// `saved`: the separate channel `Saved` comes on (the init's; `exec` has none).
     /// `expect_joined`: the parent sends `Joined` to this child.
-    pub fn new(sock: BorrowedFd<'a>, expect_joined: bool) -> Self {
+    pub fn new(sock: BorrowedFd<'a>, saved: Option<BorrowedFd<'a>>, expect_joined: bool) -> Self {
         ChildSide {
             sock,
+            saved,
             expect_joined,
             joined: std::cell::Cell::new(false),
         }
@@ -308,6 +316,11 @@ impl<'a> ChildSide<'a> {
     /// The raw socket.
     pub fn sock(&self) -> BorrowedFd<'a> {
         self.sock
+    }
+
+    /// The `Saved` channel, if any.
+    pub fn saved(&self) -> Option<BorrowedFd<'a>> {
+        self.saved
     }
 
     /// Wait for `Joined` (once).
@@ -369,7 +382,7 @@ pub const HOOK_STATE_MAX: usize = 64 * 1024;
 
 /// Tell the init that the state is on disk (parent side).
 pub fn send_saved(sock: BorrowedFd<'_>) -> Result<(), Errno> {
-    sys::write(sock, b"S").map(drop)
+    sys::send(sock, b"S").map(drop)
 }
 
 /// Wait for [`send_saved`] (init side). Anything else, or the parent's death, is an error.

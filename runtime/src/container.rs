@@ -268,24 +268,63 @@ impl Container {
                 owner: String::new(),
             },
         });
-        let spawned =
-            match crate::launch::spawn(&plan, &join, console, runtime_hooks.as_ref(), &mut journal)
+        // Written while the init sets up (its pid and start time filled in right after the
+        // clone); the `creating` record, removed once the init is ready, makes it `creating`.
+        let mut rec = Record {
+            oci_version: spec.version().clone(),
+            id: id.to_string(),
+            pid: 0,
+            pid_start: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created,
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            cgroup: Some(cgroup.clone()),
+            own_pid_ns: plan.clone_flags & libc::CLONE_NEWPID as u64 != 0,
+            process: spec.process().clone(),
+            hooks: spec.hooks().clone(),
+            seccomp: linux.and_then(|l| l.seccomp().clone()),
+        };
+        let mut save_err = None;
+        let mut save = |pid, start| {
+            rec.pid = pid;
+            rec.pid_start = start;
+            if start == 0 {
+                // Gone already: nothing to save; its message on the channel says why.
+                return true;
+            }
+            let saved = rec.save(&dir);
+            let ok = saved.is_ok();
+            save_err = saved.err();
+            ok
+        };
+        let spawned = crate::launch::spawn(
+            &plan,
+            &join,
+            console,
+            runtime_hooks.as_ref(),
+            &mut journal,
+            &mut save,
+        );
+        if let Some(e) = save_err {
+            return Err(e.into());
+        }
+        let spawned = match spawned {
+            Ok(s) => s,
+            // An init killed before it reported, in a cgroup that just saw an OOM kill: say so
+            // (runc reports the limit it could not set; ours is set before the init joins).
+            Err(crate::launch::LaunchError::Died(status))
+                if libc::WIFSIGNALED(status) && cgroup.oom_kills() > 0 =>
             {
-                Ok(s) => s,
-                // An init killed before it reported, in a cgroup that just saw an OOM kill: say so
-                // (runc reports the limit it could not set; ours is set before the init joins).
-                Err(crate::launch::LaunchError::Died(status))
-                    if libc::WIFSIGNALED(status) && cgroup.oom_kills() > 0 =>
-                {
-                    let limit = linux
-                        .and_then(|l| l.resources().as_ref())
-                        .and_then(|r| r.memory().as_ref())
-                        .and_then(|m| m.limit())
-                        .unwrap_or(0);
-                    return Err(crate::launch::LaunchError::OomKilled { limit }.into());
-                }
-                Err(e) => return Err(e.into()),
-            };
+                let limit = linux
+                    .and_then(|l| l.resources().as_ref())
+                    .and_then(|r| r.memory().as_ref())
+                    .and_then(|m| m.limit())
+                    .unwrap_or(0);
+                return Err(crate::launch::LaunchError::OomKilled { limit }.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let pid = spawned.pid;
         if let (Some(t), Some([mounts, pivot, ready])) = (trace.as_mut(), spawned.init_times) {
             // The init's phases run while the parent joins it to its cgroup: both are shown,
@@ -308,32 +347,16 @@ impl Container {
             .map(crate::console::receive)
             .transpose()?;
         drop(join);
-        let pid_start = spawned.pid_start;
-        if pid_start == 0 {
+        if rec.pid_start == 0 {
             return Err(crate::launch::LaunchError::Died(0).into());
         }
-        let rec = Record {
-            oci_version: spec.version().clone(),
-            id: id.to_string(),
-            pid,
-            pid_start,
-            bundle: bundle.dir.clone(),
-            rootfs: bundle.rootfs.clone(),
-            created,
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            cgroup: Some(cgroup.clone()),
-            own_pid_ns: plan.clone_flags & libc::CLONE_NEWPID as u64 != 0,
-            process: spec.process().clone(),
-            hooks: spec.hooks().clone(),
-            seccomp: linux.and_then(|l| l.seccomp().clone()),
-        };
-        rec.save(&dir)?;
+        // Created: no longer `creating` (a kill before this unlink leaves a container that
+        // `state` reports as creating and `delete --force` removes).
+        let _ = fs::remove_file(dir.join(crate::creating::CREATING_FILE));
         mark(&mut trace, "state");
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, pid)?;
         }
-        crate::launch::commit(spawned.sock)?;
-        mark(&mut trace, "released");
         undo.pid = None;
         undo.cgroup = None;
         undo.dir = None;
@@ -423,12 +446,17 @@ impl Container {
     }
 
     /// Status derived from the live process: init gone (or its pid reused) ⇒ stopped; exec fifo
-    /// still present ⇒ created; frozen cgroup ⇒ paused (one small read); otherwise running.
+    /// still present ⇒ created, or creating while `create` has not finished; frozen cgroup ⇒
+    /// paused (one small read); otherwise running.
     pub fn status(&self) -> Status {
         if !state::init_alive(&self.rec) {
             Status::Stopped
         } else if self.dir.join(FIFO_FILE).exists() {
-            Status::Created
+            if self.dir.join(crate::creating::CREATING_FILE).exists() {
+                Status::Creating
+            } else {
+                Status::Created
+            }
         } else if self.rec.cgroup.as_ref().is_some_and(|cg| cg.is_frozen()) {
             Status::Paused
         } else {
@@ -478,6 +506,11 @@ impl Container {
             Status::Stopped => {
                 return Err(Error::BadStatus(
                     "cannot start a container that has stopped".into(),
+                ))
+            }
+            Status::Creating => {
+                return Err(Error::BadStatus(
+                    "cannot start a container that is still being created".into(),
                 ))
             }
             _ => {
@@ -615,7 +648,7 @@ impl Container {
     /// container is refused unless `force`; a created one is killed, as runc does.
     pub fn delete(self, force: bool) -> Result<()> {
         let status = self.status();
-        if matches!(status, Status::Running | Status::Paused) && !force {
+        if matches!(status, Status::Creating | Status::Running | Status::Paused) && !force {
             return Err(Error::BadStatus(format!(
                 "cannot delete container {} that is not stopped: {status}",
                 self.rec.id

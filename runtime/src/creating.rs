@@ -2,7 +2,8 @@
 //! killed at any moment leaves nothing that `delete --force` cannot find and undo.
 //!
 //! `<root>/<id>/creating` is written before the cgroup exists and appended to right after the
-//! clone; `state.json` supersedes it once the init is ready. Its lines:
+//! clone; `state.json` follows at once (while the init sets up), and `creating` is removed when
+//! the init is ready: until then the container's status is `creating`. Its lines:
 //!
 //! ```text
 //! {"dirs":[…],…}         the container's cgroup (JSON, one line)
@@ -10,8 +11,10 @@
 //! ```
 //!
 //! The init also dies with `create` until `state.json` is on disk (its parent-death signal, see
-//! crate::init), so a record without a live init is the usual case; the pid is for a
+//! crate::channel), so a record without a live init is the usual case; the pid is for a
 //! `delete --force` that runs while the creator is still alive, or was killed a moment ago.
+//! Once `state.json` exists, `delete --force` goes by it instead ([`undo`] is for directories
+//! without one).
 use std::fs;
 use std::io::Write;
 use std::os::fd::AsFd;

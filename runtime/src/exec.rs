@@ -408,7 +408,7 @@ fn child(
     console: Option<OwnedFd>,
     join: &crate::join::Join,
 ) -> ! {
-    let chan = channel::ChildSide::new(sock, true);
+    let chan = channel::ChildSide::new(sock, None, true);
     let f = match setup(plan, &chan, console, join) {
         Ok((exe, early_listener)) => {
             // Seccomp last (unless it had to be loaded before the capabilities were dropped).

@@ -105,35 +105,39 @@ pub enum LaunchError {
     Died(i32),
 }
 
-/// A started init, ready and waiting for [`commit`].
+/// A started init, ready: it waits on the exec fifo and no longer dies with us.
 #[derive(Debug)]
 pub struct Spawned {
     /// Its pid in our pid namespace.
     pub pid: libc::pid_t,
-    /// Its start time (0 if it was gone right after the clone).
-    pub pid_start: u64,
-    /// Our end of the channel: the init keeps its parent-death signal until [`commit`].
-    pub sock: OwnedFd,
     /// Trace instants the init reported (mounts done, pivot_root done, ready).
     pub init_times: Option<[u64; 3]>,
     /// When the parent finished joining it to its cgroup (0 unless tracing).
     pub joined_ns: u64,
 }
 
-/// Clone the init per `plan` and record its pid in `journal` at once. Returns once it reported
-/// `Ready`; on failure the init has been killed and reaped.
+/// Clone the init per `plan`, record its pid in `journal` at once, and call `save(pid, start
+/// time)` to put the state on disk while the init sets up (the init keeps its parent-death
+/// signal until then: see crate::channel). Returns once it reported `Ready`; on failure
+/// (`save` returning false included) the init has been killed and reaped.
 pub fn spawn(
     plan: &Plan,
     join: &crate::join::Join,
     console: Option<OwnedFd>,
     hooks: Option<&RuntimeHooks<'_>>,
     journal: &mut crate::creating::Journal,
+    save: &mut dyn FnMut(libc::pid_t, u64) -> bool,
 ) -> Result<Spawned, LaunchError> {
-    let (parent_sock, child_sock) =
+    let pair = || {
         sys::seqpacket_pair().map_err(|source| LaunchError::Parent {
             call: "socketpair",
             source,
-        })?;
+        })
+    };
+    let (parent_sock, child_sock) = pair()?;
+    // A channel of its own for `Saved`, which the init may never read (if it fails first): an
+    // unread message on the main channel would reset it under our read of the init's error.
+    let (saved_ours, saved_theirs) = pair()?;
     let pid_ns = match &plan.join_pid {
         None => None,
         Some((path, field)) => Some(open_pid_ns(path, field)?),
@@ -144,7 +148,8 @@ pub fn spawn(
     let (pid, v2_pending) = match forked {
         Ok((Forked::Child, _)) => {
             drop(parent_sock);
-            crate::init::run(plan, child_sock, console, join)
+            drop(saved_ours);
+            crate::init::run(plan, child_sock, saved_theirs, console, join)
         }
         Ok((Forked::Parent(pid), pending)) => (pid, pending),
         Err(("setns pid", source)) => {
@@ -158,18 +163,30 @@ pub fn spawn(
         Err((call, source)) => return Err(LaunchError::Parent { call, source }),
     };
     drop(child_sock);
+    drop(saved_theirs);
     drop(console);
-    let pid_start = match journal.init_cloned(pid) {
-        Ok(start) => start,
-        Err(e) => {
-            let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = sys::waitpid(pid, 0);
-            return Err(LaunchError::Parent {
-                call: "record the init's pid",
-                source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            });
-        }
-    };
+    let recorded = journal
+        .init_cloned(pid)
+        .map_err(|e| {
+            (
+                "record the init's pid",
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            )
+        })
+        .and_then(|start| {
+            save(pid, start)
+                .then_some(())
+                .ok_or(("write state.json", Errno::EIO))
+        });
+    // An init that failed already cannot take `Saved` (EPIPE): its message on the channel is
+    // what to report, so go on and read it.
+    let _ = channel::send_saved(saved_ours.as_fd());
+    if let Err((call, source)) = recorded {
+        let _ = sys::kill(pid, libc::SIGKILL);
+        let _ = sys::waitpid(pid, 0);
+        return Err(LaunchError::Parent { call, source });
+    }
+    drop(saved_ours);
     // The init joined its v1 hierarchies itself and was born in its v2 cgroup; only when the
     // kernel refused CLONE_INTO_CGROUP does the parent move it (it runs no user code before
     // `start`, so this overlaps its set-up).
@@ -245,8 +262,6 @@ pub fn spawn(
             Some(Message::Ready) => {
                 return Ok(Spawned {
                     pid,
-                    pid_start,
-                    sock: parent_sock,
                     init_times: channel::ready_times(&buf[..n]),
                     joined_ns,
                 })
@@ -282,24 +297,6 @@ pub fn spawn(
     let _ = sys::kill(pid, libc::SIGKILL);
     let _ = sys::waitpid(pid, 0);
     Err(err)
-}
-
-/// The state is on disk: let the init stop dying with us, and wait until it has (it closes its
-/// end of the channel), so that our exit cannot kill it.
-pub fn commit(sock: OwnedFd) -> Result<(), LaunchError> {
-    channel::send_saved(sock.as_fd()).map_err(|source| LaunchError::Parent {
-        call: "release the init",
-        source,
-    })?;
-    let mut b = [0u8; 1];
-    loop {
-        match sys::read(sock.as_fd(), &mut b) {
-            Err(Errno::EINTR) => continue,
-            // Closed (or reset): the init has cleared its parent-death signal, or is gone,
-            // which `state` then reports.
-            _ => return Ok(()),
-        }
-    }
 }
 
 /// What the parent needs to serve the init's `NeedHooks`: the runtime-side hooks and the state

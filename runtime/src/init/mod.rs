@@ -43,8 +43,19 @@ impl Fail<'_> {
 const SETUP_FAILED: i32 = 1;
 
 /// Entry point of the child. Never returns.
-pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::join::Join) -> ! {
-    let chan = channel::ChildSide::new(sock.as_fd(), plan.cgroupns_at.is_some());
+/// `saved`: where the parent says the state is on disk (crate::channel's `Saved`).
+pub fn run(
+    plan: &Plan,
+    sock: OwnedFd,
+    saved: OwnedFd,
+    console: Option<OwnedFd>,
+    join: &crate::join::Join,
+) -> ! {
+    let chan = channel::ChildSide::new(
+        sock.as_fd(),
+        Some(saved.as_fd()),
+        plan.cgroupns_at.is_some(),
+    );
     // Hook state from the parent (only filled when the config has hooks).
     let mut hook_buf = [0u8; channel::HOOK_STATE_MAX];
     let mut start_state: &[u8] = &[];
@@ -95,6 +106,13 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::j
             }
         }
     }
+    // Until the parent has our pid in state.json we die with it; from then on we outlive it.
+    // (It saves while we set up: the message is normally waiting by now.)
+    if channel::wait_saved(saved.as_fd()).is_err() {
+        sys::exit_now(SETUP_FAILED);
+    }
+    drop(saved);
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
     let times = plan.trace.then(|| {
         times[2] = crate::trace::now_ns();
         times
@@ -102,11 +120,6 @@ pub fn run(plan: &Plan, sock: OwnedFd, console: Option<OwnedFd>, join: &crate::j
     if channel::send_ready(sock.as_fd(), times.as_ref()).is_err() {
         sys::exit_now(SETUP_FAILED);
     }
-    // Until the parent has our pid in state.json we die with it; from then on we outlive it.
-    if channel::wait_saved(sock.as_fd()).is_err() {
-        sys::exit_now(SETUP_FAILED);
-    }
-    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
     drop(sock);
     // Block until `start` writes a byte into the exec fifo.
     let mut b = [0u8; 1];
@@ -267,11 +280,12 @@ fn setup<'a>(
     plan.process.lsm.apply(lsm_fds)?;
     let cwd = identity::open_cwd(&plan.process, root.as_fd())?;
     drop(root);
-    // Close every fd but stdio, the preserved ones and the four we still need (all close-on-exec):
+    // Close every fd but stdio, the preserved ones and the five we still need (all close-on-exec):
     // before the cwd is entered, so that no runtime fd can serve as a way out of the root
     // (CVE-2024-21626), and before a seccomp filter that may deny close_range is loaded.
     let keep = [
         chan.sock().as_raw_fd(),
+        chan.saved().map_or(-1, |s| s.as_raw_fd()),
         fifo.as_raw_fd(),
         result.as_raw_fd(),
         cwd.as_raw_fd(),

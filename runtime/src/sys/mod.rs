@@ -649,6 +649,25 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> SysResult<usize> {
     }
 }
 
+/// `send(2)` with `MSG_NOSIGNAL`: a peer that is gone is `EPIPE`, never a SIGPIPE that would kill
+/// an embedder that does not ignore it.
+pub fn send(sock: BorrowedFd<'_>, buf: &[u8]) -> SysResult<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    let n = unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// `read(2)`.
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<usize> {
     // SAFETY: buf is valid and writable for buf.len() bytes.
