@@ -268,35 +268,41 @@ impl Container {
                 owner: String::new(),
             },
         });
-        // Written while the init sets up (its pid and start time filled in right after the
-        // clone); the `creating` record, removed once the init is ready, makes it `creating`.
-        let mut rec = Record {
-            oci_version: spec.version().clone(),
-            id: id.to_string(),
-            pid: 0,
-            pid_start: 0,
-            bundle: bundle.dir.clone(),
-            rootfs: bundle.rootfs.clone(),
-            created,
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            cgroup: Some(cgroup.clone()),
-            own_pid_ns: plan.clone_flags & libc::CLONE_NEWPID as u64 != 0,
-            process: spec.process().clone(),
-            hooks: spec.hooks().clone(),
-            seccomp: linux.and_then(|l| l.seccomp().clone()),
-        };
+        // Written while the init sets up, right after the clone (built then too, so that none of
+        // it is in the init's memory); the `creating` record, removed once the init is ready,
+        // makes it `creating` meanwhile.
+        let mut saved: Option<Record> = None;
         let mut save_err = None;
-        let mut save = |pid, start| {
-            rec.pid = pid;
-            rec.pid_start = start;
-            if start == 0 {
+        let mut save = |pid, pid_start| {
+            if pid_start == 0 {
                 // Gone already: nothing to save; its message on the channel says why.
                 return true;
             }
-            let saved = rec.save(&dir);
-            let ok = saved.is_ok();
-            save_err = saved.err();
-            ok
+            let rec = Record {
+                oci_version: spec.version().clone(),
+                id: id.to_string(),
+                pid,
+                pid_start,
+                bundle: bundle.dir.clone(),
+                rootfs: bundle.rootfs.clone(),
+                created: created.clone(),
+                annotations: spec.annotations().clone().unwrap_or_default(),
+                cgroup: Some(cgroup.clone()),
+                own_pid_ns: plan.clone_flags & libc::CLONE_NEWPID as u64 != 0,
+                process: spec.process().clone(),
+                hooks: spec.hooks().clone(),
+                seccomp: linux.and_then(|l| l.seccomp().clone()),
+            };
+            match rec.save(&dir) {
+                Ok(()) => {
+                    saved = Some(rec);
+                    true
+                }
+                Err(e) => {
+                    save_err = Some(e);
+                    false
+                }
+            }
         };
         let spawned = crate::launch::spawn(
             &plan,
@@ -347,9 +353,9 @@ impl Container {
             .map(crate::console::receive)
             .transpose()?;
         drop(join);
-        if rec.pid_start == 0 {
+        let Some(rec) = saved else {
             return Err(crate::launch::LaunchError::Died(0).into());
-        }
+        };
         // Created: no longer `creating` (a kill before this unlink leaves a container that
         // `state` reports as creating and `delete --force` removes).
         let _ = fs::remove_file(dir.join(crate::creating::CREATING_FILE));
