@@ -143,7 +143,9 @@ pub fn spawn(
         Some((path, field)) => Some(open_pid_ns(path, field)?),
     };
     // SAFETY: the child only runs `init::run`, which executes the prepared plan with raw syscalls
-    // and never returns; sangja's CLI is single-threaded, so no lock can be held by another thread.
+    // on memory prepared before the clone and never returns: it allocates, locks and logs
+    // nothing, so a lock another thread of an embedder held at the clone cannot block it
+    // (runtime/tests/threads.rs runs containers beside busy allocating threads).
     let forked = unsafe { join.fork(plan.clone_flags, pid_ns.as_ref()) };
     let (pid, v2_pending) = match forked {
         Ok((Forked::Child, _)) => {

@@ -746,8 +746,12 @@ pub fn setrlimit(resource: libc::c_int, soft: u64, hard: u64) -> SysResult<()> {
 
 /// `setgroups(2)`.
 pub fn setgroups(groups: &[libc::gid_t]) -> SysResult<()> {
-    // SAFETY: groups is valid for its length.
-    check(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) }).map(drop)
+    // Raw syscall, not glibc's wrapper: that one broadcasts the change to every thread glibc
+    // knows of (`__nptl_setxid`) and waits for them; in a child cloned from a multi-threaded
+    // embedder those threads do not exist here, and it would wait forever.
+    // SAFETY: groups is valid for its length; the kernel only reads it.
+    check_long(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })
+        .map(drop)
 }
 
 /// `setresgid(2)` with all three ids equal. Raw syscall: glibc's wrapper would broadcast to
