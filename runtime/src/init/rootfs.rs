@@ -327,6 +327,13 @@ pub fn prepare<'a>(
 pub fn enter<'a>(plan: &'a Plan) -> Result<(), Fail<'a>> {
     sys::chdir(&plan.rootfs).map_err(|e| fail(Step::PivotRoot, e, &plan.rootfs))?;
     if plan.root.no_pivot {
+        for mp in &plan.root.hide {
+            // Gone already with a parent detached before it: fine.
+            match sys::umount2(mp, libc::MNT_DETACH) {
+                Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(fail(Step::Chroot, e, mp)),
+            }
+        }
         sys::mount(Some(&plan.rootfs), c"/", None, libc::MS_MOVE, None)
             .map_err(|e| fail(Step::Chroot, e, &plan.rootfs))?;
         sys::chroot(c".").map_err(|e| fail(Step::Chroot, e, &plan.rootfs))?;

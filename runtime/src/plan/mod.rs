@@ -45,6 +45,11 @@ pub struct RootPlan {
     pub readonly: bool,
     /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// With `--no-pivot`: the host's procfs and sysfs mount points outside the rootfs, detached
+    /// before the move. The old root stays below the new one, and a procfs mount left there,
+    /// unmasked, would let a process in the container mount a fresh, unmasked procfs of its own
+    /// (from a new user namespace the kernel allows that only when a fully visible one exists).
+    pub hide: Vec<CString>,
 }
 
 /// The whole container set-up as data.
@@ -153,6 +158,26 @@ fn propagation(p: Option<&str>) -> (libc::c_ulong, Option<libc::c_ulong>) {
         "private" => (MS_PRIVATE | MS_REC, Some(MS_PRIVATE)),
         _ => (MS_PRIVATE | MS_REC, None),
     }
+}
+
+/// Mount points of procfs and sysfs in our mount table that are not below `rootfs`, deepest
+/// first (mountinfo: field 5 the mount point, the type after ` - `).
+fn host_proc_and_sys_outside(rootfs: &Path) -> Vec<CString> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out: Vec<String> = info
+        .lines()
+        .filter_map(|l| {
+            let mp = l.split(' ').nth(4)?.replace("\\040", " ");
+            let fstype = l.split(" - ").nth(1)?.split(' ').next()?;
+            (matches!(fstype, "proc" | "sysfs") && !Path::new(&mp).starts_with(rootfs))
+                .then_some(mp)
+        })
+        .collect();
+    out.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    out.dedup();
+    out.into_iter()
+        .filter_map(|m| CString::new(m).ok())
+        .collect()
 }
 
 /// The mount point of the mount holding `path` (longest mount point prefix in mountinfo).
@@ -284,6 +309,11 @@ impl Plan {
                     .and_then(|r| r.readonly())
                     .unwrap_or(false),
                 no_pivot: input.no_pivot,
+                hide: if input.no_pivot {
+                    host_proc_and_sys_outside(input.rootfs)
+                } else {
+                    Vec::new()
+                },
             },
             mounts,
             devices,

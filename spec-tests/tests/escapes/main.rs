@@ -777,6 +777,48 @@ fn cve_2023_27561_no_mount_into_proc_through_an_image_symlink() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// --no-pivot: the host's procfs and sysfs stay below the moved root
+
+/// With `--no-pivot` (docker and containerd on a ramdisk) the old root stays in the container's
+/// mount namespace under the moved one. Were the host's procfs and sysfs still mounted there, a
+/// process in a new user namespace could mount a fresh, unmasked procfs (`/proc/keys` readable:
+/// the kernel allows it when a fully visible one exists) or sysfs. runc detaches them ("mount:
+/// permission denied" inside); so do we. Run against runc too, where it is installed.
+#[test]
+fn no_pivot_leaves_no_host_procfs_or_sysfs_to_mount_again() {
+    let script = "unshare -mrpf sh -c 'mount -t proc none /proc && echo proc-mounted'; \
+                  unshare -mrnf sh -c 'mount -t sysfs none /sys && echo sysfs-mounted'; \
+                  echo done";
+    let mut runtimes = vec![harness!()];
+    if spec_tests::runc_bin().exists() {
+        runtimes.push(Harness::runc("no-pivot"));
+    }
+    for h in &runtimes {
+        let mut b = h.bundle_private();
+        for set in ["bounding", "effective", "permitted"] {
+            b.push(
+                &format!("/process/capabilities/{set}"),
+                json!("CAP_SETFCAP"),
+            );
+        }
+        b.set("/root/readonly", json!(false));
+        b.args(&["sh", "-c", script]);
+        let out = h.run_with(&b, &["--no-pivot"]);
+        out.ok();
+        let name = h.bin().display();
+        assert!(out.stdout.contains("done"), "{name}: {out}");
+        assert!(
+            !out.stdout.contains("proc-mounted"),
+            "{name}: a fresh procfs could be mounted in the container:\n{out}"
+        );
+        assert!(
+            !out.stdout.contains("sysfs-mounted"),
+            "{name}: a fresh sysfs could be mounted in the container:\n{out}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // CVE-2025-31133: masking with the image's `/dev/null`
 
 /// Drop the config's mounts whose destination `drop` picks (the `/dev` tmpfs, say), so that the
