@@ -302,7 +302,24 @@ fn validate_linux(l: &Linux) -> Result<(), SpecError> {
             "Intel RDT (resctrl) is not supported by sangja: refusing rather than ignoring it",
         ));
     }
+    for (set, field) in [
+        (l.personality().is_some(), "linux.personality"),
+        (l.memory_policy().is_some(), "linux.memoryPolicy"),
+        (l.net_devices().is_some(), "linux.netDevices"),
+    ] {
+        if set {
+            return Err(not_yet(field));
+        }
+    }
     Ok(())
+}
+
+/// A field sangja cannot apply yet: refused, never silently ignored.
+fn not_yet(field: &str) -> SpecError {
+    SpecError::field(
+        field,
+        "is not supported by sangja yet: refusing rather than ignoring it",
+    )
 }
 
 /// The largest uid or gid a process may get: `(uid_t)-1` (4294967295) means "unchanged" to
@@ -336,6 +353,18 @@ fn validate_user(user: &oci_spec::runtime::User) -> Result<(), SpecError> {
 
 /// Validate a process (config.json's `process`, or an exec's): args, env, cwd, rlimits.
 pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    for (set, field) in [
+        (process.scheduler().is_some(), "process.scheduler"),
+        (process.io_priority().is_some(), "process.ioPriority"),
+        (
+            process.exec_cpu_affinity().is_some(),
+            "process.execCPUAffinity",
+        ),
+    ] {
+        if set {
+            return Err(not_yet(field));
+        }
+    }
     match process.args().as_deref() {
         None | Some([]) => return Err(SpecError::field("process.args", "must not be empty")),
         Some([first, ..]) if first.is_empty() => {

@@ -334,6 +334,48 @@ fn relative_mount_destination_is_below_root() {
     assert!(find_mount(&mounts, "/rel-bind").is_some(), "{mounts:#?}");
 }
 
+/// Fields sangja cannot apply yet are refused naming the field, never accepted and ignored.
+#[test]
+fn fields_not_applied_yet_are_refused() {
+    let h = harness!();
+    for (pointer, value, field) in [
+        (
+            "/process/scheduler",
+            json!({"policy": "SCHED_BATCH"}),
+            "process.scheduler",
+        ),
+        (
+            "/process/ioPriority",
+            json!({"class": "IOPRIO_CLASS_BE", "priority": 4}),
+            "process.ioPriority",
+        ),
+        (
+            "/process/execCPUAffinity",
+            json!({"initial": "0"}),
+            "process.execCPUAffinity",
+        ),
+        (
+            "/linux/personality",
+            json!({"domain": "LINUX32"}),
+            "linux.personality",
+        ),
+        (
+            "/linux/memoryPolicy",
+            json!({"mode": "MPOL_BIND", "nodes": "0"}),
+            "linux.memoryPolicy",
+        ),
+        (
+            "/linux/netDevices",
+            json!({"dummy0": {"name": "eth1"}}),
+            "linux.netDevices",
+        ),
+    ] {
+        let mut b = h.bundle_private();
+        b.set(pointer, value);
+        create_fails(&h, &b).assert_error(&format!("{field}: is not supported by sangja yet"));
+    }
+}
+
 #[test]
 fn intel_rdt_is_refused_naming_the_field() {
     let h = harness!();

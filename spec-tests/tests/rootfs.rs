@@ -495,3 +495,58 @@ fn symlinked_mount_destination_resolves_inside_the_rootfs() {
         "the runtime replaced the rootfs symlink"
     );
 }
+
+/// Recursive mount attributes (`rro`, `rnosymfollow`, `rnoexec`, `rnoatime`, and a negation)
+/// reach the bind and the mount below it, through `mount_setattr(AT_RECURSIVE)`; non-recursive
+/// `ro` stays on the top mount only. The same against runc where it is installed.
+#[test]
+fn recursive_mount_attributes_reach_submounts() {
+    let mut runtimes = vec![harness!()];
+    if spec_tests::runc_bin().exists() {
+        runtimes.push(Harness::runc("rattr"));
+    }
+    let src = runtimes[0].tempdir("rattr");
+    let sub = src.join("sub");
+    fs::create_dir_all(&sub).expect("mkdir");
+    run_mount(&[
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=1m",
+        "tmpfs",
+        sub.to_str().expect("UTF-8"),
+    ]);
+    let umount = sub.clone();
+    runtimes[0].defer(move || {
+        let _ = Command::new("umount").arg(&umount).status();
+    });
+    for h in &runtimes {
+        let mut b = h.bundle();
+        b.add_mount(
+            json!({"destination": "/r", "type": "bind", "source": src.to_str().unwrap(),
+            "options": ["rbind", "rro", "rnosymfollow", "rnoexec", "rnoatime"]}),
+        );
+        b.add_mount(
+            json!({"destination": "/top", "type": "bind", "source": src.to_str().unwrap(),
+            "options": ["rbind", "ro", "rnosuid"]}),
+        );
+        let mounts = container_mounts(h, &mut b);
+        let name = h.bin().display();
+        for at in ["/r", "/r/sub"] {
+            let m = mount_at(&mounts, at);
+            for o in ["ro", "nosymfollow", "noexec", "noatime"] {
+                assert!(m.has_opt(o), "{name}: {at} lacks {o}: {m:?}");
+            }
+        }
+        let (top, below) = (mount_at(&mounts, "/top"), mount_at(&mounts, "/top/sub"));
+        assert!(
+            top.has_opt("ro") && top.has_opt("nosuid"),
+            "{name}: {top:?}"
+        );
+        assert!(below.has_opt("nosuid"), "{name}: {below:?}");
+        assert!(
+            below.has_opt("rw"),
+            "{name}: non-recursive ro reached /top/sub: {below:?}"
+        );
+    }
+}

@@ -196,7 +196,7 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
             let flags = libc::MS_BIND | if *recursive { libc::MS_REC } else { 0 };
             sys::mount(Some(source), tpath, None, flags, None)
                 .map_err(|e| fail(Step::Mount, e, &op.dest))?;
-            op.attr_set != 0 || !op.propagation.is_empty()
+            op.attr_set | op.rattr_set | op.rattr_clr != 0 || !op.propagation.is_empty()
         }
         MountKind::Fs { fstype, source } => {
             sys::mount(
@@ -207,7 +207,7 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
                 op.data.as_deref(),
             )
             .map_err(|e| fail(Step::Mount, e, &op.dest))?;
-            op.attr_set != 0 || !op.propagation.is_empty()
+            op.attr_set | op.rattr_set | op.rattr_clr != 0 || !op.propagation.is_empty()
         }
         MountKind::RemountRo => {
             sys::mount_setattr(
@@ -227,11 +227,13 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
         let top = sys::open_in_root(root, &op.dest, libc::O_PATH)
             .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
         if op.attr_set != 0 {
-            let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
-            if op.attr_recursive {
-                flags |= libc::AT_RECURSIVE as libc::c_uint;
-            }
+            let flags = libc::AT_EMPTY_PATH as libc::c_uint;
             sys::mount_setattr(top.as_raw_fd(), c"", flags, op.attr_set, 0)
+                .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
+        }
+        if op.rattr_set | op.rattr_clr != 0 {
+            let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
+            sys::mount_setattr(top.as_raw_fd(), c"", flags, op.rattr_set, op.rattr_clr)
                 .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
         }
         let mut tbuf = [0u8; 32];

@@ -48,8 +48,11 @@ pub struct MountOp {
     pub flags: libc::c_ulong,
     /// `mount_setattr` bits to set after a bind (ro, nosuid, nodev, noexec).
     pub attr_set: u64,
-    /// Apply `attr_set` recursively (`rro`, `rnosuid`, …).
-    pub attr_recursive: bool,
+    /// `mount_setattr` bits set on the mount and every mount below it (`rro`, `rnosymfollow`, …).
+    pub rattr_set: u64,
+    /// `mount_setattr` bits cleared on the mount and every mount below it (`rrw`, `rsuid`, …;
+    /// the atime field when an `r*atime` option changes the mode).
+    pub rattr_clr: u64,
     /// Filesystem data (`mode=755,size=65536k`).
     pub data: Option<CString>,
     /// Propagation changes, applied one by one after the mount.
@@ -92,8 +95,8 @@ pub fn apply_mount_label(mounts: &mut [MountOp], label: &str) -> Result<(), Spec
 struct Parsed {
     flags: libc::c_ulong,
     clear: libc::c_ulong,
-    attr: u64,
-    attr_recursive: bool,
+    rset: u64,
+    rclr: u64,
     propagation: Vec<libc::c_ulong>,
     data: Vec<String>,
     bind: bool,
@@ -104,8 +107,8 @@ fn parse_options(options: &[String]) -> Parsed {
     let mut p = Parsed {
         flags: 0,
         clear: 0,
-        attr: 0,
-        attr_recursive: false,
+        rset: 0,
+        rclr: 0,
         propagation: Vec::new(),
         data: Vec::new(),
         bind: false,
@@ -158,17 +161,14 @@ fn parse_options(options: &[String]) -> Parsed {
                 )
                     .1
             }
-            "rro" | "rnosuid" | "rnodev" | "rnoexec" => {
-                p.attr_recursive = true;
-                p.attr |= match o.as_str() {
-                    "rro" => crate::sys::MOUNT_ATTR_RDONLY,
-                    "rnosuid" => crate::sys::MOUNT_ATTR_NOSUID,
-                    "rnodev" => crate::sys::MOUNT_ATTR_NODEV,
-                    _ => crate::sys::MOUNT_ATTR_NOEXEC,
-                };
+            o if recursive_attr(o).is_some() => {
+                if let Some((set, clr)) = recursive_attr(o) {
+                    p.rset = (p.rset & !clr) | set;
+                    p.rclr = (p.rclr & !set) | clr;
+                }
                 (0, 0)
             }
-            "rrw" | "rsuid" | "rdev" | "rexec" | "tmpcopyup" => (0, 0),
+            "tmpcopyup" => (0, 0),
             other => {
                 p.data.push(other.to_string());
                 (0, 0)
@@ -178,6 +178,32 @@ fn parse_options(options: &[String]) -> Parsed {
         p.clear |= clr;
     }
     p
+}
+
+/// The recursive mount attribute options, as runc maps them to `mount_setattr(AT_RECURSIVE)`:
+/// (bits to set, bits to clear). An atime mode clears the whole atime field and sets its value.
+fn recursive_attr(option: &str) -> Option<(u64, u64)> {
+    use crate::sys::*;
+    Some(match option {
+        "rro" => (MOUNT_ATTR_RDONLY, 0),
+        "rrw" => (0, MOUNT_ATTR_RDONLY),
+        "rnosuid" => (MOUNT_ATTR_NOSUID, 0),
+        "rsuid" => (0, MOUNT_ATTR_NOSUID),
+        "rnodev" => (MOUNT_ATTR_NODEV, 0),
+        "rdev" => (0, MOUNT_ATTR_NODEV),
+        "rnoexec" => (MOUNT_ATTR_NOEXEC, 0),
+        "rexec" => (0, MOUNT_ATTR_NOEXEC),
+        "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
+        "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+        "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
+        "rnoatime" => (MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME),
+        "rstrictatime" => (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME),
+        "rrelatime" | "ratime" | "rnorelatime" | "rnostrictatime" => {
+            (MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME)
+        }
+        _ => return None,
+    })
 }
 
 fn attr_from_flags(flags: libc::c_ulong) -> u64 {
@@ -247,8 +273,9 @@ fn plan_mount(
                 recursive: p.rbind,
             },
             flags: p.flags & !libc::MS_REMOUNT,
-            attr_set: attr_from_flags(p.flags) | p.attr,
-            attr_recursive: p.attr_recursive,
+            attr_set: attr_from_flags(p.flags),
+            rattr_set: p.rset,
+            rattr_clr: p.rclr,
             data: None,
             propagation: p.propagation,
             file_target: !meta.is_dir(),
@@ -280,8 +307,9 @@ fn plan_mount(
             source: cstr(source, &format!("{field}.source"))?,
         },
         flags: p.flags,
-        attr_set: p.attr,
-        attr_recursive: p.attr_recursive,
+        attr_set: 0,
+        rattr_set: p.rset,
+        rattr_clr: p.rclr,
         data: data_of(&p.data, &format!("{field}.options"))?,
         propagation: p.propagation,
         file_target: false,
@@ -326,7 +354,8 @@ fn plan_cgroup_mount(
             kind,
             flags: base_flags,
             attr_set: attr_from_flags(base_flags),
-            attr_recursive: false,
+            rattr_set: 0,
+            rattr_clr: 0,
             data: None,
             propagation: p.propagation.clone(),
             file_target: false,
@@ -343,7 +372,8 @@ fn plan_cgroup_mount(
         },
         flags: tmpfs_flags,
         attr_set: 0,
-        attr_recursive: false,
+        rattr_set: 0,
+        rattr_clr: 0,
         data: Some(c("mode=755".into())?),
         propagation: p.propagation.clone(),
         file_target: false,
@@ -386,7 +416,8 @@ fn plan_cgroup_mount(
             kind,
             flags: sub_flags,
             attr_set: attr_from_flags(sub_flags),
-            attr_recursive: false,
+            rattr_set: 0,
+            rattr_clr: 0,
             data,
             propagation: Vec::new(),
             file_target: false,
@@ -402,7 +433,8 @@ fn plan_cgroup_mount(
                     },
                     flags: 0,
                     attr_set: 0,
-                    attr_recursive: false,
+                    rattr_set: 0,
+                    rattr_clr: 0,
                     data: None,
                     propagation: Vec::new(),
                     file_target: false,
@@ -417,7 +449,8 @@ fn plan_cgroup_mount(
             kind: MountKind::RemountRo,
             flags: 0,
             attr_set: crate::sys::MOUNT_ATTR_RDONLY,
-            attr_recursive: false,
+            rattr_set: 0,
+            rattr_clr: 0,
             data: None,
             propagation: Vec::new(),
             file_target: false,
@@ -577,7 +610,8 @@ mod tests {
             },
             flags: 0,
             attr_set: 0,
-            attr_recursive: false,
+            rattr_set: 0,
+            rattr_clr: 0,
             data: data.map(|d| CString::new(d).unwrap()),
             propagation: Vec::new(),
             file_target: false,

@@ -21,6 +21,18 @@ pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
 /// `mount_setattr(2)`: noexec.
 pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// `mount_setattr(2)`: the atime mode field (set it in `attr_clr` to change the mode).
+pub const MOUNT_ATTR_ATIME: u64 = 0x70;
+/// `mount_setattr(2)` atime mode: relatime (the zero value of the field).
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+/// `mount_setattr(2)` atime mode: noatime.
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+/// `mount_setattr(2)` atime mode: strictatime.
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+/// `mount_setattr(2)`: nodiratime.
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+/// `mount_setattr(2)`: nosymfollow.
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
 
 fn check(ret: libc::c_int) -> SysResult<libc::c_int> {
     if ret < 0 {
