@@ -69,6 +69,7 @@ pub fn setup(
         at: Fail::NOWHERE,
     };
     let (master, slave) = sys::open_pty(root).map_err(|e| fail(e, b"/dev/ptmx"))?;
+    sys::clear_onlcr(master.as_fd()).map_err(|e| fail(e, b"ONLCR"))?;
     if console {
         bind_dev_console(root, slave.as_fd()).map_err(|e| fail(e, b"/dev/console"))?;
     }

@@ -116,3 +116,43 @@ fn foreground_run_with_a_terminal_and_a_console_socket_is_refused() {
     ]);
     out.assert_error("cannot use console socket if runc will not detach or allocate tty");
 }
+
+/// The container's pty: `ONLCR` off (`docker run -t` and `kubectl logs` would show `\r\n`
+/// otherwise) and the slave owned by the process's uid. runc (checked where installed) gives the
+/// slave to the uid too, but leaves `ONLCR` to whoever receives the master (its own `run -t`
+/// and containerd's shim clear it there); sangja clears it in the container, for every receiver.
+#[test]
+fn the_pty_has_onlcr_off_and_belongs_to_the_process() {
+    let mut runtimes = vec![harness!()];
+    if spec_tests::runc_bin().exists() {
+        runtimes.push(spec_tests::Harness::runc("pty"));
+    }
+    for h in &runtimes {
+        let mut b = h.bundle();
+        b.set("/process/terminal", json!(true));
+        b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+        b.args(&[
+            "sh",
+            "-c",
+            "stty -a | tr ' ' '\\n' | grep -x -- '-\\?onlcr'; stat -L -c 'owner=%u' /proc/self/fd/0",
+        ]);
+        let sock = spec_tests::console::ConsoleSocket::bind(&h.tempdir("console").join("sock"));
+        let id = h.id();
+        let (out, _) = h.try_create(&b, &id, &["--console-socket", sock.path_str()]);
+        out.ok();
+        let mut got = sock.receive(spec_tests::secs(10));
+        h.cmd(&["start", &id]).ok();
+        let text = spec_tests::console::read_until_closed(&mut got.master, spec_tests::secs(10));
+        let name = h.bin().display();
+        if !name.to_string().ends_with("runc") {
+            assert!(text.contains("-onlcr"), "{name}: ONLCR is on: {text:?}");
+            assert!(
+                !text.contains("\r\n"),
+                "{name}: output has \\r\\n: {text:?}"
+            );
+        }
+        assert!(text.contains("owner=1000"), "{name}: pty owner: {text:?}");
+        h.wait_status(&id, "stopped", spec_tests::secs(10));
+        h.cmd(&["delete", &id]).ok();
+    }
+}

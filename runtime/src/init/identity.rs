@@ -35,12 +35,28 @@ pub fn open_cwd<'a>(p: &'a ProcessPlan, root: BorrowedFd<'_>) -> Result<OwnedFd,
 /// it cannot be loaded later ([`crate::seccomp::loads_early`]); returns its listener, if any.
 /// `cwd`: from [`open_cwd`]; entered before the uid changes (as runc: a directory only root may
 /// enter still works), or after it if root may not, then checked to be inside the root.
+/// Give the process's stdio to its uid (the group stays), as runc's `fixStdioPermissions`: a
+/// pty slave or a pipe owned by root would be unreadable as `/dev/stdin` or `/proc/self/fd/0`
+/// for a non-root process. `/dev/null` and what the uid owns already are left alone; a refusal
+/// (an id not mapped, a file we may not change) is not an error, as with runc.
+fn stdio_to(uid: u32) {
+    for fd in sys::stdio() {
+        let Ok(st) = sys::fstat(fd) else { continue };
+        let null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+        if null || st.st_uid == uid {
+            continue;
+        }
+        let _ = sys::fchown(fd, uid, u32::MAX);
+    }
+}
+
 pub fn apply<'a>(
     p: &'a ProcessPlan,
     keyring: Option<&'a CStr>,
     seccomp: Option<&crate::seccomp::Program>,
     cwd: BorrowedFd<'_>,
 ) -> Result<Option<std::os::fd::OwnedFd>, Fail<'a>> {
+    stdio_to(p.uid);
     if let Some(name) = keyring {
         match sys::join_session_keyring(name) {
             // Kernels without keyrings, or a seccomp'd host: runc ignores these too.

@@ -431,6 +431,38 @@ pub fn make_controlling_tty(tty: BorrowedFd<'_>) -> SysResult<()> {
     Ok(())
 }
 
+/// Turn off `ONLCR` (`\n` → `\r\n` on output), which Linux ptys start with: clients relay the
+/// container's output to a terminal or a log of their own, where the extra `\r` shows up (runc
+/// clears it too).
+pub fn clear_onlcr(tty: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: termios is plain data; TCGETS fills it, TCSETS reads it.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: TCGETS takes a pointer to a termios.
+    check(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TCGETS, &mut t) })?;
+    t.c_oflag &= !libc::ONLCR;
+    // SAFETY: TCSETS takes a pointer to a termios.
+    check(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TCSETS, &t) }).map(drop)
+}
+
+/// The process's stdio, fds 0-2, borrowed.
+pub fn stdio() -> [BorrowedFd<'static>; 3] {
+    // SAFETY: fds 0-2 stay open for the life of the process by convention (the runtime never
+    // closes them); the borrows are used for fstat/fchown-like calls only.
+    unsafe {
+        [
+            BorrowedFd::borrow_raw(0),
+            BorrowedFd::borrow_raw(1),
+            BorrowedFd::borrow_raw(2),
+        ]
+    }
+}
+
+/// `fchown(2)`; `u32::MAX` leaves that id as it is.
+pub fn fchown(fd: BorrowedFd<'_>, uid: libc::uid_t, gid: libc::gid_t) -> SysResult<()> {
+    // SAFETY: plain syscall on a live fd.
+    check(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) }).map(drop)
+}
+
 /// Set a terminal's window size (`consoleSize`).
 pub fn set_winsize(tty: BorrowedFd<'_>, rows: u16, cols: u16) -> SysResult<()> {
     let ws = libc::winsize {
