@@ -579,7 +579,7 @@ impl Container {
         }
         if let Some(hooks) = self.rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
             let state = serde_json::to_vec(&self.state()).unwrap_or_default();
-            crate::hooks::run_warn("poststart", hooks, &state);
+            crate::hooks::run_warn("poststart", hooks, &state, &self.rec.bundle);
         }
         Ok(())
     }
@@ -684,7 +684,7 @@ impl Container {
             state.status = Status::Stopped;
             state.pid = 0;
             let state = serde_json::to_vec(&state).unwrap_or_default();
-            crate::hooks::run_warn("poststop", hooks, &state);
+            crate::hooks::run_warn("poststop", hooks, &state, &self.rec.bundle);
         }
         Ok(())
     }

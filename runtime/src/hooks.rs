@@ -8,11 +8,11 @@
 //! - `startContainer`: by the init after `start` released it, just before `execve`;
 //! - `poststart`: by `start` once the process runs (a failure only warns);
 //! - `poststop`: by `delete` after the container is gone (a failure only warns).
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,25 +59,32 @@ pub enum HookError {
     },
 }
 
-/// Run `hooks` in order in this process's namespaces, each with `state` on stdin; stops at the
-/// first failure.
-pub fn run(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Result<(), HookError> {
+/// Run `hooks` in order in this process's namespaces, each with `state` on stdin and the bundle
+/// as its working directory; stops at the first failure.
+pub fn run(
+    kind: &'static str,
+    hooks: &[Hook],
+    state: &[u8],
+    bundle: &Path,
+) -> Result<(), HookError> {
     for h in hooks {
-        run_one(kind, h, state)?;
+        run_one(kind, h, state, bundle)?;
     }
     Ok(())
 }
 
 /// Run `hooks`, logging failures as warnings (poststart, poststop).
-pub fn run_warn(kind: &'static str, hooks: &[Hook], state: &[u8]) {
+pub fn run_warn(kind: &'static str, hooks: &[Hook], state: &[u8], bundle: &Path) {
     for h in hooks {
-        if let Err(e) = run_one(kind, h, state) {
+        if let Err(e) = run_one(kind, h, state, bundle) {
             log::warn!("{e}");
         }
     }
 }
 
-fn run_one(kind: &'static str, h: &Hook, state: &[u8]) -> Result<(), HookError> {
+/// One runtime-side hook. As runc: a hook without `env` gets the runtime's environment (an
+/// empty `env` list gets none), and it runs in the bundle directory.
+fn run_one(kind: &'static str, h: &Hook, state: &[u8], bundle: &Path) -> Result<(), HookError> {
     let path = h.path().clone();
     let spawn_err = |source| HookError::Spawn {
         kind,
@@ -89,12 +96,15 @@ fn run_one(kind: &'static str, h: &Hook, state: &[u8]) -> Result<(), HookError> 
     if let Some((arg0, rest)) = args.split_first() {
         cmd.arg0(arg0).args(rest);
     }
-    cmd.env_clear();
-    for e in h.env().iter().flatten() {
-        if let Some((k, v)) = e.split_once('=') {
-            cmd.env(k, v);
+    if let Some(env) = h.env() {
+        cmd.env_clear();
+        for e in env {
+            if let Some((k, v)) = e.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
+    cmd.current_dir(bundle);
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -160,6 +170,8 @@ pub struct HookPlan {
     pub env: Vec<CString>,
     /// NULL-terminated env pointers.
     pub env_ptrs: Vec<*const libc::c_char>,
+    /// The hook has an `env` of its own; without one it gets the container process's (runc).
+    pub own_env: bool,
     /// Timeout in milliseconds (-1: none).
     pub timeout_ms: libc::c_int,
 }
@@ -178,6 +190,7 @@ pub fn plan(hooks: Option<&Vec<Hook>>, field: &str) -> Result<Vec<HookPlan>, Spe
             .into_iter()
             .map(|a| cstr(a, &f))
             .collect::<Result<Vec<_>, _>>()?;
+        let own_env = h.env().is_some();
         let env = h
             .env()
             .clone()
@@ -194,6 +207,7 @@ pub fn plan(hooks: Option<&Vec<Hook>>, field: &str) -> Result<Vec<HookPlan>, Spe
         out.push(HookPlan {
             argv_ptrs: ptrs(&argv),
             env_ptrs: ptrs(&env),
+            own_env,
             path,
             argv,
             env,
@@ -224,14 +238,23 @@ pub struct InitHookFailure<'a> {
 pub fn run_in_init<'a>(
     hooks: &'a [HookPlan],
     state: &[u8],
+    process_env: &[*const libc::c_char],
+    cwd: Option<&CStr>,
     stderr: &mut [u8],
 ) -> Result<(), InitHookFailure<'a>> {
     for h in hooks {
-        run_prepared(h, state, stderr).map_err(|(errno, status, stderr_len)| InitHookFailure {
-            hook: h,
-            errno,
-            status,
-            stderr_len,
+        let env = if h.own_env {
+            &h.env_ptrs[..]
+        } else {
+            process_env
+        };
+        run_prepared(h, state, env, cwd, stderr).map_err(|(errno, status, stderr_len)| {
+            InitHookFailure {
+                hook: h,
+                errno,
+                status,
+                stderr_len,
+            }
         })?;
     }
     Ok(())
@@ -280,7 +303,13 @@ impl Cursor<'_> {
     }
 }
 
-fn run_prepared(h: &HookPlan, state: &[u8], stderr: &mut [u8]) -> Result<(), PreparedError> {
+fn run_prepared(
+    h: &HookPlan,
+    state: &[u8],
+    env: &[*const libc::c_char],
+    cwd: Option<&CStr>,
+    stderr: &mut [u8],
+) -> Result<(), PreparedError> {
     let io = |e: Errno| (e, 0, 0);
     let (r, w) = sys::pipe().map_err(io)?;
     let (er, ew) = sys::pipe().map_err(io)?;
@@ -291,7 +320,12 @@ fn run_prepared(h: &HookPlan, state: &[u8], stderr: &mut [u8]) -> Result<(), Pre
             drop(er);
             let _ = sys::dup2(r.as_fd(), 0);
             let _ = sys::dup2(ew.as_fd(), 2);
-            let e = sys::execve(&h.path, &h.argv_ptrs, &h.env_ptrs);
+            if let Some(dir) = cwd {
+                if let Err(e) = sys::chdir(dir) {
+                    sys::exit_now(if e == Errno::ENOENT { 127 } else { 126 });
+                }
+            }
+            let e = sys::execve(&h.path, &h.argv_ptrs, env);
             sys::exit_now(if e == Errno::ENOENT { 127 } else { 126 });
         }
         Forked::Parent(pid) => {

@@ -323,8 +323,8 @@ fn run_runtime_hooks(
     state.pid = pid;
     state.status = crate::Status::Creating;
     let creating = serde_json::to_vec(&state).unwrap_or_default();
-    crate::hooks::run("prestart", h.prestart, &creating)?;
-    crate::hooks::run("createRuntime", h.create_runtime, &creating)?;
+    crate::hooks::run("prestart", h.prestart, &creating, &state.bundle)?;
+    crate::hooks::run("createRuntime", h.create_runtime, &creating, &state.bundle)?;
     state.status = crate::Status::Created;
     let created = serde_json::to_vec(&state).unwrap_or_default();
     if 5 + creating.len() + created.len() > channel::HOOK_STATE_MAX {

@@ -146,8 +146,13 @@ pub fn run(
         }
     }
     let mut stderr = [0u8; 512];
-    if let Err(f) = crate::hooks::run_in_init(&plan.start_container_hooks, start_state, &mut stderr)
-    {
+    if let Err(f) = crate::hooks::run_in_init(
+        &plan.start_container_hooks,
+        start_state,
+        &plan.process.env_ptrs,
+        None,
+        &mut stderr,
+    ) {
         // `start` waits on the result fifo and reports this; exec never happens.
         let mut text = [0u8; 1024];
         let n = crate::hooks::describe_failure(&f, &stderr, &mut text);
@@ -250,9 +255,13 @@ fn setup<'a>(
             .map_err(|e| fail(Step::RuntimeHooks, e, b"hooks"))?;
         *start_state = created;
         let mut stderr = [0u8; 512];
-        if let Err(f) =
-            crate::hooks::run_in_init(&plan.create_container_hooks, creating, &mut stderr)
-        {
+        if let Err(f) = crate::hooks::run_in_init(
+            &plan.create_container_hooks,
+            creating,
+            &plan.process.env_ptrs,
+            Some(&plan.rootfs),
+            &mut stderr,
+        ) {
             let n = crate::hooks::describe_failure(&f, &stderr, msg);
             return Err(Fail {
                 step: Step::CreateContainerHook,
