@@ -424,3 +424,93 @@ fn cgroups_path_with_dot_dot_stays_inside_the_hierarchy() {
         assert!(!Path::new(up).join(&name).exists(), "{up}/{name}");
     }
 }
+
+/// `delete --force` removes the cgroups made below the container's own (a container running
+/// systemd or its own cgroup manager makes them), with a process in one, on every hierarchy;
+/// `ps` lists that process too. The same against runc where it is installed.
+#[test]
+fn delete_force_removes_cgroups_made_below_the_containers() {
+    let mut runtimes = vec![harness!()];
+    if spec_tests::runc_bin().exists() {
+        runtimes.push(Harness::runc("subcg"));
+    }
+    for h in &runtimes {
+        let mut b = h.bundle();
+        let id = h.id();
+        let cg = format!("/sangja-sub-test/{id}");
+        b.set("/linux/cgroupsPath", json!(cg));
+        b.args(&["sleep", "1000"]);
+        b.write();
+        h.cmd(&["create", "--bundle", b.dir_str(), &id]).ok();
+        h.cmd(&["start", &id]).ok();
+        h.cmd(&["exec", "-d", &id, "sleep", "1001"]).ok();
+        let name = h.bin().display().to_string();
+        let mut children = Vec::new();
+        for m in cgroup_mounts() {
+            let child = m
+                .path
+                .join(cg.trim_start_matches('/'))
+                .join("child/grandchild");
+            if fs::create_dir_all(&child).is_ok() {
+                children.push(child);
+            }
+        }
+        assert!(
+            !children.is_empty(),
+            "{name}: no hierarchy took a child cgroup"
+        );
+        // Whatever a failing runtime leaves: killed and removed, deepest first, at the end.
+        let left: Vec<PathBuf> = children.clone();
+        h.defer(move || {
+            for c in &left {
+                let top = c.parent().and_then(Path::parent).map(Path::to_path_buf);
+                for d in [Some(c.clone()), c.parent().map(Path::to_path_buf), top]
+                    .into_iter()
+                    .flatten()
+                {
+                    let procs = fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+                    for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                        // SAFETY: kill(2) takes plain integers.
+                        unsafe { libc::kill(p, libc::SIGKILL) };
+                    }
+                    let _ = host::wait_until(secs(2), || fs::remove_dir(&d).is_ok() || !d.exists());
+                }
+                if let Some(root) = c.ancestors().nth(3) {
+                    let _ = fs::remove_dir(root);
+                }
+            }
+        });
+        // The exec'd sleep into the first child of the pids (or any) hierarchy.
+        let pids: Vec<i64> =
+            serde_json::from_str(&h.cmd(&["ps", "--format", "json", &id]).ok().stdout)
+                .expect("ps json");
+        let sleeper = pids.iter().copied().max().expect("two pids");
+        let target = children
+            .iter()
+            .find(|c| c.to_string_lossy().contains("/pids/"))
+            .unwrap_or(&children[0]);
+        fs::write(target.join("cgroup.procs"), sleeper.to_string()).expect("move the sleeper");
+        let after: Vec<i64> =
+            serde_json::from_str(&h.cmd(&["ps", "--format", "json", &id]).ok().stdout)
+                .expect("ps json");
+        assert!(
+            after.contains(&sleeper),
+            "{name}: ps misses a process in a child cgroup: {after:?}"
+        );
+        h.cmd(&["delete", "--force", &id]).ok();
+        for c in &children {
+            let top = c
+                .parent()
+                .and_then(Path::parent)
+                .expect("the container's cgroup");
+            assert!(!top.exists(), "{name}: {} is left", top.display());
+        }
+        assert!(
+            host::wait_until(secs(5), || !host::pid_alive(sleeper)),
+            "{name}: the process in the child cgroup survived"
+        );
+        for m in cgroup_mounts() {
+            let _ = fs::remove_dir(m.path.join("sangja-sub-test"));
+        }
+    }
+}

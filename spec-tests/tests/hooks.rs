@@ -562,11 +562,12 @@ fn hooks_without_env_get_runcs_environment_and_directory() {
         let rec = h.tempdir("rec");
         let r = rec.to_str().unwrap().to_string();
         let mut b = h.bundle_private();
-        b.set("/process/env", json!(["PATH=/bin:/usr/bin", "FROM_PROCESS=yes"]));
+        b.set(
+            "/process/env",
+            json!(["PATH=/bin:/usr/bin", "FROM_PROCESS=yes"]),
+        );
         b.args(&["true"]);
-        let script = |k: &str| {
-            format!("{{ pwd; tr '\\0' '\\n' < /proc/self/environ; }} > {r}/{k}")
-        };
+        let script = |k: &str| format!("{{ pwd; tr '\\0' '\\n' < /proc/self/environ; }} > {r}/{k}");
         let no_env = |k: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", script(k)]});
         b.set(
             "/hooks",
@@ -580,21 +581,45 @@ fn hooks_without_env_get_runcs_environment_and_directory() {
         let out = h.run_with(&b, &["--no-new-keyring"]);
         out.ok();
         let name = h.bin().display();
-        let lines = |k: &str| read(&rec, k).lines().map(str::to_string).collect::<Vec<_>>();
+        let lines = |k: &str| {
+            read(&rec, k)
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
         let bundle = fs::canonicalize(&b.dir).unwrap();
         let rootfs = fs::canonicalize(b.rootfs()).unwrap();
         for k in ["createRuntime", "poststop"] {
             let l = lines(k);
-            assert_eq!(l.first().map(PathBuf::from), Some(bundle.clone()), "{name} {k}: {l:?}");
-            assert!(l.iter().any(|e| e.starts_with("PATH=")), "{name} {k}: the runtime's env: {l:?}");
-            assert!(!l.iter().any(|e| e == "FROM_PROCESS=yes"), "{name} {k}: {l:?}");
+            assert_eq!(
+                l.first().map(PathBuf::from),
+                Some(bundle.clone()),
+                "{name} {k}: {l:?}"
+            );
+            assert!(
+                l.iter().any(|e| e.starts_with("PATH=")),
+                "{name} {k}: the runtime's env: {l:?}"
+            );
+            assert!(
+                !l.iter().any(|e| e == "FROM_PROCESS=yes"),
+                "{name} {k}: {l:?}"
+            );
         }
         let l = lines("createContainer");
-        assert_eq!(l.first().map(PathBuf::from), Some(rootfs), "{name} createContainer: {l:?}");
-        assert!(l.iter().any(|e| e == "FROM_PROCESS=yes"), "{name} createContainer: {l:?}");
+        assert_eq!(
+            l.first().map(PathBuf::from),
+            Some(rootfs),
+            "{name} createContainer: {l:?}"
+        );
+        assert!(
+            l.iter().any(|e| e == "FROM_PROCESS=yes"),
+            "{name} createContainer: {l:?}"
+        );
         let l = lines("empty");
         assert!(
-            l.iter().skip(1).all(|e| e.is_empty() || e.starts_with("PWD=")),
+            l.iter()
+                .skip(1)
+                .all(|e| e.is_empty() || e.starts_with("PWD=")),
             "{name}: env [] is empty: {l:?}"
         );
     }

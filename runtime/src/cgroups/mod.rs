@@ -692,10 +692,16 @@ impl Cgroup {
             .or_else(|| self.dir_of("freezer"))
             .or_else(|| self.dirs.first().map(|(_, d)| d.as_path()));
         let Some(dir) = dir else { return Vec::new() };
-        fs::read_to_string(dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
+        // The cgroups the container made below its own count too (runc's GetAllPids).
+        subtree(dir)
+            .iter()
+            .flat_map(|d| {
+                fs::read_to_string(d.join("cgroup.procs"))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
             .collect()
     }
 
@@ -780,11 +786,14 @@ impl Cgroup {
 
     fn remove_dirs(&self) -> Vec<(PathBuf, std::io::Error)> {
         let mut failed = Vec::new();
-        for (_, d) in &self.dirs {
-            match fs::remove_dir(d) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => failed.push((d.clone(), e)),
+        for (_, top) in &self.dirs {
+            // Children first: the cgroups the container made below its own (as runc removes).
+            for d in subtree(top).iter().rev() {
+                match fs::remove_dir(d) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => failed.push((d.clone(), e)),
+                }
             }
         }
         failed
@@ -810,6 +819,23 @@ impl Cgroup {
             }),
         }
     }
+}
+
+/// `dir` and every cgroup below it, parents before children (missing: none).
+fn subtree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if let Ok(entries) = fs::read_dir(&out[i]) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    out.push(e.path());
+                }
+            }
+        }
+        i += 1;
+    }
+    out
 }
 
 /// The freezer interface of a cgroup.
