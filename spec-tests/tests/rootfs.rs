@@ -550,3 +550,39 @@ fn recursive_mount_attributes_reach_submounts() {
         );
     }
 }
+
+/// A tmpfs without `mode=` takes the mode of the directory it covers, as runc copies it (the
+/// kernel's 1777 would replace it); with `mode=` it gets that. Against runc too where installed.
+#[test]
+fn tmpfs_without_mode_keeps_the_directorys_mode() {
+    let mut runtimes = vec![harness!()];
+    if spec_tests::runc_bin().exists() {
+        runtimes.push(Harness::runc("tmpfsmode"));
+    }
+    for h in &runtimes {
+        let mut b = h.bundle_private();
+        for (dir, mode) in [("sticky", 0o3777), ("private", 0o750)] {
+            let d = b.rootfs().join(dir);
+            fs::create_dir_all(&d).expect("mkdir");
+            fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .expect("chmod");
+        }
+        b.add_mount(
+            json!({"destination": "/sticky", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "size=64k"]}),
+        );
+        b.add_mount(json!({"destination": "/private", "type": "tmpfs", "source": "tmpfs"}));
+        b.add_mount(
+            json!({"destination": "/given", "type": "tmpfs", "source": "tmpfs",
+            "options": ["mode=700"]}),
+        );
+        let out = h.probe(
+            &mut b,
+            &["stat", "-c", "%n %a", "/sticky", "/private", "/given"],
+        );
+        let name = h.bin().display();
+        assert!(out.contains("/sticky 3777"), "{name}: {out}");
+        assert!(out.contains("/private 750"), "{name}: {out}");
+        assert!(out.contains("/given 700"), "{name}: {out}");
+    }
+}

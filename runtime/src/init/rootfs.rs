@@ -152,6 +152,45 @@ fn fail<'a>(step: Step, errno: Errno, detail: &'a CStr) -> Fail<'a> {
     }
 }
 
+/// A tmpfs's data: as configured, but without a `mode=` it takes the mode of the directory it
+/// covers (runc copies it; the kernel's default, 1777, would replace e.g. 3777 or 0755).
+fn tmpfs_data<'b>(
+    data: Option<&'b CStr>,
+    target: BorrowedFd<'_>,
+    buf: &'b mut [u8; PATH_BUF],
+) -> Option<&'b CStr> {
+    let given = data.map_or(&b""[..], CStr::to_bytes);
+    if given.split(|c| *c == b',').any(|o| o.starts_with(b"mode=")) {
+        return data;
+    }
+    let Ok(st) = sys::fstat(target) else {
+        return data;
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return data;
+    }
+    let mut n = 0;
+    for b in b"mode=0" {
+        buf[n] = *b;
+        n += 1;
+    }
+    let mode = st.st_mode & 0o7777;
+    for shift in [9, 6, 3, 0] {
+        buf[n] = b'0' + ((mode >> shift) & 7) as u8;
+        n += 1;
+    }
+    if !given.is_empty() {
+        if n + 1 + given.len() >= buf.len() {
+            return data;
+        }
+        buf[n] = b',';
+        buf[n + 1..n + 1 + given.len()].copy_from_slice(given);
+        n += 1 + given.len();
+    }
+    buf[n] = 0;
+    CStr::from_bytes_with_nul(&buf[..=n]).ok()
+}
+
 /// May `op` be mounted onto procfs? A procfs mount, or a destination that names `/proc/...` by
 /// itself (validation allows only some files there, as runc).
 fn lands_in_proc(op: &MountOp) -> bool {
@@ -199,14 +238,14 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
             op.attr_set | op.rattr_set | op.rattr_clr != 0 || !op.propagation.is_empty()
         }
         MountKind::Fs { fstype, source } => {
-            sys::mount(
-                Some(source),
-                tpath,
-                Some(fstype),
-                op.flags,
-                op.data.as_deref(),
-            )
-            .map_err(|e| fail(Step::Mount, e, &op.dest))?;
+            let mut buf = [0u8; PATH_BUF];
+            let data = if fstype.to_bytes() == b"tmpfs" {
+                tmpfs_data(op.data.as_deref(), target.as_fd(), &mut buf)
+            } else {
+                op.data.as_deref()
+            };
+            sys::mount(Some(source), tpath, Some(fstype), op.flags, data)
+                .map_err(|e| fail(Step::Mount, e, &op.dest))?;
             op.attr_set | op.rattr_set | op.rattr_clr != 0 || !op.propagation.is_empty()
         }
         MountKind::RemountRo => {
