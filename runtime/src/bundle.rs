@@ -49,7 +49,7 @@ impl Bundle {
         // may be reached through a symlink; `root.path` below it may not), so that what was
         // checked here and what the init opens are the same directory, not wherever a link
         // points by then.
-        if rootfs != lexically_clean(&joined) {
+        if rootfs != crate::spec::lexical_clean(&joined) {
             return Err(SpecError::field(
                 "root.path",
                 format!(
@@ -67,35 +67,5 @@ impl Bundle {
             ));
         }
         Ok(Bundle { dir, rootfs, spec })
-    }
-}
-
-/// `path` with `.` and `..` resolved by name (Go's `filepath.Clean`), symlinks not followed.
-fn lexically_clean(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clean_resolves_dots_by_name() {
-        assert_eq!(
-            lexically_clean(Path::new("/a/./b/../c/")),
-            Path::new("/a/c")
-        );
-        assert_eq!(lexically_clean(Path::new("/../x")), Path::new("/x"));
     }
 }

@@ -508,7 +508,14 @@ fn setup<'a>(
 
 /// Read a runtime-spec process JSON (`exec --process FILE`), naming the JSON path of a bad field.
 pub fn process_from_file(path: &Path) -> Result<Process> {
-    let text = fs::read(path).map_err(sys_err("read", path))?;
+    let mut text = fs::read(path).map_err(sys_err("read", path))?;
+    // As runc (Go's zero value): a process without `user` runs as uid 0, gid 0.
+    if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(&text) {
+        if !o.contains_key("user") {
+            o.insert("user".into(), serde_json::json!({"uid": 0, "gid": 0}));
+            text = serde_json::to_vec(&o).unwrap_or(text);
+        }
+    }
     crate::spec::json::parse(&text).map_err(|(field, message)| {
         Error::Spec(crate::spec::SpecError::Parse {
             path: path.to_path_buf(),

@@ -198,7 +198,7 @@ fn validate_mounts(spec: &Spec) -> Result<(), SpecError> {
                 "contains a NUL byte",
             ));
         }
-        check_proc_mount(i, d, m.typ().as_deref())?;
+        check_proc_mount(i, m)?;
     }
     Ok(())
 }
@@ -269,11 +269,12 @@ fn validate_linux(l: &Linux) -> Result<(), SpecError> {
         ("linux.maskedPaths", l.masked_paths()),
         ("linux.readonlyPaths", l.readonly_paths()),
     ] {
+        // A relative path is relative to `/`, as runc takes it.
         for (i, p) in list.iter().flatten().enumerate() {
-            if !p.starts_with('/') || escapes_root(Path::new(p)) {
+            if escapes_root(&Path::new("/").join(p)) {
                 return Err(SpecError::field(
                     format!("{name}[{i}]"),
-                    "must be an absolute path inside the container",
+                    "must be a path inside the container",
                 ));
             }
         }
@@ -430,13 +431,14 @@ const PROC_OVERRIDES: [&str; 10] = [
 /// `/proc` must be procfs (masked and read-only paths, LSM labels and `/proc/self` checks rely on
 /// it): a mount at `/proc` must be of type `proc`, and below it only the files runc allows may be
 /// replaced (CVE-2019-16884 and friends).
-fn check_proc_mount(i: usize, dest: &Path, typ: Option<&str>) -> Result<(), SpecError> {
+fn check_proc_mount(i: usize, m: &oci_spec::runtime::Mount) -> Result<(), SpecError> {
+    let dest = m.destination().as_path();
     let clean = lexical_clean(dest);
     if !clean.starts_with("/proc") {
         return Ok(());
     }
     let ok = if clean == Path::new("/proc") {
-        typ == Some("proc")
+        m.typ().as_deref() == Some("proc") || binds_a_procfs_root(m)
     } else {
         PROC_OVERRIDES.iter().any(|p| clean == Path::new(p))
     };
@@ -450,9 +452,24 @@ fn check_proc_mount(i: usize, dest: &Path, typ: Option<&str>) -> Result<(), Spec
     }
 }
 
+/// Is `m` a bind of the root of a procfs (a config in the host's pid namespace binding the host's
+/// `/proc`, which runc allows)? Checked on the source: procfs, inode 1.
+fn binds_a_procfs_root(m: &oci_spec::runtime::Mount) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let bind = m.typ().as_deref() == Some("bind")
+        || m.options()
+            .iter()
+            .flatten()
+            .any(|o| o == "bind" || o == "rbind");
+    let Some(src) = m.source() else { return false };
+    bind && nix::sys::statfs::statfs(src)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        && std::fs::metadata(src).is_ok_and(|st| st.ino() == 1)
+}
+
 /// `dest` made absolute (relative to `/`) with `.` and `..` resolved lexically (`..` at the top
 /// stays at `/`), so that `proc`, `/a/../proc` and `/proc/` all name `/proc`.
-fn lexical_clean(dest: &Path) -> PathBuf {
+pub(crate) fn lexical_clean(dest: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in dest.components() {
         match c {

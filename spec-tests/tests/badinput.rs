@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use spec_tests::host::{self, find_mount, parse_mountinfo};
 use spec_tests::{assert_nothing_left, harness, secs, Bundle, Harness, Output};
 
@@ -676,4 +676,75 @@ fn net_sysctl_in_a_joined_network_namespace_applies_there() {
         "A shares the namespace B wrote in"
     );
     assert_eq!(host_sysctl("net.ipv4.ip_forward"), host_fwd);
+}
+
+/// What runc accepts is accepted: relative `maskedPaths` / `readonlyPaths` (relative to `/`), a
+/// bind of the host's procfs at `/proc` for a config in the host's pid namespace. And what runc
+/// refuses is refused: `SCMP_ACT_NOTIFY` on `write`, which would make the runtime wait for
+/// itself. Each against runc too where it is installed.
+#[test]
+fn accepted_and_refused_as_runc() {
+    let mut runtimes = vec![harness!()];
+    if spec_tests::runc_bin().exists() {
+        runtimes.push(Harness::runc("asrunc"));
+    }
+    for h in &runtimes {
+        let name = h.bin().display().to_string();
+        let mut b = h.bundle_private();
+        b.set("/root/readonly", json!(false));
+        b.set("/linux/readonlyPaths", json!(["etc", "proc/sys"]));
+        b.set("/linux/maskedPaths", json!(["proc/timer_list"]));
+        b.args(&[
+            "sh",
+            "-c",
+            "touch /etc/x 2>/dev/null && echo etc-writable; wc -c < /proc/timer_list",
+        ]);
+        let out = h.run(&b);
+        assert!(out.success(), "{name}: {out}");
+        assert_eq!(
+            out.stdout.trim(),
+            "0",
+            "{name}: relative paths not applied: {out}"
+        );
+
+        let mut b = h.bundle_private();
+        let ns: Vec<Value> = b.config["linux"]["namespaces"]
+            .as_array()
+            .expect("namespaces")
+            .iter()
+            .filter(|n| n["type"] != "pid")
+            .cloned()
+            .collect();
+        b.set("/linux/namespaces", json!(ns));
+        let mounts: Vec<Value> = b.config["mounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .map(|m| match m["destination"] == "/proc" {
+                true => json!({"destination": "/proc", "type": "bind", "source": "/proc",
+                    "options": ["rbind", "nosuid", "noexec", "nodev"]}),
+                false => m.clone(),
+            })
+            .collect();
+        b.set("/mounts", json!(mounts));
+        b.args(&["cat", "/proc/1/comm"]);
+        let out = h.run(&b);
+        assert!(
+            out.success(),
+            "{name}: a procfs bind at /proc is refused: {out}"
+        );
+
+        let mut b = h.bundle_private();
+        let agent = h.base().join("agent.sock");
+        b.set(
+            "/linux/seccomp",
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent.to_str().unwrap(),
+                   "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]}),
+        );
+        let id = h.id();
+        let (out, _) = h.try_create(&b, &id, &[]);
+        out.failed();
+        assert!(out.stderr.contains("write"), "{name}: {out}");
+        assert_nothing_left(h, &id, &b);
+    }
 }

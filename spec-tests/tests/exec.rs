@@ -641,6 +641,23 @@ fn detach_with_pid_file() {
 // ---------------------------------------------------------------------------------------------------------
 // 7. Errors
 
+/// `exec --process` with a process that has no `user` runs as uid 0, gid 0 (runc takes Go's
+/// zero value; today's podman and CRI tools write such files).
+#[test]
+fn process_file_without_user_runs_as_root() {
+    let h = harness!();
+    let r = running(&h);
+    let file = h.base().join("nouser.json");
+    fs::write(
+        &file,
+        r#"{"cwd": "/", "args": ["id", "-u"], "env": ["PATH=/bin"]}"#,
+    )
+    .expect("write process.json");
+    let out = exec(&h, &["--process", file.to_str().expect("UTF-8"), &r.c.id]);
+    out.ok();
+    assert_eq!(out.stdout.trim(), "0", "{out}");
+}
+
 /// A refused process field is named by the flag that set it (or the `--process` file's field),
 /// never as a `config.json` field: exec does not read config.json.
 #[test]

@@ -463,3 +463,42 @@ fn a_missing_cwd_is_created_inside_the_rootfs() {
         "created inside the rootfs"
     );
 }
+
+/// The effective capabilities are what `execve` checks: uid 1000 with CAP_DAC_OVERRIDE runs a
+/// program only its owner (root) may execute, as the kernel allows and runc does. Against runc
+/// too where it is installed.
+#[test]
+fn effective_capabilities_count_for_the_executable() {
+    let mut runtimes = vec![harness!()];
+    if spec_tests::runc_bin().exists() {
+        runtimes.push(spec_tests::Harness::runc("dacexec"));
+    }
+    for h in &runtimes {
+        let mut b = h.bundle_private();
+        // busybox runs the applet its argv[0] names: `echo`.
+        std::fs::create_dir_all(b.rootfs().join("opt")).expect("mkdir /opt");
+        let prog = b.rootfs().join("opt/echo");
+        std::fs::copy(b.rootfs().join("bin/busybox"), &prog).expect("copy busybox");
+        std::fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .expect("chmod 0700");
+        b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+        for set in ["bounding", "effective", "permitted"] {
+            b.push(
+                &format!("/process/capabilities/{set}"),
+                json!("CAP_DAC_OVERRIDE"),
+            );
+        }
+        b.args(&["/opt/echo", "ran"]);
+        let out = h.run(&b);
+        let name = h.bin().display();
+        assert!(out.success() && out.stdout.trim() == "ran", "{name}: {out}");
+        // Without the capability it is refused, as runc refuses it.
+        b.remove("/process/capabilities/effective");
+        b.remove("/process/capabilities/permitted");
+        let out = h.run(&b);
+        assert!(
+            !out.success(),
+            "{name}: ran without CAP_DAC_OVERRIDE: {out}"
+        );
+    }
+}

@@ -244,10 +244,14 @@ impl Plan {
             mounts::plan_devices(spec)?
         };
         let (initial, fin) = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()));
+        // Relative paths are relative to `/` (validated: none climbs out).
         let cs = |list: Option<&Vec<String>>, field: &str| -> Result<Vec<CString>, SpecError> {
             list.into_iter()
                 .flatten()
-                .map(|p| cstr(p.clone(), field))
+                .map(|p| match p.starts_with('/') {
+                    true => cstr(p.clone(), field),
+                    false => cstr(format!("/{p}"), field),
+                })
                 .collect()
         };
         let masked = cs(

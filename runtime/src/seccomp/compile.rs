@@ -197,8 +197,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program, SpecError> {
                 return Err(SpecError::field(
                     format!("linux.seccomp.syscalls[{i}].names[{j}]"),
                     format!(
-                        "SCMP_ACT_NOTIFY cannot be used for {:?}: sangja needs it to hand the \
-                         listener to the agent",
+                        "SCMP_ACT_NOTIFY cannot be used for {:?}: sangja needs it before the \
+                         listener reaches the agent (it would wait for itself; runc refuses \
+                         write too)",
                         sc.names()[j]
                     ),
                 ));

@@ -74,7 +74,7 @@ const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
 
 /// Syscalls that cannot be `SCMP_ACT_NOTIFY`: the init makes them after loading the filter and
 /// before the agent has the listener (it would wait forever), as runc refuses `write`.
-pub const NOTIFY_FORBIDDEN: &[&str] = &["sendmsg"];
+pub const NOTIFY_FORBIDDEN: &[&str] = &["sendmsg", "write"];
 
 /// `CAP_SYS_ADMIN`.
 const CAP_SYS_ADMIN: u32 = 21;

@@ -851,10 +851,31 @@ pub fn umask(mask: libc::mode_t) {
     unsafe { libc::umask(mask) };
 }
 
-/// `access(2)`.
+/// `access(2)` as `execve` will see it: with the effective ids and capabilities
+/// (`faccessat2(AT_EACCESS)`; plain `access` checks the real ids with the effective
+/// capabilities dropped, which refuses what CAP_DAC_OVERRIDE allows). Kernels before 5.8 lack
+/// faccessat2: `access` then. Raw syscall: glibc emulates AT_EACCESS in user space where the
+/// kernel cannot.
 pub fn access(path: &CStr, mode: libc::c_int) -> SysResult<()> {
-    // SAFETY: path is a valid C string.
-    check(unsafe { libc::access(path.as_ptr(), mode) }).map(drop)
+    // SAFETY: path is a valid C string; the kernel only reads it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            mode,
+            libc::AT_EACCESS,
+        )
+    };
+    match check_long(r) {
+        // Older kernel, or a seccomp profile without faccessat2 (which denies with ENOSYS or
+        // EPERM; an X_OK check itself never fails with EPERM).
+        Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
+            // SAFETY: path is a valid C string.
+            check(unsafe { libc::access(path.as_ptr(), mode) }).map(drop)
+        }
+        r => r.map(drop),
+    }
 }
 
 /// Reset every catchable signal to its default action and unblock all signals, so the container
