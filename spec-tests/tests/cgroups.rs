@@ -514,3 +514,47 @@ fn delete_force_removes_cgroups_made_below_the_containers() {
         }
     }
 }
+
+/// A v1 cpuset parent someone else made with empty `cpuset.cpus`/`mems` (a new cgroup starts
+/// empty there) refuses tasks: create fills it from above, as runc does, instead of failing
+/// with "no space left on device". Against runc too where it is installed.
+#[test]
+fn an_empty_v1_cpuset_parent_is_filled_from_above() {
+    let Some(cpuset) = cgroup_mounts()
+        .into_iter()
+        .find(|m| m.controllers.iter().any(|c| c == "cpuset"))
+    else {
+        spec_tests::skip!("empty cpuset parent", "no v1 cpuset hierarchy on this host");
+    };
+    let mut runtimes = vec![harness!()];
+    if spec_tests::runc_bin().exists() {
+        runtimes.push(Harness::runc("cpusetparent"));
+    }
+    for h in &runtimes {
+        let parent_name = format!("sangja-empty-cpuset-{}", std::process::id());
+        let parent = cpuset.path.join(&parent_name);
+        let _ = fs::create_dir(&parent);
+        let _ = fs::write(parent.join("cgroup.clone_children"), "0");
+        let was = fs::read_to_string(parent.join("cpuset.cpus")).unwrap_or_default();
+        let mut b = h.bundle();
+        let id = h.id();
+        // Runs after the harness deleted the container, also when a check failed.
+        let (pn, leaf) = (parent_name.clone(), id.clone());
+        h.defer(move || {
+            for m in cgroup_mounts() {
+                let _ = fs::remove_dir(m.path.join(&pn).join(&leaf));
+                let _ = fs::remove_dir(m.path.join(&pn));
+            }
+        });
+        b.set("/linux/cgroupsPath", json!(format!("/{parent_name}/{id}")));
+        b.args(&["true"]);
+        b.write();
+        let out = h.cmd(&["run", "--bundle", b.dir_str(), &id]);
+        let name = h.bin().display();
+        assert!(
+            out.success(),
+            "{name} (parent cpus {:?}): {out}",
+            was.trim()
+        );
+    }
+}

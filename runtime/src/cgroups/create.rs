@@ -47,16 +47,28 @@ pub(super) fn resolve(cgroups_path: &str, own: &str) -> String {
     }
 }
 
-/// A freshly created cpuset cgroup has empty `cpus`/`mems` and refuses tasks: copy the parent's.
+/// A freshly created cpuset cgroup has empty `cpus`/`mems` and refuses tasks: copy the parent's,
+/// filling an empty parent (one another tool made) from its own parent first, as runc does.
 fn init_cpuset(dir: &Path) -> Result<(), CgroupError> {
+    init_cpuset_at(dir, 0)
+}
+
+fn init_cpuset_at(dir: &Path, depth: usize) -> Result<(), CgroupError> {
     for file in ["cpuset.cpus", "cpuset.mems"] {
         let own = dir.join(file);
         let cur = fs::read_to_string(&own).map_err(io("read", &own))?;
         if !cur.trim().is_empty() {
             continue;
         }
-        let parent = dir.parent().unwrap_or(dir).join(file);
-        let val = fs::read_to_string(&parent).map_err(io("read", &parent))?;
+        let Some(up) = dir.parent() else { continue };
+        let parent = up.join(file);
+        let mut val = fs::read_to_string(&parent).map_err(io("read", &parent))?;
+        // The hierarchy's root always has values; above it there is no cpuset file at all.
+        if val.trim().is_empty() && depth < 64 && up.parent().is_some_and(|g| g.join(file).exists())
+        {
+            init_cpuset_at(up, depth + 1)?;
+            val = fs::read_to_string(&parent).map_err(io("read", &parent))?;
+        }
         write_file(&own, val.trim()).map_err(io("write", &own))?;
     }
     Ok(())
@@ -179,7 +191,13 @@ impl Cgroup {
             let cpuset = controllers.split(',').any(|c| c == "cpuset");
             match fs::create_dir(dir) {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // Joined as it is, but a task cannot join an empty cpuset.
+                    if cpuset {
+                        init_cpuset(dir)?;
+                    }
+                    continue;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     self.create_ancestors(dir, cpuset)?
                 }
