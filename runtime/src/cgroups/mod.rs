@@ -787,6 +787,12 @@ impl Cgroup {
     fn remove_dirs(&self) -> Vec<(PathBuf, std::io::Error)> {
         let mut failed = Vec::new();
         for (_, top) in &self.dirs {
+            match fs::remove_dir(top) {
+                Ok(()) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // Busy or not empty: below come the cgroups the container made (or processes).
+                Err(_) => {}
+            }
             // Children first: the cgroups the container made below its own (as runc removes).
             for d in subtree(top).iter().rev() {
                 match fs::remove_dir(d) {
