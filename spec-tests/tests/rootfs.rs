@@ -586,3 +586,50 @@ fn tmpfs_without_mode_keeps_the_directorys_mode() {
         assert!(out.contains("/given 700"), "{name}: {out}");
     }
 }
+
+/// A read-only bind at `/dev` with `/dev/pts`, `/dev/shm` and `/dev/mqueue` below it: the mount
+/// points are made before the bind turns read-only. (runc 1.1.5 fails this case here: "mkdir
+/// …/dev/pts: read-only file system".)
+#[test]
+fn read_only_dev_bind_with_mounts_below() {
+    let runtimes = [harness!()];
+    for h in &runtimes {
+        let mut b = h.bundle();
+        // What a bound /dev brings: at least the null device (the masks bind it).
+        let src = h.tempdir("devsrc");
+        let st = Command::new("mknod")
+            .arg(src.join("null"))
+            .args(["c", "1", "3"])
+            .status()
+            .expect("mknod");
+        assert!(st.success(), "mknod null");
+        let mounts: Vec<serde_json::Value> = b.config["mounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .map(|m| match m["destination"] == "/dev" {
+                true => json!({"destination": "/dev", "type": "bind",
+                    "source": src.to_str().unwrap(), "options": ["rbind", "ro", "nosuid"]}),
+                false => m.clone(),
+            })
+            .collect();
+        b.set("/mounts", json!(mounts));
+        b.args(&[
+            "sh",
+            "-c",
+            "touch /dev/x 2>/dev/null && echo dev-writable; \
+             grep -c ' /dev/pts ' /proc/self/mountinfo; stat -c '%F %t:%T' /dev/null; echo done",
+        ]);
+        let out = h.run(&b);
+        let name = h.bin().display();
+        assert!(out.success(), "{name}: {out}");
+        assert!(
+            !out.stdout.contains("dev-writable"),
+            "{name}: /dev is writable: {out}"
+        );
+        assert!(
+            out.stdout.starts_with("1\n"),
+            "{name}: no devpts at /dev/pts: {out}"
+        );
+    }
+}

@@ -265,7 +265,7 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
         // The O_PATH fd still points below the new mount: reopen to reach the mount's root.
         let top = sys::open_in_root(root, &op.dest, libc::O_PATH)
             .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
-        if op.attr_set != 0 {
+        if op.attr_set != 0 && !op.defer_attr {
             let flags = libc::AT_EMPTY_PATH as libc::c_uint;
             sys::mount_setattr(top.as_raw_fd(), c"", flags, op.attr_set, 0)
                 .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
@@ -360,6 +360,13 @@ pub fn prepare<'a>(
     // `workingDir` relies on it.
     open_or_create(root.as_fd(), &plan.process.cwd, false)
         .map_err(|e| fail(Step::Cwd, e, &plan.process.cwd))?;
+    // The binds' own attributes (`ro`, …), now that every mount point below them exists.
+    for (i, op) in plan.mounts.iter().enumerate().filter(|(_, o)| o.defer_attr) {
+        let fail = |e| fail(Step::MountAttr, e, &op.dest).at(i);
+        let top = sys::open_in_root(root.as_fd(), &op.dest, libc::O_PATH).map_err(fail)?;
+        let flags = libc::AT_EMPTY_PATH as libc::c_uint;
+        sys::mount_setattr(top.as_raw_fd(), c"", flags, op.attr_set, 0).map_err(fail)?;
+    }
     Ok(root)
 }
 

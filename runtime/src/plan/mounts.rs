@@ -48,6 +48,9 @@ pub struct MountOp {
     pub flags: libc::c_ulong,
     /// `mount_setattr` bits to set after a bind (ro, nosuid, nodev, noexec).
     pub attr_set: u64,
+    /// Apply `attr_set` only once every mount, device and `/dev` link is made (a read-only bind
+    /// with mounts below it: their mount points must be created first, as runc does).
+    pub defer_attr: bool,
     /// `mount_setattr` bits set on the mount and every mount below it (`rro`, `rnosymfollow`, …).
     pub rattr_set: u64,
     /// `mount_setattr` bits cleared on the mount and every mount below it (`rrw`, `rsuid`, …;
@@ -274,6 +277,7 @@ fn plan_mount(
             },
             flags: p.flags & !libc::MS_REMOUNT,
             attr_set: attr_from_flags(p.flags),
+            defer_attr: false,
             rattr_set: p.rset,
             rattr_clr: p.rclr,
             data: None,
@@ -308,6 +312,7 @@ fn plan_mount(
         },
         flags: p.flags,
         attr_set: 0,
+        defer_attr: false,
         rattr_set: p.rset,
         rattr_clr: p.rclr,
         data: data_of(&p.data, &format!("{field}.options"))?,
@@ -354,6 +359,7 @@ fn plan_cgroup_mount(
             kind,
             flags: base_flags,
             attr_set: attr_from_flags(base_flags),
+            defer_attr: false,
             rattr_set: 0,
             rattr_clr: 0,
             data: None,
@@ -372,6 +378,7 @@ fn plan_cgroup_mount(
         },
         flags: tmpfs_flags,
         attr_set: 0,
+        defer_attr: false,
         rattr_set: 0,
         rattr_clr: 0,
         data: Some(c("mode=755".into())?),
@@ -416,6 +423,7 @@ fn plan_cgroup_mount(
             kind,
             flags: sub_flags,
             attr_set: attr_from_flags(sub_flags),
+            defer_attr: false,
             rattr_set: 0,
             rattr_clr: 0,
             data,
@@ -433,6 +441,7 @@ fn plan_cgroup_mount(
                     },
                     flags: 0,
                     attr_set: 0,
+                    defer_attr: false,
                     rattr_set: 0,
                     rattr_clr: 0,
                     data: None,
@@ -449,6 +458,7 @@ fn plan_cgroup_mount(
             kind: MountKind::RemountRo,
             flags: 0,
             attr_set: crate::sys::MOUNT_ATTR_RDONLY,
+            defer_attr: false,
             rattr_set: 0,
             rattr_clr: 0,
             data: None,
@@ -469,6 +479,13 @@ pub fn plan_mounts(
     let mut ops = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         plan_mount(i, m, bundle, cgroups, cgroupns, &mut ops)?;
+    }
+    // A bind's own attributes wait for the rest, unless a later mount stacks on the same place
+    // (the path would then reach that one).
+    for i in 0..ops.len() {
+        let stacked = ops[i + 1..].iter().any(|o| o.dest == ops[i].dest);
+        ops[i].defer_attr =
+            matches!(ops[i].kind, MountKind::Bind { .. }) && ops[i].attr_set != 0 && !stacked;
     }
     Ok(ops)
 }
@@ -610,6 +627,7 @@ mod tests {
             },
             flags: 0,
             attr_set: 0,
+            defer_attr: false,
             rattr_set: 0,
             rattr_clr: 0,
             data: data.map(|d| CString::new(d).unwrap()),
