@@ -734,6 +734,18 @@ fn accepted_and_refused_as_runc() {
             "{name}: a procfs bind at /proc is refused: {out}"
         );
 
+        // Device access runc takes: any order, letters repeated (an empty one both refuse).
+        let mut b = h.bundle_private();
+        b.set(
+            "/linux/resources/devices",
+            json!([{"allow": false, "access": "rwm"},
+                   {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "wrrw"},
+                   {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "mwr"}]),
+        );
+        b.args(&["true"]);
+        let out = h.run(&b);
+        assert!(out.success(), "{name}: device access strings: {out}");
+
         let mut b = h.bundle_private();
         let agent = h.base().join("agent.sock");
         b.set(
