@@ -271,8 +271,7 @@ impl Container {
         // Written while the init sets up, right after the clone (built then too, so that none of
         // it is in the init's memory); the `creating` record, removed once the init is ready,
         // makes it `creating` meanwhile.
-        let mut saved: Option<Record> = None;
-        let mut save_err = None;
+        let mut saved: Option<Result<Record, StateError>> = None;
         let mut save = |pid, pid_start| {
             if pid_start == 0 {
                 // Gone already: nothing to save; its message on the channel says why.
@@ -293,16 +292,10 @@ impl Container {
                 hooks: spec.hooks().clone(),
                 seccomp: linux.and_then(|l| l.seccomp().clone()),
             };
-            match rec.save(&dir) {
-                Ok(()) => {
-                    saved = Some(rec);
-                    true
-                }
-                Err(e) => {
-                    save_err = Some(e);
-                    false
-                }
-            }
+            let r = rec.save(&dir).map(|()| rec);
+            let ok = r.is_ok();
+            saved = Some(r);
+            ok
         };
         let spawned = crate::launch::spawn(
             &plan,
@@ -312,9 +305,7 @@ impl Container {
             &mut journal,
             &mut save,
         );
-        if let Some(e) = save_err {
-            return Err(e.into());
-        }
+        let saved = saved.transpose()?;
         let spawned = match spawned {
             Ok(s) => s,
             // An init killed before it reported, in a cgroup that just saw an OOM kill: say so

@@ -180,14 +180,14 @@ pub fn spawn(
                 .then_some(())
                 .ok_or(("write state.json", Errno::EIO))
         });
-    // An init that failed already cannot take `Saved` (EPIPE): its message on the channel is
-    // what to report, so go on and read it.
-    let _ = channel::send_saved(saved_ours.as_fd());
     if let Err((call, source)) = recorded {
         let _ = sys::kill(pid, libc::SIGKILL);
         let _ = sys::waitpid(pid, 0);
         return Err(LaunchError::Parent { call, source });
     }
+    // An init that failed already cannot take `Saved` (EPIPE): its message on the channel is
+    // what to report, so go on and read it.
+    let _ = channel::send_saved(saved_ours.as_fd());
     drop(saved_ours);
     // The init joined its v1 hierarchies itself and was born in its v2 cgroup; only when the
     // kernel refused CLONE_INTO_CGROUP does the parent move it (it runs no user code before

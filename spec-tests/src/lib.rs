@@ -57,6 +57,24 @@ macro_rules! harness {
     }};
 }
 
+/// Harnesses for sangja and, where runc is installed, for runc too (both named after the
+/// enclosing test): for the tests that run a case against both and expect the same outcome.
+#[macro_export]
+macro_rules! sangja_and_runc {
+    () => {{
+        fn here() {}
+        let name = $crate::test_name(::std::any::type_name_of_val(&here));
+        let mut all = vec![$crate::Harness::new(
+            &$crate::sangja_bin(env!("CARGO_BIN_EXE_sangja")),
+            &name,
+        )];
+        if $crate::runc_bin().exists() {
+            all.push($crate::Harness::runc(&name));
+        }
+        all
+    }};
+}
+
 /// A [`Harness`] for runc, named after the enclosing test. Panics if runc is not installed.
 #[macro_export]
 macro_rules! runc_harness {

@@ -684,10 +684,7 @@ fn net_sysctl_in_a_joined_network_namespace_applies_there() {
 /// itself. Each against runc too where it is installed.
 #[test]
 fn accepted_and_refused_as_runc() {
-    let mut runtimes = vec![harness!()];
-    if spec_tests::runc_bin().exists() {
-        runtimes.push(Harness::runc("asrunc"));
-    }
+    let runtimes = spec_tests::sangja_and_runc!();
     for h in &runtimes {
         let name = h.bin().display().to_string();
         let mut b = h.bundle_private();

@@ -430,10 +430,7 @@ fn cgroups_path_with_dot_dot_stays_inside_the_hierarchy() {
 /// `ps` lists that process too. The same against runc where it is installed.
 #[test]
 fn delete_force_removes_cgroups_made_below_the_containers() {
-    let mut runtimes = vec![harness!()];
-    if spec_tests::runc_bin().exists() {
-        runtimes.push(Harness::runc("subcg"));
-    }
+    let runtimes = spec_tests::sangja_and_runc!();
     for h in &runtimes {
         let mut b = h.bundle();
         let id = h.id();
@@ -526,10 +523,7 @@ fn an_empty_v1_cpuset_parent_is_filled_from_above() {
     else {
         spec_tests::skip!("empty cpuset parent", "no v1 cpuset hierarchy on this host");
     };
-    let mut runtimes = vec![harness!()];
-    if spec_tests::runc_bin().exists() {
-        runtimes.push(Harness::runc("cpusetparent"));
-    }
+    let runtimes = spec_tests::sangja_and_runc!();
     for h in &runtimes {
         let parent_name = format!("sangja-empty-cpuset-{}", std::process::id());
         let parent = cpuset.path.join(&parent_name);

@@ -554,10 +554,7 @@ fn runc_agrees_on_namespaces_env_and_create_time_state() {
 /// createContainer hook in the container's rootfs. The same against runc.
 #[test]
 fn hooks_without_env_get_runcs_environment_and_directory() {
-    let mut runtimes = vec![harness!()];
-    if spec_tests::runc_bin().exists() {
-        runtimes.push(runc_harness!());
-    }
+    let runtimes = spec_tests::sangja_and_runc!();
     for h in &runtimes {
         let rec = h.tempdir("rec");
         let r = rec.to_str().unwrap().to_string();

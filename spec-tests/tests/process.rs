@@ -469,10 +469,7 @@ fn a_missing_cwd_is_created_inside_the_rootfs() {
 /// too where it is installed.
 #[test]
 fn effective_capabilities_count_for_the_executable() {
-    let mut runtimes = vec![harness!()];
-    if spec_tests::runc_bin().exists() {
-        runtimes.push(spec_tests::Harness::runc("dacexec"));
-    }
+    let runtimes = spec_tests::sangja_and_runc!();
     for h in &runtimes {
         let mut b = h.bundle_private();
         // busybox runs the applet its argv[0] names: `echo`.

@@ -501,10 +501,7 @@ fn symlinked_mount_destination_resolves_inside_the_rootfs() {
 /// `ro` stays on the top mount only. The same against runc where it is installed.
 #[test]
 fn recursive_mount_attributes_reach_submounts() {
-    let mut runtimes = vec![harness!()];
-    if spec_tests::runc_bin().exists() {
-        runtimes.push(Harness::runc("rattr"));
-    }
+    let runtimes = spec_tests::sangja_and_runc!();
     let src = runtimes[0].tempdir("rattr");
     let sub = src.join("sub");
     fs::create_dir_all(&sub).expect("mkdir");
@@ -555,10 +552,7 @@ fn recursive_mount_attributes_reach_submounts() {
 /// kernel's 1777 would replace it); with `mode=` it gets that. Against runc too where installed.
 #[test]
 fn tmpfs_without_mode_keeps_the_directorys_mode() {
-    let mut runtimes = vec![harness!()];
-    if spec_tests::runc_bin().exists() {
-        runtimes.push(Harness::runc("tmpfsmode"));
-    }
+    let runtimes = spec_tests::sangja_and_runc!();
     for h in &runtimes {
         let mut b = h.bundle_private();
         for (dir, mode) in [("sticky", 0o3777), ("private", 0o750)] {

@@ -123,10 +123,7 @@ fn foreground_run_with_a_terminal_and_a_console_socket_is_refused() {
 /// and containerd's shim clear it there); sangja clears it in the container, for every receiver.
 #[test]
 fn the_pty_has_onlcr_off_and_belongs_to_the_process() {
-    let mut runtimes = vec![harness!()];
-    if spec_tests::runc_bin().exists() {
-        runtimes.push(spec_tests::Harness::runc("pty"));
-    }
+    let runtimes = spec_tests::sangja_and_runc!();
     for h in &runtimes {
         let mut b = h.bundle();
         b.set("/process/terminal", json!(true));

@@ -42,8 +42,7 @@ pub fn open_cwd<'a>(p: &'a ProcessPlan, root: BorrowedFd<'_>) -> Result<OwnedFd,
 fn stdio_to(uid: u32) {
     for fd in sys::stdio() {
         let Ok(st) = sys::fstat(fd) else { continue };
-        let null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
-        if null || st.st_uid == uid {
+        if sys::is_null_device(&st) || st.st_uid == uid {
             continue;
         }
         let _ = sys::fchown(fd, uid, u32::MAX);

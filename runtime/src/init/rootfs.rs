@@ -413,7 +413,7 @@ fn open_null<'a>(root: BorrowedFd<'_>) -> Result<OwnedFd, Fail<'a>> {
         Err(e) => return Err(fail(Step::MaskPath, e, c"/dev/null")),
     };
     let st = sys::fstat(fd.as_fd()).map_err(|e| fail(Step::MaskPath, e, c"/dev/null"))?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+    if !sys::is_null_device(&st) {
         return Err(not_null());
     }
     Ok(fd)

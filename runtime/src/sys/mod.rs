@@ -457,6 +457,11 @@ pub fn stdio() -> [BorrowedFd<'static>; 3] {
     }
 }
 
+/// Is `st` the null device (character device 1:3)?
+pub fn is_null_device(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)
+}
+
 /// `fchown(2)`; `u32::MAX` leaves that id as it is.
 pub fn fchown(fd: BorrowedFd<'_>, uid: libc::uid_t, gid: libc::gid_t) -> SysResult<()> {
     // SAFETY: plain syscall on a live fd.

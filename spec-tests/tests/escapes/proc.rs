@@ -200,10 +200,7 @@ fn no_pivot_leaves_no_host_procfs_or_sysfs_to_mount_again() {
     let script = "unshare -mrpf sh -c 'mount -t proc none /proc && echo proc-mounted'; \
                   unshare -mrnf sh -c 'mount -t sysfs none /sys && echo sysfs-mounted'; \
                   echo done";
-    let mut runtimes = vec![harness!()];
-    if spec_tests::runc_bin().exists() {
-        runtimes.push(Harness::runc("no-pivot"));
-    }
+    let runtimes = spec_tests::sangja_and_runc!();
     for h in &runtimes {
         let mut b = h.bundle_private();
         for set in ["bounding", "effective", "permitted"] {
