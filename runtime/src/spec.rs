@@ -61,11 +61,45 @@ impl SpecError {
 
 /// Parse config.json text, naming the JSON path of a bad field.
 pub fn parse(path: &Path, text: &[u8]) -> Result<Spec, SpecError> {
-    json::parse(text).map_err(|(field, message)| SpecError::Parse {
+    let first = json::parse(text);
+    let result = match &first {
+        Err((field, message)) if is_empty_device_type(field, message) => {
+            without_empty_device_types(text).map_or(first, |t| json::parse(&t))
+        }
+        _ => first,
+    };
+    result.map_err(|(field, message)| SpecError::Parse {
         path: path.to_path_buf(),
         field,
         message,
     })
+}
+
+/// Is this oci-spec's refusal of `"type": ""` in `linux.resources.devices`? runc reads an
+/// empty type as `a` (all devices), and configs written by hand or by tools carry it.
+fn is_empty_device_type(field: &str, message: &str) -> bool {
+    field.starts_with("linux.resources.devices[")
+        && field.ends_with("].type")
+        && message.starts_with("unknown variant ``")
+}
+
+/// The config with every empty device rule type dropped (so it defaults to `a`), or `None`
+/// when it is not an object of that shape. Only a config that failed on such a type is read
+/// twice, so the common parse stays one pass.
+fn without_empty_device_types(text: &[u8]) -> Option<Vec<u8>> {
+    let mut doc: serde_json::Value = serde_json::from_slice(text).ok()?;
+    let rules = doc
+        .pointer_mut("/linux/resources/devices")?
+        .as_array_mut()?;
+    for rule in rules
+        .iter_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+    {
+        if rule.get("type").and_then(serde_json::Value::as_str) == Some("") {
+            rule.remove("type");
+        }
+    }
+    serde_json::to_vec(&doc).ok()
 }
 
 /// The runtime-spec versions accepted: 1.0.0 through 1.3.x.
@@ -502,6 +536,37 @@ pub fn validate_id(id: &str) -> Result<(), crate::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// runc reads `"type": ""` in a device rule as `a`; any other bad type stays refused.
+    #[test]
+    fn an_empty_device_rule_type_means_all_devices() {
+        let text = |t: &str| {
+            format!(
+                r#"{{"ociVersion":"1.0.2","linux":{{"resources":{{"devices":[
+                    {{"allow":false,"type":"{t}","access":"rwm"}}]}}}}}}"#
+            )
+        };
+        let spec = parse(Path::new("config.json"), text("").as_bytes());
+        let typ = spec.ok().and_then(|s| {
+            let rule = s
+                .linux()
+                .as_ref()?
+                .resources()
+                .as_ref()?
+                .devices()
+                .as_ref()?
+                .first()?
+                .clone();
+            Some(rule.typ())
+        });
+        assert_eq!(typ, Some(None));
+        let e = parse(Path::new("config.json"), text("x").as_bytes()).map(|_| ());
+        assert!(
+            e.as_ref()
+                .is_err_and(|e| e.to_string().contains("linux.resources.devices[0].type")),
+            "{e:?}"
+        );
+    }
 
     /// Fuzzing (fuzz/regressions/config/rlimit-type-newline.json): serde quotes a bad enum value and
     /// the path quotes map keys verbatim; a newline in either must not split the error.

@@ -384,6 +384,19 @@ fn intel_rdt_is_refused_naming_the_field() {
     create_fails(&h, &b).assert_error("linux.intelRdt: ");
 }
 
+/// runc ignores letters other than r, w and m, so `RWM` becomes a rule matching nothing (a deny
+/// that denies nothing); sangja refuses an access with none of the three.
+#[test]
+fn device_access_without_r_w_or_m_is_refused_naming_the_field() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    b.set(
+        "/linux/resources/devices",
+        json!([{"allow": false, "access": "rwm"}, {"allow": false, "type": "c", "access": "RWM"}]),
+    );
+    create_fails(&h, &b).assert_error("linux.resources.devices[1].access: ");
+}
+
 #[test]
 fn ids_beyond_i32_max_are_refused_naming_the_field() {
     // 4294967295 is (uid_t)-1, "unchanged" to setresuid/setresgid: the process would stay root.
@@ -731,17 +744,34 @@ fn accepted_and_refused_as_runc() {
             "{name}: a procfs bind at /proc is refused: {out}"
         );
 
-        // Device access runc takes: any order, letters repeated (an empty one both refuse).
+        // Device rules runc takes: access in any order, letters repeated, letters other than
+        // rwm (runc's own update test denies `rwa`), an empty type for all devices (an empty
+        // access both refuse). The rules still apply: /dev/kmsg is denied, /dev/zero allowed.
         let mut b = h.bundle_private();
         b.set(
             "/linux/resources/devices",
-            json!([{"allow": false, "access": "rwm"},
+            json!([{"allow": false, "type": "", "access": "rwm"},
                    {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "wrrw"},
-                   {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "mwr"}]),
+                   {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "mwr"},
+                   {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwm"},
+                   {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwa"}]),
         );
-        b.args(&["true"]);
+        b.set(
+            "/linux/devices",
+            json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]),
+        );
+        b.args(&[
+            "sh",
+            "-c",
+            "head -c 1 /dev/zero | wc -c; head -c 1 /dev/kmsg 2>&1 | grep -c 'not permitted'",
+        ]);
         let out = h.run(&b);
-        assert!(out.success(), "{name}: device access strings: {out}");
+        assert!(out.success(), "{name}: device rules: {out}");
+        assert_eq!(
+            out.stdout.split_whitespace().collect::<Vec<_>>(),
+            ["1", "1"],
+            "{name}: device rules not applied: {out}"
+        );
 
         let mut b = h.bundle_private();
         let agent = h.base().join("agent.sock");

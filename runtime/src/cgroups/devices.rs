@@ -104,13 +104,10 @@ pub(crate) fn rules(spec: Option<&[LinuxDeviceCgroup]>) -> Result<Vec<Rule>, Cgr
                 })
             }
         };
-        let access = d.access().clone().unwrap_or_else(|| "rwm".into());
-        if access.is_empty() || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
-            return Err(CgroupError::Invalid {
-                field: format!("{field}.access"),
-                reason: format!("{access:?} must be a combination of r, w and m"),
-            });
-        }
+        let access = match d.access() {
+            Some(a) => known_access(a, &field)?,
+            None => "rwm".to_string(),
+        };
         out.push(Rule {
             allow: d.allow(),
             typ,
@@ -122,6 +119,27 @@ pub(crate) fn rules(spec: Option<&[LinuxDeviceCgroup]>) -> Result<Vec<Rule>, Cgr
     }
     out.extend(DEFAULT_RULES.iter().cloned());
     Ok(out)
+}
+
+/// The `r`, `w` and `m` of a config's access string, in that order. Other letters are ignored
+/// with a warning, as runc ignores them (its own tests write `rwa`); a string with none of the
+/// three is refused, since runc would silently turn it into a rule that matches nothing
+/// (`{"allow": false, "access": "RWM"}` would deny nothing).
+fn known_access(access: &str, field: &str) -> Result<String, CgroupError> {
+    let kept: String = ['r', 'w', 'm']
+        .into_iter()
+        .filter(|c| access.contains(*c))
+        .collect();
+    if kept.is_empty() {
+        return Err(CgroupError::Invalid {
+            field: format!("{field}.access"),
+            reason: format!("{access:?} has none of r, w and m"),
+        });
+    }
+    if access.chars().any(|c| !matches!(c, 'r' | 'w' | 'm')) {
+        log::warn!("{field}.access: {access:?}: only {kept:?} applies (letters other than r, w and m are ignored, as runc)");
+    }
+    Ok(kept)
 }
 
 /// `bpf_cgroup_dev_ctx.access_type`: the device type in the low 16 bits...
@@ -274,8 +292,16 @@ mod tests {
         assert_eq!(r[0].to_string(), "a *:* rwm");
         assert!(!r[0].allow);
         assert_eq!(r[1].to_string(), "b 7:* r");
+        let odd: Vec<LinuxDeviceCgroup> =
+            serde_json::from_str(r#"[{"allow":false,"type":"c","access":"wrax"}]"#)
+                .unwrap_or_default();
+        let r = rules(Some(&odd)).unwrap_or_default();
+        assert_eq!(
+            r.first().map(|r| r.to_string()).as_deref(),
+            Some("c *:* rw")
+        );
         let bad: Vec<LinuxDeviceCgroup> =
-            serde_json::from_str(r#"[{"allow":true,"type":"c","access":"rwx"}]"#)
+            serde_json::from_str(r#"[{"allow":true,"type":"c","access":"RWM"}]"#)
                 .unwrap_or_default();
         let e = rules(Some(&bad)).err().map(|e| e.to_string());
         assert!(
