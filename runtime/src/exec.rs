@@ -516,7 +516,7 @@ pub fn process_from_file(path: &Path) -> Result<Process> {
             text = serde_json::to_vec(&o).unwrap_or(text);
         }
     }
-    crate::spec::json::parse(&text).map_err(|(field, message)| {
+    crate::spec::json::parse(&text, &path.display().to_string()).map_err(|(field, message)| {
         Error::Spec(crate::spec::SpecError::Parse {
             path: path.to_path_buf(),
             field,

@@ -188,7 +188,7 @@ fn create_writes(
 /// A `linux.seccomp` object → the BPF program the plan would load (compiled only, never loaded).
 pub fn seccomp(data: &[u8]) -> Result<(), String> {
     // As config.json's `linux.seccomp` is parsed (spec::parse).
-    let profile: crate::seccomp::LinuxSeccomp = crate::spec::json::parse(data)
+    let profile: crate::seccomp::LinuxSeccomp = crate::spec::json::parse(data, "linux.seccomp")
         .map_err(|(field, message)| SpecError::Parse {
             path: Path::new("linux.seccomp").to_path_buf(),
             field,

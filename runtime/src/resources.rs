@@ -9,7 +9,7 @@ use oci_spec::runtime::LinuxResources;
 
 /// Parse a `LinuxResources` JSON document (`update --resources FILE|-`); errors name the field.
 pub fn parse_resources(json: &[u8]) -> Result<LinuxResources> {
-    crate::spec::json::parse(json).map_err(|(field, message)| {
+    crate::spec::json::parse(json, "resources").map_err(|(field, message)| {
         Error::Usage(if field == "." {
             format!("invalid resources: {message}")
         } else {

@@ -9,6 +9,7 @@ use crate::error::escape_controls;
 
 pub(crate) mod json;
 mod sysctl;
+mod unsupported;
 
 /// A bundle or config.json problem.
 #[derive(Debug, thiserror::Error)]
@@ -61,10 +62,10 @@ impl SpecError {
 
 /// Parse config.json text, naming the JSON path of a bad field.
 pub fn parse(path: &Path, text: &[u8]) -> Result<Spec, SpecError> {
-    let first = json::parse(text);
+    let first = json::parse(text, "config.json");
     let result = match &first {
         Err((field, message)) if is_empty_device_type(field, message) => {
-            without_empty_device_types(text).map_or(first, |t| json::parse(&t))
+            without_empty_device_types(text).map_or(first, |t| json::parse(&t, "config.json"))
         }
         _ => first,
     };
@@ -159,6 +160,7 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
     }
     validate_hooks(spec)?;
     validate_mounts(spec)?;
+    unsupported::mounts(spec)?;
     let linux = spec.linux().as_ref();
     let new_uts = validate_namespaces(linux)?;
     let hostname = spec.hostname().as_deref().is_some_and(|h| !h.is_empty());
@@ -286,7 +288,7 @@ fn validate_namespaces(linux: Option<&Linux>) -> Result<bool, SpecError> {
     Ok(new_uts)
 }
 
-/// Devices, masked and read-only paths, root propagation, Intel RDT.
+/// Devices, masked and read-only paths, root propagation, and the fields not applied.
 fn validate_linux(l: &Linux) -> Result<(), SpecError> {
     if let Some(devs) = l.devices() {
         for (i, d) in devs.iter().enumerate() {
@@ -331,30 +333,7 @@ fn validate_linux(l: &Linux) -> Result<(), SpecError> {
             ));
         }
     }
-    if l.intel_rdt().is_some() {
-        return Err(SpecError::field(
-            "linux.intelRdt",
-            "Intel RDT (resctrl) is not supported by sangja: refusing rather than ignoring it",
-        ));
-    }
-    for (set, field) in [
-        (l.personality().is_some(), "linux.personality"),
-        (l.memory_policy().is_some(), "linux.memoryPolicy"),
-        (l.net_devices().is_some(), "linux.netDevices"),
-    ] {
-        if set {
-            return Err(not_yet(field));
-        }
-    }
-    Ok(())
-}
-
-/// A field sangja cannot apply yet: refused, never silently ignored.
-fn not_yet(field: &str) -> SpecError {
-    SpecError::field(
-        field,
-        "is not supported by sangja yet: refusing rather than ignoring it",
-    )
+    unsupported::linux(l)
 }
 
 /// The largest uid or gid a process may get: `(uid_t)-1` (4294967295) means "unchanged" to
@@ -388,18 +367,7 @@ fn validate_user(user: &oci_spec::runtime::User) -> Result<(), SpecError> {
 
 /// Validate a process (config.json's `process`, or an exec's): args, env, cwd, rlimits.
 pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
-    for (set, field) in [
-        (process.scheduler().is_some(), "process.scheduler"),
-        (process.io_priority().is_some(), "process.ioPriority"),
-        (
-            process.exec_cpu_affinity().is_some(),
-            "process.execCPUAffinity",
-        ),
-    ] {
-        if set {
-            return Err(not_yet(field));
-        }
-    }
+    unsupported::process(process)?;
     match process.args().as_deref() {
         None | Some([]) => return Err(SpecError::field("process.args", "must not be empty")),
         Some([first, ..]) if first.is_empty() => {

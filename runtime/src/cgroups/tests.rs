@@ -106,7 +106,6 @@ fn every_v1_resource_goes_to_its_file() {
         t("memory", "memory.limit_in_bytes", "1000"),
         t("memory", "memory.memsw.limit_in_bytes", "2000"),
         t("memory", "memory.soft_limit_in_bytes", "500"),
-        t("memory", "memory.kmem.limit_in_bytes", "3000"),
         t("memory", "memory.kmem.tcp.limit_in_bytes", "4000"),
         t("memory", "memory.oom_control", "1"),
         t("memory", "memory.use_hierarchy", "1"),

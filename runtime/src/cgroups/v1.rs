@@ -97,12 +97,10 @@ pub(super) fn memory(
             format!("{MEM}.reservation"),
         ));
     }
-    if let Some(k) = m.kernel().filter(|&k| k != 0) {
-        out.push(W::new(
-            "memory.kmem.limit_in_bytes",
-            k,
-            format!("{MEM}.kernel"),
-        ));
+    if m.kernel().is_some_and(|k| k != 0) {
+        // Linux 5.16 stopped enforcing memory.kmem.limit_in_bytes (the write is accepted and
+        // does nothing); runc ignores the field with a warning, and so does sangja.
+        log::warn!("{MEM}.kernel: kernel memory limits are no longer enforced by Linux; ignored");
     }
     if let Some(k) = m.kernel_tcp().filter(|&k| k != 0) {
         out.push(W::new(

@@ -7,16 +7,44 @@ use serde::de::DeserializeOwned;
 use crate::error::escape_controls;
 
 /// Parse `text`; on failure, the JSON path of the bad field (`.` for the document itself) and
-/// what is wrong with it.
-pub(crate) fn parse<T: DeserializeOwned>(text: &[u8]) -> Result<T, (String, String)> {
+/// what is wrong with it. A field the document's type does not know is dropped, as runc drops
+/// it, but not silently: once the parse succeeds, each gets a warning naming `doc` and its path
+/// (`config.json: process.commandLine: ...`), so a misspelt or newer field is noticed.
+pub(crate) fn parse<T: DeserializeOwned>(text: &[u8], doc: &str) -> Result<T, (String, String)> {
     let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut ignored = Vec::new();
+    let mut note = |p: serde_ignored::Path<'_>| ignored.push(dotted(&p));
+    let tracked = serde_ignored::Deserializer::new(de, &mut note);
+    let value = serde_path_to_error::deserialize(tracked).map_err(|e| {
         // Keys and bad values are quoted as written: escape control characters, so that the
         // error stays one line. serde_json appends " at line L column C"; keep it, it helps
         // with malformed JSON.
         let field = escape_controls(&e.path().to_string());
         explain(field, escape_controls(&e.into_inner().to_string()))
-    })
+    })?;
+    for field in ignored {
+        log::warn!(
+            "{doc}: {}: is not a field sangja knows; ignored",
+            escape_controls(&field)
+        );
+    }
+    Ok(value)
+}
+
+/// A path the way errors name fields: `mounts[3].options`, `linux.sysctl.vm.swappiness`.
+fn dotted(p: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match p {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", dotted(parent)),
+        Path::Map { parent, key } => match dotted(parent) {
+            up if up.is_empty() => key.to_string(),
+            up => format!("{up}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => dotted(parent),
+    }
 }
 
 /// Rewrite a serde message about `field` into the config's terms.
@@ -75,7 +103,62 @@ mod tests {
     use super::*;
 
     fn err<T: DeserializeOwned + std::fmt::Debug>(text: &str) -> (String, String) {
-        parse::<T>(text.as_bytes()).expect_err(text)
+        parse::<T>(text.as_bytes(), "test.json").expect_err(text)
+    }
+
+    #[test]
+    fn ignored_fields_are_named_as_errors_name_fields() {
+        use oci_spec::runtime::Spec;
+        let text = br#"{"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":0,"gid":0},
+            "commandLin":"x"},"mounts":[{"destination":"/a"},{"destination":"/b","optons":[]}]}"#;
+        let de = &mut serde_json::Deserializer::from_slice(text);
+        let mut seen = Vec::new();
+        let _: Spec = serde_ignored::deserialize(de, |p| seen.push(dotted(&p))).expect("parses");
+        assert_eq!(seen, ["process.commandLin", "mounts[1].optons"]);
+        assert!(parse::<Spec>(text, "config.json").is_ok());
+    }
+
+    /// The configs docker, podman, runc and sangja write have no field sangja drops (so no
+    /// warning is printed for a client's ordinary container).
+    #[test]
+    fn clients_configs_have_no_ignored_field() {
+        use oci_spec::runtime::Spec;
+        for (name, text) in [
+            (
+                "docker-default",
+                include_str!("../../../fuzz/corpus/config/docker-default.json"),
+            ),
+            (
+                "docker-privileged",
+                include_str!("../../../fuzz/corpus/config/docker-privileged.json"),
+            ),
+            (
+                "docker-resources",
+                include_str!("../../../fuzz/corpus/config/docker-resources.json"),
+            ),
+            (
+                "podman-default",
+                include_str!("../../../fuzz/corpus/config/podman-default.json"),
+            ),
+            (
+                "podman-resources",
+                include_str!("../../../fuzz/corpus/config/podman-resources.json"),
+            ),
+            (
+                "runc-spec",
+                include_str!("../../../fuzz/corpus/config/runc-spec.json"),
+            ),
+            (
+                "sangja-spec",
+                include_str!("../../../fuzz/corpus/config/sangja-spec.json"),
+            ),
+        ] {
+            let de = &mut serde_json::Deserializer::from_str(text);
+            let mut seen = Vec::new();
+            let parsed: Result<Spec, _> = serde_ignored::deserialize(de, |p| seen.push(dotted(&p)));
+            assert!(parsed.is_ok(), "{name}: {parsed:?}");
+            assert_eq!(seen, Vec::<String>::new(), "{name}");
+        }
     }
 
     #[test]
