@@ -291,6 +291,15 @@ impl Container {
                 process: spec.process().clone(),
                 hooks: spec.hooks().clone(),
                 seccomp: linux.and_then(|l| l.seccomp().clone()),
+                check_before_update: linux
+                    .and_then(|l| {
+                        l.resources()
+                            .as_ref()?
+                            .memory()
+                            .as_ref()?
+                            .check_before_update()
+                    })
+                    .unwrap_or(false),
             };
             let r = rec.save(&dir).map(|()| rec);
             let ok = r.is_ok();

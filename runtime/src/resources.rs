@@ -54,12 +54,22 @@ impl Container {
     }
 
     /// Write `resources` to the live cgroup (`update`): only the fields given change (zero
-    /// values mean unchanged, as with runc); device rules are left alone.
+    /// values mean unchanged, as with runc); device rules are left alone. A container created
+    /// with `memory.checkBeforeUpdate` has every memory update checked against its usage.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         if self.status() == Status::Stopped {
             return Err(Error::NotRunning);
         }
-        Ok(self.cgroup()?.update(resources)?)
+        match resources.memory() {
+            Some(m) if self.rec.check_before_update && m.check_before_update().is_none() => {
+                let mut checked = resources.clone();
+                let mut m = *m;
+                m.set_check_before_update(Some(true));
+                checked.set_memory(Some(m));
+                Ok(self.cgroup()?.update(&checked)?)
+            }
+            _ => Ok(self.cgroup()?.update(resources)?),
+        }
     }
 
     /// runc-shaped statistics of the container's cgroup (`events --stats`).

@@ -115,6 +115,10 @@ pub struct Record {
     /// `linux.seccomp` of config.json (an exec'd process gets the same filter, as runc).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// `linux.resources.memory.checkBeforeUpdate` of config.json: every later `update` of the
+    /// memory limit is checked against the usage, as runc keeps it in the container's config.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check_before_update: bool,
 }
 
 /// File names inside a container's state directory.

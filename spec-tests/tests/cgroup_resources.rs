@@ -193,7 +193,10 @@ fn refused_here(h: &Harness, r: &V1Resource) {
 #[test]
 fn every_v1_resource_is_in_the_cgroup_files() {
     if !v1_host() {
-        spec_tests::skip!("v1 resource files", "this host has no cgroup v1 controllers");
+        spec_tests::skip!(
+            "v1 resource files",
+            "this host has no cgroup v1 controllers"
+        );
     }
     let h = harness!();
     let disk = a_disk();

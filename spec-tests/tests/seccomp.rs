@@ -712,7 +712,7 @@ impl Agent {
             while std::time::Instant::now() < deadline {
                 if let Ok((conn, _)) = server.accept() {
                     conn.set_nonblocking(false).expect("blocking");
-                    let (state, fd) = recv_state(conn.as_raw_fd());
+                    let (state, fd) = spec_tests::seccomp::recv_state(conn.as_raw_fd());
                     states.push(state);
                     // SAFETY: the fd came with SCM_RIGHTS: the kernel installed it for us alone.
                     listeners.push(unsafe { OwnedFd::from_raw_fd(fd) });
@@ -775,48 +775,6 @@ impl Agent {
             .join()
             .expect("agent thread panicked")
     }
-}
-
-/// One container process state: the JSON and the fd passed with it.
-fn recv_state(conn: i32) -> (Value, i32) {
-    let mut data = vec![0u8; 64 * 1024];
-    #[repr(C, align(8))]
-    struct Cmsg([u8; 64]);
-    let mut cbuf = Cmsg([0; 64]);
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
-    };
-    // SAFETY: an all-zero msghdr is valid; the buffers outlive the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.0.as_mut_ptr().cast();
-    msg.msg_controllen = cbuf.0.len();
-    // SAFETY: msg describes valid buffers.
-    let n = unsafe { libc::recvmsg(conn, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    assert!(
-        n > 0,
-        "recvmsg from the runtime: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: the control buffer was filled by the kernel; one SCM_RIGHTS fd is expected.
-    let fd = unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        assert!(
-            !c.is_null(),
-            "no fd passed with the container process state"
-        );
-        assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
-        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>())
-    };
-    let state = serde_json::from_slice(&data[..n as usize]).unwrap_or_else(|e| {
-        panic!(
-            "container process state is not JSON ({e}): {}",
-            String::from_utf8_lossy(&data[..n as usize])
-        )
-    });
-    (state, fd)
 }
 
 fn notify_profile(agent: &std::path::Path) -> Value {
