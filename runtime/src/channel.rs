@@ -36,6 +36,33 @@ use std::os::fd::BorrowedFd;
 
 use crate::sys::{self, Errno};
 
+/// A failed step: what, errno, and the path or name it acted on (borrowed from the plan).
+#[derive(Debug)]
+pub struct Fail<'a> {
+    /// The step.
+    pub step: Step,
+    /// errno (0 when not a syscall failure).
+    pub errno: i32,
+    /// Path or name.
+    pub detail: &'a [u8],
+    /// Index of the plan entry it came from, in the list the step works through (`plan.mounts`,
+    /// `plan.devices`, …), or [`Fail::NOWHERE`]: the parent names the config field from it.
+    pub at: u16,
+}
+
+impl Fail<'_> {
+    /// No plan entry.
+    pub const NOWHERE: u16 = u16::MAX;
+
+    /// The same failure, from entry `i` of the step's list.
+    pub fn at(self, i: usize) -> Self {
+        Fail {
+            at: u16::try_from(i).unwrap_or(Fail::NOWHERE),
+            ..self
+        }
+    }
+}
+
 /// The init's set-up steps, named in error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -333,7 +360,7 @@ impl<'a> ChildSide<'a> {
     }
 
     /// Report a failed step (after consuming a due `Joined`).
-    pub fn fail(&self, f: &crate::init::Fail<'_>) {
+    pub fn fail(&self, f: &Fail<'_>) {
         if self.expect_joined {
             let _ = self.wait_joined();
         }

@@ -4,8 +4,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+use crate::channel::Fail;
 use crate::channel::Step;
-use crate::init::Fail;
 use crate::sys;
 
 /// Connect to the console socket (parent side, before clone: the path is a host path).

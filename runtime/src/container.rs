@@ -306,14 +306,16 @@ impl Container {
             saved = Some(r);
             ok
         };
-        let spawned = crate::launch::spawn(
-            &plan,
-            &join,
-            console,
-            runtime_hooks.as_ref(),
-            &mut journal,
-            &mut save,
-        );
+        let spawned =
+            crate::launch::spawn(&plan, &join, console, runtime_hooks.as_ref(), &mut |pid| {
+                let start = journal.init_cloned(pid).map_err(|e| {
+                    let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+                    ("record the init's pid", errno)
+                })?;
+                save(pid, start)
+                    .then_some(())
+                    .ok_or(("write state.json", Errno::EIO))
+            });
         let saved = saved.transpose()?;
         let spawned = match spawned {
             Ok(s) => s,

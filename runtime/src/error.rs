@@ -66,20 +66,3 @@ pub(crate) fn sys_err(
     let path = path.into();
     move |source| Error::Sys { call, path, source }
 }
-
-/// `s` with its control characters escaped (a newline becomes `\\n`), so that an error quoting an
-/// input (a JSON key in a field path, serde's echo of a bad value) stays on one line.
-pub(crate) fn escape_controls(s: &str) -> String {
-    if !s.contains(char::is_control) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}

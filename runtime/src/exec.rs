@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Capability, Process, User};
 
+use crate::channel::Fail;
 use crate::channel::{self, Message, Step};
 use crate::error::{sys_err, Error, Result};
-use crate::init::{identity, Fail};
+use crate::init::identity;
 use crate::plan::process::{plan_process, ProcessPlan};
 use crate::state::Status;
 use crate::sys::{self, Errno, Forked};
@@ -415,7 +416,7 @@ fn child(
             // Seccomp last (unless it had to be loaded before the capabilities were dropped).
             match crate::seccomp::load_last(
                 plan.seccomp.as_ref(),
-                &plan.process,
+                plan.process.seccomp_before_identity(),
                 early_listener,
                 sock,
             ) {

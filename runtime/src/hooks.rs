@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::Hook;
 
-use crate::plan::cstr;
+use crate::spec::cstr;
 use crate::spec::SpecError;
 use crate::sys::{self, Errno, Forked};
 
@@ -272,7 +272,7 @@ pub fn describe_failure(f: &InitHookFailure<'_>, stderr: &[u8], out: &mut [u8]) 
         Errno::ECHILD => {
             w.put(b": exit status ");
             let mut digits = [0u8; 16];
-            w.put(crate::launch::format_pid(f.status, &mut digits));
+            w.put(crate::sys::format_pid(f.status, &mut digits));
         }
         e => {
             w.put(b": ");

@@ -105,7 +105,7 @@ impl Join {
     /// Parent side for a paused container: join the frozen hierarchies (the child freezes there).
     pub fn join_deferred(&self, pid: libc::pid_t) -> Result<(), Errno> {
         let mut digits = [0u8; 16];
-        let text = crate::launch::format_pid(pid, &mut digits);
+        let text = crate::sys::format_pid(pid, &mut digits);
         for path in &self.deferred {
             let f = fs::OpenOptions::new()
                 .write(true)
@@ -184,6 +184,6 @@ impl Join {
             .open(path)
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
         let mut digits = [0u8; 16];
-        sys::write(f.as_fd(), crate::launch::format_pid(pid, &mut digits)).map(drop)
+        sys::write(f.as_fd(), crate::sys::format_pid(pid, &mut digits)).map(drop)
     }
 }

@@ -116,17 +116,16 @@ pub struct Spawned {
     pub joined_ns: u64,
 }
 
-/// Clone the init per `plan`, record its pid in `journal` at once, and call `save(pid, start
-/// time)` to put the state on disk while the init sets up (the init keeps its parent-death
-/// signal until then: see crate::channel). Returns once it reported `Ready`; on failure
-/// (`save` returning false included) the init has been killed and reaped.
+/// Clone the init per `plan` and call `cloned(pid)` at once: the caller records the pid and
+/// puts the state on disk while the init sets up (the init keeps its parent-death signal until
+/// then: see crate::channel), or says which step failed. Returns once the init reported
+/// `Ready`; on failure (of `cloned` too) the init has been killed and reaped.
 pub fn spawn(
     plan: &Plan,
     join: &crate::join::Join,
     console: Option<OwnedFd>,
     hooks: Option<&RuntimeHooks<'_>>,
-    journal: &mut crate::creating::Journal,
-    save: &mut dyn FnMut(libc::pid_t, u64) -> bool,
+    cloned: &mut dyn FnMut(libc::pid_t) -> Result<(), (&'static str, Errno)>,
 ) -> Result<Spawned, LaunchError> {
     let pair = || {
         sys::seqpacket_pair().map_err(|source| LaunchError::Parent {
@@ -167,19 +166,7 @@ pub fn spawn(
     drop(child_sock);
     drop(saved_theirs);
     drop(console);
-    let recorded = journal
-        .init_cloned(pid)
-        .map_err(|e| {
-            (
-                "record the init's pid",
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            )
-        })
-        .and_then(|start| {
-            save(pid, start)
-                .then_some(())
-                .ok_or(("write state.json", Errno::EIO))
-        });
+    let recorded = cloned(pid);
     if let Err((call, source)) = recorded {
         let _ = sys::kill(pid, libc::SIGKILL);
         let _ = sys::waitpid(pid, 0);
@@ -473,20 +460,6 @@ pub(crate) fn init_error(
     }
 }
 
-pub(crate) fn format_pid(pid: libc::pid_t, buf: &mut [u8; 16]) -> &[u8] {
-    let mut n = pid.max(0) as u32;
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
 /// Open our `pid_for_children` and the pid namespace at `path` (`linux.namespaces[i].path`).
 fn open_pid_ns(path: &std::path::Path, field: &str) -> Result<crate::join::PidNs, LaunchError> {
     let err = |source: std::io::Error| LaunchError::JoinPid {
@@ -505,13 +478,6 @@ fn open_pid_ns(path: &std::path::Path, field: &str) -> Result<crate::join::PidNs
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pids_format_without_allocation() {
-        let mut b = [0u8; 16];
-        assert_eq!(format_pid(1, &mut b), b"1");
-        assert_eq!(format_pid(4194304, &mut b), b"4194304");
-    }
 
     #[test]
     fn exec_errors_use_runcs_wording() {

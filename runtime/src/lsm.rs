@@ -32,8 +32,8 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use oci_spec::runtime::Process;
 
+use crate::channel::Fail;
 use crate::channel::Step;
-use crate::init::Fail;
 use crate::spec::SpecError;
 use crate::sys;
 

@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{Linux, LinuxNamespaceType, Spec};
 
-use crate::error::escape_controls;
+use json::escape_controls;
 
 pub(crate) mod json;
 mod sysctl;
@@ -58,6 +58,11 @@ impl SpecError {
             message: escape_controls(&message.into()),
         }
     }
+}
+
+/// A C string from `s`, or an error naming `field` when it holds a NUL byte.
+pub fn cstr(s: String, field: &str) -> Result<std::ffi::CString, SpecError> {
+    std::ffi::CString::new(s).map_err(|_| SpecError::field(field, "contains a NUL byte"))
 }
 
 /// Parse config.json text, naming the JSON path of a bad field.

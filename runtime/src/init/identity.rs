@@ -3,7 +3,7 @@
 use std::ffi::CStr;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::Fail;
+use crate::channel::Fail;
 use crate::channel::Step;
 use crate::plan::ProcessPlan;
 use crate::sys::{self, Errno};
@@ -32,7 +32,7 @@ pub fn open_cwd<'a>(p: &'a ProcessPlan, root: BorrowedFd<'_>) -> Result<OwnedFd,
 /// Become the container process's identity.
 /// `keyring`: join a fresh session keyring with this name first (create, unless `--no-new-keyring`).
 /// `seccomp`: the container's filter; loaded here, before the capabilities are dropped, only when
-/// it cannot be loaded later ([`crate::seccomp::loads_early`]); returns its listener, if any.
+/// it cannot be loaded later ([`ProcessPlan::seccomp_before_identity`]); returns its listener, if any.
 /// `cwd`: from [`open_cwd`]; entered before the uid changes (as runc: a directory only root may
 /// enter still works), or after it if root may not, then checked to be inside the root.
 /// Give the process's stdio to its uid (the group stays), as runc's `fixStdioPermissions`: a
@@ -69,7 +69,7 @@ pub fn apply<'a>(
     }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it (as
     // runc), after the keyring (Docker's profile denies keyctl) and before the identity switch.
-    let listener = match seccomp.filter(|_| crate::seccomp::loads_early(p)) {
+    let listener = match seccomp.filter(|_| p.seccomp_before_identity()) {
         Some(s) => s
             .install()
             .map_err(|e| fail(Step::Seccomp, e, b"linux.seccomp"))?,

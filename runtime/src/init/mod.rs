@@ -5,39 +5,12 @@
 //! one [`channel`](crate::channel) message and the child exits.
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use crate::channel::{self, Step};
+use crate::channel::{self, Fail, Step};
 use crate::plan::Plan;
 use crate::sys::{self, Errno};
 
 pub(crate) mod identity;
 mod rootfs;
-
-/// A failed step: what, errno, and the path or name it acted on (borrowed from the plan).
-#[derive(Debug)]
-pub struct Fail<'a> {
-    /// The step.
-    pub step: Step,
-    /// errno (0 when not a syscall failure).
-    pub errno: i32,
-    /// Path or name.
-    pub detail: &'a [u8],
-    /// Index of the plan entry it came from, in the list the step works through (`plan.mounts`,
-    /// `plan.devices`, …), or [`Fail::NOWHERE`]: the parent names the config field from it.
-    pub at: u16,
-}
-
-impl Fail<'_> {
-    /// No plan entry.
-    pub const NOWHERE: u16 = u16::MAX;
-
-    /// The same failure, from entry `i` of the step's list.
-    pub fn at(self, i: usize) -> Self {
-        Fail {
-            at: u16::try_from(i).unwrap_or(Fail::NOWHERE),
-            ..self
-        }
-    }
-}
 
 /// Exit code of an init that failed before exec.
 const SETUP_FAILED: i32 = 1;
@@ -134,7 +107,7 @@ pub fn run(
     // Seccomp as late as possible: after `start`, before the startContainer hooks (they run
     // binaries from the container's image) and execve. See crate::seccomp for the exceptions.
     if let Some(s) = plan.seccomp.as_ref() {
-        if !s.notifies() && !crate::seccomp::loads_early(&plan.process) {
+        if !s.notifies() && !plan.process.seccomp_before_identity() {
             if let Err(e) = s.install() {
                 let _ = sys::write(
                     result.as_fd(),

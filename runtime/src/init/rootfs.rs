@@ -4,7 +4,7 @@
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use super::Fail;
+use crate::channel::Fail;
 use crate::channel::Step;
 use crate::plan::{mounts::DEV_SYMLINKS, DeviceOp, MountKind, MountOp, Plan};
 use crate::sys::{self, Errno};

@@ -7,18 +7,13 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::cgroups::{Cgroup, Host};
-use crate::spec::SpecError;
+use crate::spec::{cstr, SpecError};
 
 pub mod mounts;
 pub mod process;
 
 pub use mounts::{DeviceOp, MountKind, MountOp};
 pub use process::ProcessPlan;
-
-/// A C string from `s`, or an error naming `field` when it holds a NUL byte.
-pub fn cstr(s: String, field: &str) -> Result<CString, SpecError> {
-    CString::new(s).map_err(|_| SpecError::field(field, "contains a NUL byte"))
-}
 
 /// An existing namespace to join with `setns` in the init.
 #[derive(Debug)]

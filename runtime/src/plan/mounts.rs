@@ -5,8 +5,8 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
 
-use super::cstr;
 use crate::cgroups::Host;
+use crate::spec::cstr;
 use crate::spec::SpecError;
 
 /// How a destination is filled.

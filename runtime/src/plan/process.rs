@@ -6,7 +6,7 @@ use std::path::Path;
 
 use oci_spec::runtime::{Capability, PosixRlimitType, Process};
 
-use super::cstr;
+use crate::spec::cstr;
 use crate::spec::SpecError;
 
 /// Capability sets as 64-bit masks.
@@ -65,6 +65,15 @@ pub struct ProcessPlan {
     pub oom_score_adj: Option<CString>,
     /// `apparmorProfile` and `selinuxLabel`, as `/proc/self/attr` writes.
     pub lsm: crate::lsm::LsmPlan,
+}
+
+impl ProcessPlan {
+    /// Must the seccomp filter be loaded before the identity switch? Loading needs either
+    /// no_new_privs or CAP_SYS_ADMIN, and a process with neither loses the capability there.
+    pub fn seccomp_before_identity(&self) -> bool {
+        const CAP_SYS_ADMIN: u32 = 21;
+        !self.no_new_privileges && self.caps.effective & (1u64 << CAP_SYS_ADMIN) == 0
+    }
 }
 
 /// Highest capability the running kernel knows (`/proc/sys/kernel/cap_last_cap`).

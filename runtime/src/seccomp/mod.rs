@@ -19,7 +19,6 @@
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
-use crate::plan::ProcessPlan;
 use crate::spec::SpecError;
 use crate::sys::Errno;
 
@@ -75,9 +74,6 @@ const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
 /// Syscalls that cannot be `SCMP_ACT_NOTIFY`: the init makes them after loading the filter and
 /// before the agent has the listener (it would wait forever), as runc refuses `write`.
 pub const NOTIFY_FORBIDDEN: &[&str] = &["sendmsg", "write"];
-
-/// `CAP_SYS_ADMIN`.
-const CAP_SYS_ADMIN: u32 = 21;
 
 /// A compiled profile, ready to load.
 #[derive(Debug, Clone)]
@@ -240,19 +236,19 @@ pub(crate) fn plan(
     .transpose()
 }
 
-/// Load the filter as the last step before execve, unless it was loaded early (then
-/// `early_listener` is its listener), and hand a listener to the parent over `sock`. Returns the
-/// errno and what failed. No allocation.
+/// Load the filter as the last step before execve, unless it was loaded early (`loaded_early`:
+/// then `early_listener` is its listener), and hand a listener to the parent over `sock`.
+/// Returns the errno and what failed. No allocation.
 pub(crate) fn load_last(
     prog: Option<&Program>,
-    process: &ProcessPlan,
+    loaded_early: bool,
     early_listener: Option<OwnedFd>,
     sock: std::os::fd::BorrowedFd<'_>,
 ) -> Result<(), (Errno, &'static [u8])> {
     let Some(prog) = prog else {
         return Ok(());
     };
-    let listener = if loads_early(process) {
+    let listener = if loaded_early {
         early_listener
     } else {
         prog.install().map_err(|e| (e, &b"linux.seccomp"[..]))?
@@ -262,12 +258,6 @@ pub(crate) fn load_last(
             .map_err(|e| (e, &b"listener"[..]))?;
     }
     Ok(())
-}
-
-/// The filter must be loaded before the identity switch drops CAP_SYS_ADMIN: loading needs
-/// either no_new_privs or that capability, and the process keeps neither.
-pub(crate) fn loads_early(p: &ProcessPlan) -> bool {
-    !p.no_new_privileges && p.caps.effective & (1u64 << CAP_SYS_ADMIN) == 0
 }
 
 /// For `features` (runc's `linux.seccomp` shape): the actions sangja compiles.

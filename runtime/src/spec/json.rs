@@ -4,8 +4,6 @@
 //! (`struct PosixRlimit`, `no variant for CAP_FOO (converted to FOO)`) reaches the user.
 use serde::de::DeserializeOwned;
 
-use crate::error::escape_controls;
-
 /// Parse `text`; on failure, the JSON path of the bad field (`.` for the document itself) and
 /// what is wrong with it. A field the document's type does not know is dropped, as runc drops
 /// it, but not silently: once the parse succeeds, each gets a warning naming `doc` and its path
@@ -45,6 +43,23 @@ fn dotted(p: &serde_ignored::Path<'_>) -> String {
         | Path::NewtypeStruct { parent }
         | Path::NewtypeVariant { parent } => dotted(parent),
     }
+}
+
+/// `s` with its control characters escaped (a newline becomes `\\n`), so that an error quoting an
+/// input (a JSON key in a field path, serde's echo of a bad value) stays on one line.
+pub(crate) fn escape_controls(s: &str) -> String {
+    if !s.contains(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Rewrite a serde message about `field` into the config's terms.

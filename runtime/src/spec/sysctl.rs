@@ -275,7 +275,7 @@ mod tests {
             let e = err(&l, false);
             assert!(e.contains("invalid sysctl key"), "{key:?}: {e}");
             // Control characters in the field are escaped (`\0` as `\u{0}`): the error is one line.
-            let field = crate::error::escape_controls(&format!("linux.sysctl.{key}:"));
+            let field = crate::spec::json::escape_controls(&format!("linux.sysctl.{key}:"));
             assert!(e.contains(&field), "{key:?}: {e}");
         }
     }

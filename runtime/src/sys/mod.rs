@@ -8,7 +8,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 pub use nix::errno::Errno;
 
 mod fd;
+mod fmt;
 pub use fd::*;
+pub use fmt::format_pid;
 
 /// Result of a raw syscall wrapper.
 pub type SysResult<T> = Result<T, Errno>;
