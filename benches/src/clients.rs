@@ -18,7 +18,7 @@ use spec_tests::containerd::Containerd;
 use spec_tests::dockerd::{self, Dockerd};
 use spec_tests::podman::Podman;
 
-use crate::report::Results;
+use crate::results::Results;
 use crate::runtime::{timed, Runtime};
 use crate::sys;
 

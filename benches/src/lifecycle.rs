@@ -12,7 +12,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::report::Results;
+use crate::results::Results;
 use crate::runtime::{container_id, Runtime};
 use crate::spawner::Spawner;
 use crate::sys;

@@ -19,6 +19,7 @@ mod floor;
 mod lifecycle;
 mod plot;
 mod report;
+mod results;
 mod runtime;
 mod scale;
 mod seccomp;
@@ -34,7 +35,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 
-use crate::report::{Meta, Results};
+use crate::report::Meta;
+use crate::results::Results;
 use crate::runtime::Runtime;
 
 #[derive(Debug, Parser)]

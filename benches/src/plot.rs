@@ -8,7 +8,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::floor::SERIES;
-use crate::report::{Results, FIRECRACKER_MS};
+use crate::report::FIRECRACKER_MS;
+use crate::results::Results;
 use crate::runtime::Runtime;
 
 /// Phases drawn (the others are in the tables).

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::lifecycle::create;
-use crate::report::Results;
+use crate::results::Results;
 use crate::runtime::{container_id, Runtime};
 use crate::sys;
 

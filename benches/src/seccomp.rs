@@ -3,7 +3,7 @@
 //! library's compiler (what `create` calls before its clone), over `runs` compiles of each profile.
 use sangja::seccomp::{compile, LinuxSeccomp};
 
-use crate::report::Results;
+use crate::results::Results;
 
 /// Report group of these series (microseconds).
 pub const GROUP: &str = "seccomp";

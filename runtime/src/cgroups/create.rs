@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{devices, io, v1, v2, write_file, Cgroup, CgroupError, Host, Layout, Mode};
+use super::error::{io, CgroupError};
+use super::files::{write_file, Mode};
+use super::layout::{Cgroup, Host, Layout};
+use super::{devices, v1, v2};
 
 /// `linux.cgroupsPath` cleaned lexically as runc's `utils.CleanPath`: `.`, `..` and repeated
 /// slashes resolved, `..` stopping at the top (`/../../x` → `/x`); a relative path is cleaned as if

@@ -20,7 +20,7 @@ use std::fmt;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
-use super::CgroupError;
+use super::error::CgroupError;
 use crate::sys::BpfInsn;
 
 /// One device rule.

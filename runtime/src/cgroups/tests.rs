@@ -1,6 +1,7 @@
 //! Planning and writing resources, against directories of plain files standing in for cgroups
 //! (no root needed): which file gets which value, in which order, and the errors' wording.
 use super::create::resolve;
+use super::layout::{statfs_type, CGROUP2_SUPER_MAGIC, CGROUP_ROOT, UNIFIED_ROOT};
 use super::*;
 
 fn res(json: &str) -> LinuxResources {

@@ -7,22 +7,11 @@ use std::time::Duration;
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork};
 
 use super::devices::Rule;
+use super::error::{io, CgroupError};
+use super::files::{check_usage, page_size, read_trim, swappiness, write_file, Mode, MEM, W};
+use super::layout::Cgroup;
+use super::stats::OomWatch;
 use super::stats::{self, BlkioEntry, MemoryEntry, Stats};
-use super::{read_trim, Cgroup, CgroupError, Mode, OomWatch, W};
-
-const MEM: &str = "linux.resources.memory";
-
-/// `linux.resources.cpu.{cpus,mems}`.
-pub(super) fn cpuset(cpu: &LinuxCpu) -> Vec<W> {
-    let mut out = Vec::new();
-    if let Some(c) = cpu.cpus().as_deref().filter(|c| !c.is_empty()) {
-        out.push(W::new("cpuset.cpus", c, "linux.resources.cpu.cpus"));
-    }
-    if let Some(m) = cpu.mems().as_deref().filter(|m| !m.is_empty()) {
-        out.push(W::new("cpuset.mems", m, "linux.resources.cpu.mems"));
-    }
-    out
-}
 
 /// Device rules: deny everything (unless the first rule does, as `runc spec`'s), then each rule
 /// in order (the kernel applies them as runc's emulator does: a later rule wins).
@@ -52,7 +41,7 @@ pub(super) fn memory(
 ) -> Result<Vec<W>, CgroupError> {
     let mut out = Vec::new();
     if let (Mode::Update, Some(d)) = (mode, dir) {
-        super::v2::check_usage(m, &d.join("memory.usage_in_bytes"))?;
+        check_usage(m, &d.join("memory.usage_in_bytes"))?;
     }
     let limit = m.limit().filter(|&l| l != 0);
     let mut swap = m.swap().filter(|&s| s != 0);
@@ -130,17 +119,6 @@ pub(super) fn memory(
         ));
     }
     Ok(out)
-}
-
-/// `memory.swappiness` must be 0..=100 (the kernel's range, checked before any write).
-pub(super) fn swappiness(m: &LinuxMemory) -> Result<Option<u64>, CgroupError> {
-    match m.swappiness() {
-        Some(s) if s > 100 => Err(CgroupError::Invalid {
-            field: format!("{MEM}.swappiness"),
-            reason: format!("{s} is out of range: valid memory swappiness range is 0-100"),
-        }),
-        s => Ok(s),
-    }
 }
 
 /// `linux.resources.cpu` (cpus/mems are [`cpuset`]): realtime first (a process already running
@@ -241,19 +219,6 @@ pub(super) fn blkio(b: &LinuxBlockIo) -> Vec<W> {
     out
 }
 
-/// A hugepage size as the cgroup files spell it (`2MB`, `1GB`), refused when it could escape
-/// the directory.
-pub(super) fn page_size(i: usize, l: &LinuxHugepageLimit) -> Result<&str, CgroupError> {
-    let s = l.page_size().as_str();
-    if s.is_empty() || s.contains('/') || s.contains("..") {
-        return Err(CgroupError::Invalid {
-            field: format!("linux.resources.hugepageLimits[{i}].pageSize"),
-            reason: format!("{s:?} is not a page size (e.g. \"2MB\")"),
-        });
-    }
-    Ok(s)
-}
-
 /// `linux.resources.hugepageLimits` (and the reservation limit where the kernel has it).
 pub(super) fn hugetlb(limits: &[LinuxHugepageLimit]) -> Result<Vec<W>, CgroupError> {
     let mut out = Vec::new();
@@ -307,7 +272,7 @@ pub(super) fn frozen(dir: &Path) -> bool {
 }
 
 fn write_state(file: &Path, state: &str) -> Result<(), CgroupError> {
-    super::write_file(file, state).map_err(|source| CgroupError::Io {
+    write_file(file, state).map_err(|source| CgroupError::Io {
         op: "write",
         path: file.to_path_buf(),
         source,
@@ -347,7 +312,7 @@ pub(super) fn thaw(dir: &Path) -> Result<(), CgroupError> {
 pub(super) fn oom_watch(dir: &Path) -> Result<OomWatch, CgroupError> {
     use std::os::fd::AsRawFd;
     let ctl = dir.join("memory.oom_control");
-    let oom = fs::File::open(&ctl).map_err(super::io("open", &ctl))?;
+    let oom = fs::File::open(&ctl).map_err(io("open", &ctl))?;
     let efd = crate::sys::eventfd().map_err(|e| CgroupError::Io {
         op: "eventfd",
         path: ctl.clone(),
@@ -355,7 +320,7 @@ pub(super) fn oom_watch(dir: &Path) -> Result<OomWatch, CgroupError> {
     })?;
     let ev = dir.join("cgroup.event_control");
     let line = format!("{} {}", efd.as_raw_fd(), oom.as_raw_fd());
-    super::write_file(&ev, &line).map_err(super::io("write", &ev))?;
+    write_file(&ev, &line).map_err(io("write", &ev))?;
     Ok(OomWatch::eventfd(efd, oom, ev))
 }
 

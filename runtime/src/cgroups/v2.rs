@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory};
 
+use super::error::{self, CgroupError};
+use super::files::{check_usage, page_size, read_trim, swappiness, write_file, Mode, MEM, W};
+use super::stats::OomWatch;
 use super::stats::{self, BlkioEntry, Stats};
-use super::{read_trim, CgroupError, Mode, OomWatch, W};
-
-const MEM: &str = "linux.resources.memory";
 
 /// `cpu.weight` for `cpu.shares` (runc's conversion: 2..262144 onto 1..10000).
 pub(super) fn shares_to_weight(shares: u64) -> u64 {
@@ -34,35 +34,6 @@ fn max_or(v: i64) -> String {
     }
 }
 
-/// `linux.resources.cpu.{cpus,mems}`.
-pub(super) fn cpuset(cpu: &LinuxCpu) -> Vec<W> {
-    super::v1::cpuset(cpu)
-}
-
-/// `update` with `checkBeforeUpdate`: refuse a limit at or below the current usage.
-pub(super) fn check_usage(m: &LinuxMemory, usage_file: &Path) -> Result<(), CgroupError> {
-    let Some(limit) = m.limit().filter(|&l| l > 0) else {
-        return Ok(());
-    };
-    if m.check_before_update() != Some(true) {
-        return Ok(());
-    }
-    let usage: i64 = read_trim(usage_file)
-        .and_then(|u| u.parse().ok())
-        .unwrap_or(0);
-    if limit <= usage {
-        return Err(CgroupError::Invalid {
-            field: format!("{MEM}.limit"),
-            reason: format!(
-                "rejecting memory limit {limit} below the current usage {usage} \
-                 (checkBeforeUpdate; {})",
-                usage_file.display()
-            ),
-        });
-    }
-    Ok(())
-}
-
 /// `linux.resources.memory` on cgroup2: `memory.max`, `memory.swap.max` (the spec's swap is
 /// memory + swap; cgroup2's is swap alone), `memory.low`. The v1-only knobs (kernel, kernelTCP,
 /// swappiness, disableOOMKiller, useHierarchy) have no cgroup2 file and are ignored, as runc does.
@@ -76,7 +47,7 @@ pub(super) fn memory(
     if let (Mode::Update, Some(d)) = (mode, dir) {
         check_usage(m, &d.join("memory.current"))?;
     }
-    super::v1::swappiness(m)?;
+    swappiness(m)?;
     let swap = match m.swap().filter(|&s| s != 0) {
         None if limit == Some(-1) && mode == Mode::Update => Some("max".to_string()),
         None => None,
@@ -251,7 +222,7 @@ pub(super) fn io(b: &LinuxBlockIo) -> Vec<W> {
 pub(super) fn hugetlb(limits: &[LinuxHugepageLimit]) -> Result<Vec<W>, CgroupError> {
     let mut out = Vec::new();
     for (i, l) in limits.iter().enumerate() {
-        let size = super::v1::page_size(i, l)?;
+        let size = page_size(i, l)?;
         let field = format!("linux.resources.hugepageLimits[{i}].limit");
         out.push(W::new(
             format!("hugetlb.{size}.max"),
@@ -304,7 +275,7 @@ pub(super) fn enable_controller(
     let mut comps = rel.components().peekable();
     loop {
         let file = level.join("cgroup.subtree_control");
-        super::write_file(&file, &value).map_err(|e| (file, value.clone(), e))?;
+        write_file(&file, &value).map_err(|e| (file, value.clone(), e))?;
         match comps.next() {
             Some(c) if comps.peek().is_some() => level.push(c),
             _ => return Ok(()),
@@ -358,7 +329,7 @@ pub(super) fn frozen(dir: &Path) -> bool {
 
 fn write_freeze(dir: &Path, v: &str) -> Result<(), CgroupError> {
     let file = dir.join("cgroup.freeze");
-    super::write_file(&file, v).map_err(|source| CgroupError::Io {
+    write_file(&file, v).map_err(|source| CgroupError::Io {
         op: "write",
         path: file,
         source,
@@ -396,7 +367,7 @@ pub(super) fn thaw(dir: &Path) -> Result<(), CgroupError> {
 /// OOM notifications from `memory.events`.
 pub(super) fn oom_watch(dir: &Path) -> Result<OomWatch, CgroupError> {
     let p = dir.join("memory.events");
-    let f = fs::File::open(&p).map_err(super::io("open", &p))?;
+    let f = fs::File::open(&p).map_err(error::io("open", &p))?;
     Ok(OomWatch::events(f))
 }
 
