@@ -1,4 +1,5 @@
-//! ① The bundle: read `config.json` once, resolve the bundle and `root.path` to absolute paths.
+//! ① The bundle: read `config.json` once (or take a spec held in memory), resolve the bundle
+//! and `root.path` to absolute paths.
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
@@ -19,22 +20,24 @@ pub struct Bundle {
 impl Bundle {
     /// Read `<dir>/config.json` and resolve `root.path` against the bundle.
     pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
-        let dir = std::fs::canonicalize(dir).map_err(|source| SpecError::Bundle {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        if !dir.is_dir() {
-            return Err(SpecError::Bundle {
-                path: dir,
-                source: std::io::Error::from_raw_os_error(libc::ENOTDIR),
-            });
-        }
+        let dir = canonical_dir(dir)?;
         let config = dir.join("config.json");
         let text = std::fs::read(&config).map_err(|source| SpecError::Read {
             path: config.clone(),
             source,
         })?;
         let spec = crate::spec::parse(&config, &text)?;
+        Bundle::resolve(dir, spec)
+    }
+
+    /// A bundle of a spec held in memory: `root.path` (and every relative path of the spec)
+    /// resolves against `dir`, which must exist, as a bundle directory's config would.
+    pub fn new(dir: &Path, spec: Spec) -> Result<Bundle, SpecError> {
+        Bundle::resolve(canonical_dir(dir)?, spec)
+    }
+
+    /// Resolve `root.path` against the (canonical) bundle directory.
+    fn resolve(dir: PathBuf, spec: Spec) -> Result<Bundle, SpecError> {
         let root = spec
             .root()
             .as_ref()
@@ -68,4 +71,19 @@ impl Bundle {
         }
         Ok(Bundle { dir, rootfs, spec })
     }
+}
+
+/// The bundle directory's canonical path; it must be a directory.
+fn canonical_dir(dir: &Path) -> Result<PathBuf, SpecError> {
+    let canonical = std::fs::canonicalize(dir).map_err(|source| SpecError::Bundle {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !canonical.is_dir() {
+        return Err(SpecError::Bundle {
+            path: canonical,
+            source: std::io::Error::from_raw_os_error(libc::ENOTDIR),
+        });
+    }
+    Ok(canonical)
 }

@@ -9,10 +9,10 @@ use crate::channel::Step;
 use crate::sys;
 
 /// Connect to the console socket (parent side, before clone: the path is a host path).
-pub fn connect(path: &Path) -> crate::Result<OwnedFd> {
+pub fn connect(path: &Path) -> crate::error::Result<OwnedFd> {
     UnixStream::connect(path)
         .map(OwnedFd::from)
-        .map_err(|source| crate::Error::Sys {
+        .map_err(|source| crate::error::Error::Sys {
             call: "connect console socket",
             path: path.to_path_buf(),
             source,
@@ -24,19 +24,19 @@ pub fn connect(path: &Path) -> crate::Result<OwnedFd> {
 ///
 /// Like runc, this needs a controlling terminal to proxy to: without one (`/dev/tty` does not
 /// open) it fails, and the caller undoes what it made.
-pub fn pair() -> crate::Result<(OwnedFd, OwnedFd)> {
+pub fn pair() -> crate::error::Result<(OwnedFd, OwnedFd)> {
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
-        .map_err(|source| crate::Error::Sys {
+        .map_err(|source| crate::error::Error::Sys {
             call: "open",
             path: "/dev/tty".into(),
             source,
         })?;
     UnixStream::pair()
         .map(|(a, b)| (OwnedFd::from(a), OwnedFd::from(b)))
-        .map_err(|source| crate::Error::Sys {
+        .map_err(|source| crate::error::Error::Sys {
             call: "socketpair",
             path: Default::default(),
             source,
@@ -44,8 +44,8 @@ pub fn pair() -> crate::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// Receive the pty master the init sent on our end of [`pair`].
-pub fn receive(sock: &OwnedFd) -> crate::Result<OwnedFd> {
-    sys::recv_fd(sock.as_fd()).map_err(|e| crate::Error::Sys {
+pub fn receive(sock: &OwnedFd) -> crate::error::Result<OwnedFd> {
+    sys::recv_fd(sock.as_fd()).map_err(|e| crate::error::Error::Sys {
         call: "receive console",
         path: Default::default(),
         source: e.into(),

@@ -11,15 +11,16 @@ use oci_spec::runtime::{Capability, Process, User};
 
 use crate::channel::Fail;
 use crate::channel::{self, Message, Step};
+use crate::container::Container;
 use crate::error::{sys_err, Error, Result};
 use crate::init::identity;
 use crate::plan::process::{plan_process, ProcessPlan};
 use crate::state::Status;
+use crate::stdio::{ChildFds, Stdio};
 use crate::sys::{self, Errno, Forked};
-use crate::Container;
 
 /// Options of [`Container::exec`], mirroring runc's `exec` flags that are not part of the process.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ExecOptions {
     /// Do not wait for the process (`-d/--detach`).
     pub detach: bool,
@@ -33,6 +34,8 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// Socket-activation fds, as [`crate::CreateOptions::listen_fds`].
     pub listen_fds: u32,
+    /// The process's stdin, stdout and stderr; by default the caller's own fds 0–2.
+    pub stdio: Stdio,
 }
 
 /// The command-line form of an exec (`exec [flags] ID CMD...`): applied on top of the
@@ -75,9 +78,22 @@ impl ExecProcess {
         self.pid
     }
 
-    /// Wait for it (it is a child of this process), forwarding signals; the exit code as a shell
-    /// reports it.
+    /// Wait for it to exit and reap it (it is a child of this process); the exit code as a
+    /// shell reports it. Like [`crate::Container::wait`], it touches no signal mask.
     pub fn wait(&self) -> Result<i32> {
+        if self.console.is_some() {
+            return self.wait_forwarding_signals();
+        }
+        crate::wait::reap(self.pid).map_err(|e| Error::Sys {
+            call: "waitpid",
+            path: PathBuf::new(),
+            source: e.into(),
+        })
+    }
+
+    /// Wait as a foreground `exec` does: forwarding signals (see
+    /// [`crate::Container::wait_forwarding_signals`]) and proxying a kept pty.
+    pub fn wait_forwarding_signals(&self) -> Result<i32> {
         crate::wait::forward_until_exit(self.pid, self.console.as_ref().map(|c| c.as_fd())).map_err(
             |e| Error::Sys {
                 call: "wait",
@@ -206,6 +222,11 @@ impl Container {
                 "cannot use console socket if runc will not detach or allocate tty".into(),
             ));
         }
+        if terminal && opts.stdio.is_set() {
+            return Err(Error::Usage(
+                "process.terminal: the process's stdio is its terminal: give no stdio fds".into(),
+            ));
+        }
         crate::spec::validate_process(process)?;
         // As runc: without its own profile or label, the process gets the container's.
         let mut process = process.clone();
@@ -275,7 +296,13 @@ impl Container {
             Some(cg) => crate::join::Join::open(cg)?,
             None => crate::join::Join::default(),
         };
-        let child = spawn(&plan, pid_ns, console, &join)?;
+        let stdio = opts.stdio.for_child(3 + plan.preserve_fds).map_err(|e| {
+            crate::launch::LaunchError::Parent {
+                call: "dup stdio",
+                source: e,
+            }
+        })?;
+        let child = spawn(&plan, pid_ns, ChildFds { console, stdio }, &join)?;
         let console = own_console_sock
             .as_ref()
             .map(crate::console::receive)
@@ -293,7 +320,7 @@ impl Container {
 fn spawn(
     plan: &ExecPlan,
     pid_ns: Option<crate::join::PidNs>,
-    console: Option<OwnedFd>,
+    fds: ChildFds,
     join: &crate::join::Join,
 ) -> Result<libc::pid_t> {
     let launch = |call, source| Error::from(crate::launch::LaunchError::Parent { call, source });
@@ -305,13 +332,13 @@ fn spawn(
     let (pid, v2_pending) = match forked {
         Ok((Forked::Child, _)) => {
             drop(parent_sock);
-            child(plan, child_sock.as_fd(), console, join)
+            child(plan, child_sock.as_fd(), fds, join)
         }
         Ok((Forked::Parent(pid), pending)) => (pid, pending),
         Err((call, e)) => return Err(launch(call, e)),
     };
     drop(child_sock);
-    drop(console);
+    drop(fds);
     let kill = |pid| {
         let _ = sys::kill(pid, libc::SIGKILL);
         let _ = sys::waitpid(pid, 0);
@@ -404,14 +431,9 @@ fn finish_paused(
     Ok(pid)
 }
 
-fn child(
-    plan: &ExecPlan,
-    sock: BorrowedFd<'_>,
-    console: Option<OwnedFd>,
-    join: &crate::join::Join,
-) -> ! {
+fn child(plan: &ExecPlan, sock: BorrowedFd<'_>, fds: ChildFds, join: &crate::join::Join) -> ! {
     let chan = channel::ChildSide::new(sock, None, true);
-    let f = match setup(plan, &chan, console, join) {
+    let f = match setup(plan, &chan, fds, join) {
         Ok((exe, early_listener)) => {
             // Seccomp last (unless it had to be loaded before the capabilities were dropped).
             match crate::seccomp::load_last(
@@ -446,7 +468,7 @@ fn child(
 fn setup<'a>(
     plan: &'a ExecPlan,
     chan: &channel::ChildSide<'_>,
-    console: Option<OwnedFd>,
+    fds: ChildFds,
     join: &crate::join::Join,
 ) -> Result<(&'a std::ffi::CStr, Option<OwnedFd>), Fail<'a>> {
     let fail = |step, e: Errno, detail: &'static [u8]| Fail {
@@ -456,6 +478,9 @@ fn setup<'a>(
         at: Fail::NOWHERE,
     };
     crate::init::die_with_parent(chan.sock());
+    fds.stdio
+        .install()
+        .map_err(|e| fail(Step::Fds, e, b"stdio"))?;
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
     join.join_self()
         .map_err(|e| fail(Step::JoinCgroup, e, b"tasks"))?;
@@ -471,7 +496,7 @@ fn setup<'a>(
     sys::fchdir(plan.root.as_fd()).map_err(|e| fail(Step::Chroot, e, b"/"))?;
     sys::chroot(c".").map_err(|e| fail(Step::Chroot, e, b"/"))?;
     sys::chdir(c"/").map_err(|e| fail(Step::Chroot, e, b"/"))?;
-    if let Some(console) = console {
+    if let Some(console) = fds.console {
         crate::console::setup(
             console.as_fd(),
             plan.process.console_size,

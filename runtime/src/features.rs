@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn versions_are_accepted_by_validation() {
-        for v in [OCI_VERSION_MIN, OCI_VERSION_MAX, crate::OCI_VERSION] {
+        for v in [OCI_VERSION_MIN, OCI_VERSION_MAX, crate::spec::OCI_VERSION] {
             let mut spec = oci_spec::runtime::Spec::default();
             spec.set_version(v.to_string());
             let r = crate::spec::validate(&spec, false, true);

@@ -206,7 +206,7 @@ pub fn seccomp(data: &[u8]) -> Result<(), String> {
 /// An `update --resources` document → the write plan `update` makes on v1, hybrid and v2
 /// cgroups (nothing written).
 pub fn update(data: &[u8]) -> Result<(), String> {
-    let r = crate::resources::parse_resources(data).map_err(one_line)?;
+    let r = crate::container::resources::parse_resources(data).map_err(one_line)?;
     let mut first = None;
     for host in hosts() {
         let cg = cgroup_on(&host, "/sangja/fuzz");

@@ -1,10 +1,11 @@
 //! ④ Parent side of `create`: one clone into every new namespace, then wait for the init's
 //! single `Ready` (or its error) on the channel.
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use crate::channel::{self, Message, Step};
 use crate::plan::Plan;
+use crate::stdio::ChildFds;
 use crate::sys::{self, Errno, Forked};
 
 /// Starting the container process failed.
@@ -123,7 +124,7 @@ pub struct Spawned {
 pub fn spawn(
     plan: &Plan,
     join: &crate::join::Join,
-    console: Option<OwnedFd>,
+    fds: ChildFds,
     hooks: Option<&RuntimeHooks<'_>>,
     cloned: &mut dyn FnMut(libc::pid_t) -> Result<(), (&'static str, Errno)>,
 ) -> Result<Spawned, LaunchError> {
@@ -150,7 +151,7 @@ pub fn spawn(
         Ok((Forked::Child, _)) => {
             drop(parent_sock);
             drop(saved_ours);
-            crate::init::run(plan, child_sock, saved_theirs, console, join)
+            crate::init::run(plan, child_sock, saved_theirs, fds, join)
         }
         Ok((Forked::Parent(pid), pending)) => (pid, pending),
         Err(("setns pid", source)) => {
@@ -165,7 +166,7 @@ pub fn spawn(
     };
     drop(child_sock);
     drop(saved_theirs);
-    drop(console);
+    drop(fds);
     let recorded = cloned(pid);
     if let Err((call, source)) = recorded {
         let _ = sys::kill(pid, libc::SIGKILL);
@@ -297,7 +298,7 @@ pub struct RuntimeHooks<'a> {
     /// `hooks.createRuntime`.
     pub create_runtime: &'a [oci_spec::runtime::Hook],
     /// The state, with the pid filled in here.
-    pub state: crate::State,
+    pub state: crate::state::State,
 }
 
 /// Run prestart and createRuntime hooks for the init `pid`, then send it the hook state.
@@ -308,11 +309,11 @@ fn run_runtime_hooks(
 ) -> Result<(), LaunchError> {
     let mut state = h.state.clone();
     state.pid = pid;
-    state.status = crate::Status::Creating;
+    state.status = crate::state::Status::Creating;
     let creating = serde_json::to_vec(&state).unwrap_or_default();
     crate::hooks::run("prestart", h.prestart, &creating, &state.bundle)?;
     crate::hooks::run("createRuntime", h.create_runtime, &creating, &state.bundle)?;
-    state.status = crate::Status::Created;
+    state.status = crate::state::Status::Created;
     let created = serde_json::to_vec(&state).unwrap_or_default();
     if 5 + creating.len() + created.len() > channel::HOOK_STATE_MAX {
         return Err(LaunchError::Parent {

@@ -9,20 +9,48 @@
 //! ```
 //!
 //! Everything that can fail cheaply fails in ①–③, in the calling process, before any side effect.
-//! The container init is **one clone** of the caller: no re-exec, no intermediate process.
-//! The init prepares the rootfs, then waits on the `exec.fifo` in the state directory until
-//! [`Container::start`] releases it, and finally calls `execve`.
+//! The container init is **one clone** of the caller: no intermediate process. The init prepares
+//! the rootfs, then waits on the `exec.fifo` in the state directory until [`Container::start`]
+//! releases it, and finally calls `execve`. (The CLI re-executes itself once from a sealed copy
+//! before any of this, against CVE-2019-5736: see [`exe::ensure_sealed`], which an embedding
+//! program should call first thing in `main` too, since the init's `/proc/self/exe` is its
+//! binary.)
+//!
+//! ## Embedding
+//!
+//! [`ContainerBuilder`] creates a container from a bundle directory or from a
+//! [`Spec`](oci_spec::runtime::Spec) held in memory, with the process's stdin, stdout and stderr
+//! as fds the caller passes ([`Stdio`]); [`ContainerBuilder::validate`] checks everything without
+//! a side effect. A [`Container`] then has the verbs of runc's command line as methods: `start`,
+//! `state`, `kill`, `wait`, `exec` (a runtime-spec process), `pause`/`resume`, `update`, `stats`,
+//! `oom_watch` (events), `processes`, `delete`; [`Container::load`] and [`Container::list`] find
+//! containers in a state root.
 //!
 //! ```no_run
-//! use sangja::{Container, CreateOptions};
+//! use std::io::Read;
 //! # fn main() -> sangja::Result<()> {
-//! let opts = CreateOptions::default();
-//! let mut c = Container::create("demo", "/path/to/bundle", &opts)?;
+//! let (mut out, w) = std::io::pipe().expect("pipe");
+//! let mut c = sangja::ContainerBuilder::new("demo")
+//!     .bundle("/path/to/bundle")
+//!     .stdout(w)
+//!     .create()?;
 //! c.start()?;
+//! let mut text = String::new();
+//! out.read_to_string(&mut text).expect("read");
 //! let code = c.wait()?;
 //! c.delete(false)?;
 //! # let _ = code; Ok(()) }
 //! ```
+//!
+//! Runnable examples: `examples/lifecycle.rs` (a bundle directory) and `examples/in_memory.rs`
+//! (a spec built in memory, output read through a pipe).
+//!
+//! **Threads.** The library may be called from several threads at once (each create clones its own
+//! init). Between the clone and `execve` the child allocates nothing, takes no lock and logs nothing
+//! (everything it needs is prepared in the plan, as C strings, before the clone), so a lock another
+//! thread held at the clone cannot hang it; `runtime/tests/threads.rs` runs containers from four
+//! threads beside two busy allocating threads. [`Container::wait`] touches no signal mask;
+//! [`Container::wait_forwarding_signals`] is for a single-threaded CLI.
 //!
 //! The state of each container lives in `<root>/<id>/state.json` (default root `/run/sangja`);
 //! its status is derived from the live process, never trusted from the file.
@@ -50,29 +78,32 @@ mod launch;
 mod lsm;
 mod plan;
 mod procfs;
-mod resources;
 pub mod seccomp;
-pub mod signal;
+mod signal;
 mod spec;
 mod state;
+mod stdio;
 mod sys;
 pub mod template;
-pub mod time;
-pub mod trace;
+mod time;
+mod trace;
 mod wait;
 
 pub use cgroups::stats::{Event, Stats};
 pub use cgroups::OomWatch;
-pub use container::{Container, CreateOptions};
+pub use container::builder::ContainerBuilder;
+pub use container::create::CreateOptions;
+pub use container::resources::parse_resources;
+pub use container::{validate_id, Container};
 pub use error::{Error, Result};
 pub use exec::{process_from_file, ExecArgs, ExecOptions, ExecProcess};
 pub use oci_spec::runtime::LinuxResources;
-pub use resources::parse_resources;
-pub use spec::SpecError;
-pub use state::{State, Status};
+pub use signal::{parse_signal, signal_name, SignalError};
+pub use spec::{SpecError, OCI_VERSION};
+pub use state::{State, Status, DEFAULT_ROOT};
+pub use stdio::Stdio;
+pub use trace::Trace;
 
-/// The runtime-spec version sangja implements and reports (`ociVersion` in `state`, `spec:` in `--version`).
-pub const OCI_VERSION: &str = "1.2.0";
-
-/// Default directory holding one state directory per container.
-pub const DEFAULT_ROOT: &str = "/run/sangja";
+/// The current time as RFC 3339 with nanoseconds, as runc's log lines and `created` have it.
+#[doc(hidden)]
+pub use time::rfc3339_now;

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+/// Default directory holding one state directory per container.
+pub const DEFAULT_ROOT: &str = "/run/sangja";
+
 /// Lifecycle status, as runtime-spec names it (plus runc's `paused`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

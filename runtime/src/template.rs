@@ -3,7 +3,7 @@
 //! Tools and tutorials start from `runc spec` output and then edit fields by JSON path
 //! (`jq '.process.args = ["sh"]'`), so the text — keys in runc's order, tab indentation, no trailing
 //! newline — is kept exactly as runc 1.1 writes it. The only difference is `ociVersion`, which is
-//! ours ([`crate::OCI_VERSION`]). `serde_json` without `preserve_order` would sort the keys, so the
+//! ours ([`crate::spec::OCI_VERSION`]). `serde_json` without `preserve_order` would sort the keys, so the
 //! document is a text template assembled at compile time from shared and per-mode pieces.
 
 /// The start of the document up to the first mount that differs: `ociVersion`, `process`, `root`, `hostname`, `/proc`, `/dev`.
@@ -340,7 +340,7 @@ pub fn default_spec(rootless: bool) -> String {
     } else {
         ROOT_TEMPLATE.to_string()
     };
-    text.replacen("@OCI_VERSION@", crate::OCI_VERSION, 1)
+    text.replacen("@OCI_VERSION@", crate::spec::OCI_VERSION, 1)
 }
 
 #[cfg(test)]
@@ -367,7 +367,7 @@ mod tests {
     #[test]
     fn root_template_fields() {
         let v = parse(false);
-        assert_eq!(v["ociVersion"], crate::OCI_VERSION);
+        assert_eq!(v["ociVersion"], crate::spec::OCI_VERSION);
         assert_eq!(v["process"]["args"], serde_json::json!(["sh"]));
         assert_eq!(v["process"]["terminal"], true);
         assert_eq!(v["root"]["path"], "rootfs");
@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn rootless_template_fields() {
         let v = parse(true);
-        assert_eq!(v["ociVersion"], crate::OCI_VERSION);
+        assert_eq!(v["ociVersion"], crate::spec::OCI_VERSION);
         assert_eq!(namespaces(&v), ["pid", "ipc", "uts", "mount", "user"]);
         assert!(v["linux"].get("resources").is_none());
         let uid = u64::from(nix::unistd::geteuid().as_raw());

@@ -26,6 +26,17 @@ fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
     }
 }
 
+/// Wait for our child `pid` to exit, reap it, and return its shell-style exit code.
+pub fn reap(pid: libc::pid_t) -> Result<i32, Errno> {
+    loop {
+        match sys::waitpid(pid, 0) {
+            Ok((_, status)) => return Ok(exit_code(status)),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Convert a wait status to a shell-style exit code.
 pub fn exit_code(status: libc::c_int) -> i32 {
     if libc::WIFEXITED(status) {

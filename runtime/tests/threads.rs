@@ -1,4 +1,5 @@
-//! The library in a multi-threaded program: containers created, started, waited for and deleted
+//! The library in a multi-threaded program: containers created (half from a bundle directory,
+//! half from a spec held in memory), started, their piped stdout read, waited for and deleted
 //! from four threads at once while two more threads allocate and free without pause. The child
 //! between clone and execve must take no lock and allocate nothing (a glibc `setgroups` waited
 //! forever for threads the child does not have; a malloc arena lock held by a busy thread at the
@@ -10,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use sangja::{Container, CreateOptions};
+use std::io::Read;
+
+use sangja::{Container, ContainerBuilder};
 
 const THREADS: usize = 4;
 const PER_THREAD: usize = 5;
@@ -19,8 +22,8 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }
 
-/// A bundle running `args` as uid 1000 with two supplementary groups (so `setgroups` runs).
-fn bundle(dir: &std::path::Path, args: &[&str]) {
+/// A config running `args` as uid 1000 with two supplementary groups (so `setgroups` runs).
+fn config(args: &[&str]) -> serde_json::Value {
     let mut c = spec_tests::config::runc_spec();
     spec_tests::config::set_pointer(&mut c, "/process/terminal", serde_json::json!(false));
     spec_tests::config::set_pointer(&mut c, "/process/args", serde_json::json!(args));
@@ -35,12 +38,38 @@ fn bundle(dir: &std::path::Path, args: &[&str]) {
         "/root/path",
         serde_json::json!(rootfs.to_str().expect("UTF-8 rootfs")),
     );
-    std::fs::create_dir_all(dir).expect("bundle dir");
-    std::fs::write(
-        dir.join("config.json"),
-        serde_json::to_vec(&c).expect("config"),
-    )
-    .expect("config.json");
+    c
+}
+
+/// One container through the builder: its stdout read from a pipe until the process exits.
+fn one(id: &str, root: &std::path::Path, source: Source<'_>) -> sangja::Result<(i32, String)> {
+    let (mut out, w) = std::io::pipe().map_err(|e| sangja::Error::Sys {
+        call: "pipe",
+        path: Default::default(),
+        source: e,
+    })?;
+    let b = ContainerBuilder::new(id).root(root).stdout(w);
+    let b = match source {
+        Source::Bundle(dir) => b.bundle(dir),
+        Source::Spec(spec) => b.spec(*spec),
+    };
+    let mut c = b.create()?;
+    c.start()?;
+    let mut text = String::new();
+    let read = out.read_to_string(&mut text);
+    let code = c.wait()?;
+    c.delete(false)?;
+    read.map_err(|e| sangja::Error::Sys {
+        call: "read",
+        path: Default::default(),
+        source: e,
+    })?;
+    Ok((code, text))
+}
+
+enum Source<'a> {
+    Bundle(&'a std::path::Path),
+    Spec(Box<oci_spec::runtime::Spec>),
 }
 
 #[test]
@@ -50,15 +79,15 @@ fn containers_from_several_threads_beside_busy_allocators() {
     }
     let base = std::env::temp_dir().join(format!("sangja-threads-{}", std::process::id()));
     let bundle_dir = base.join("bundle");
-    // Exits 0 only with the groups the config asks for.
-    bundle(
-        &bundle_dir,
-        &["sh", "-c", "[ \"$(id -G)\" = \"1000 5 100\" ]"],
-    );
-    let opts = CreateOptions {
-        root: base.join("state"),
-        ..CreateOptions::default()
-    };
+    let root = base.join("state");
+    // From the bundle: prints its groups (exit 0 only with the groups the config asks for).
+    let groups = ["sh", "-c", "id -G; [ \"$(id -G)\" = \"1000 5 100\" ]"];
+    std::fs::create_dir_all(&bundle_dir).expect("bundle dir");
+    std::fs::write(
+        bundle_dir.join("config.json"),
+        serde_json::to_vec(&config(&groups)).expect("config"),
+    )
+    .expect("config.json");
     let stop = Arc::new(AtomicBool::new(false));
     let allocators: Vec<_> = (0..2)
         .map(|_| {
@@ -76,21 +105,25 @@ fn containers_from_several_threads_beside_busy_allocators() {
         .collect();
     let (done, results) = mpsc::channel();
     for t in 0..THREADS {
-        let (done, bundle_dir, opts) = (done.clone(), bundle_dir.clone(), opts.clone());
+        let (done, bundle_dir, root) = (done.clone(), bundle_dir.clone(), root.clone());
         std::thread::spawn(move || {
             for i in 0..PER_THREAD {
                 let id = format!("threads-{}-{t}-{i}", std::process::id());
-                let r = (|| {
-                    let mut c = Container::create(&id, &bundle_dir, &opts)?;
-                    c.start()?;
-                    let code = c.wait()?;
-                    c.delete(false)?;
-                    Ok::<i32, sangja::Error>(code)
-                })();
+                // Every other one from a spec in memory, which prints its own id.
+                let (source, expected) = if i % 2 == 0 {
+                    (Source::Bundle(&bundle_dir), "1000 5 100\n".to_string())
+                } else {
+                    let script = format!("echo {id}; id -G");
+                    let spec =
+                        serde_json::from_value(config(&["sh", "-c", &script])).expect("spec");
+                    (Source::Spec(Box::new(spec)), format!("{id}\n1000 5 100\n"))
+                };
+                let r = one(&id, &root, source);
                 if r.is_err() {
-                    let _ = Container::force_delete(&opts.root, &id);
+                    let _ = Container::force_delete(&root, &id);
                 }
-                let _ = done.send((id, r.map_err(|e| e.to_string())));
+                let r = r.map_err(|e| e.to_string());
+                let _ = done.send((id, r, expected));
             }
         });
     }
@@ -112,7 +145,7 @@ fn containers_from_several_threads_beside_busy_allocators() {
     for t in 0..THREADS {
         for i in 0..PER_THREAD {
             let id = format!("threads-{}-{t}-{i}", std::process::id());
-            let _ = Container::force_delete(&opts.root, &id);
+            let _ = Container::force_delete(&root, &id);
         }
     }
     let _ = std::fs::remove_dir_all(&base);
@@ -123,7 +156,7 @@ fn containers_from_several_threads_beside_busy_allocators() {
         finished.len(),
         THREADS * PER_THREAD
     );
-    for (id, r) in &finished {
-        assert_eq!(r.as_ref(), Ok(&0), "{id}");
+    for (id, r, expected) in &finished {
+        assert_eq!(r.as_ref(), Ok(&(0, expected.clone())), "{id}");
     }
 }

@@ -110,12 +110,7 @@ impl ::log::Log for Logger {
             return;
         }
         let msg = record.args().to_string();
-        let line = format_line(
-            self.format,
-            record.level(),
-            &msg,
-            &sangja::time::rfc3339_now(),
-        );
+        let line = format_line(self.format, record.level(), &msg, &sangja::rfc3339_now());
         // Nowhere to report a failing log write; the error still reaches the exit code.
         let _ = match &self.sink {
             Sink::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),

@@ -277,7 +277,7 @@ pub(crate) fn page_size_name(kb: u64) -> String {
     let units = ["KB", "MB", "GB", "TB", "PB"];
     let mut v = kb;
     let mut i = 0;
-    while v >= 1024 && v % 1024 == 0 && i + 1 < units.len() {
+    while v >= 1024 && v.is_multiple_of(1024) && i + 1 < units.len() {
         v /= 1024;
         i += 1;
     }

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::channel::{self, Fail, Step};
 use crate::plan::Plan;
+use crate::stdio::ChildFds;
 use crate::sys::{self, Errno};
 
 pub(crate) mod identity;
@@ -21,7 +22,7 @@ pub fn run(
     plan: &Plan,
     sock: OwnedFd,
     saved: OwnedFd,
-    console: Option<OwnedFd>,
+    fds: ChildFds,
     join: &crate::join::Join,
 ) -> ! {
     let chan = channel::ChildSide::new(
@@ -42,7 +43,7 @@ pub fn run(
         plan,
         join,
         &chan,
-        console,
+        fds,
         &mut hook_buf,
         &mut start_state,
         &mut msg,
@@ -168,7 +169,7 @@ fn setup<'a>(
     plan: &'a Plan,
     join: &crate::join::Join,
     chan: &channel::ChildSide<'_>,
-    console: Option<OwnedFd>,
+    fds: ChildFds,
     hook_buf: &'a mut [u8],
     start_state: &mut &'a [u8],
     msg: &'a mut [u8],
@@ -176,6 +177,10 @@ fn setup<'a>(
 ) -> Result<(OwnedFd, OwnedFd, Option<OwnedFd>), Fail<'a>> {
     // Die with the parent while it still waits for us (a killed `sangja create` leaves nothing).
     die_with_parent(chan.sock());
+    // The caller's stdio first: every later step may write to fd 2 (hooks inherit it).
+    fds.stdio
+        .install()
+        .map_err(|e| fail(Step::Fds, e, b"stdio"))?;
     // Until execve, this process is the sangja binary: keep /proc/<pid>/exe and friends out of
     // reach of anything already in the namespaces we join (execve resets it).
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
@@ -249,7 +254,7 @@ fn setup<'a>(
         times[1] = crate::trace::now_ns();
     }
     rootfs::finish(plan, root.as_fd())?;
-    if let Some(console) = console {
+    if let Some(console) = fds.console {
         crate::console::setup(
             console.as_fd(),
             plan.process.console_size,

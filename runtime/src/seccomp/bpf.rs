@@ -195,7 +195,7 @@ pub fn run(prog: &[Insn], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
         match i.code {
             LD_ABS => {
                 let o = i.k as usize;
-                assert!(o % 4 == 0 && o + 4 <= 64, "bad load offset {o}");
+                assert!(o.is_multiple_of(4) && o + 4 <= 64, "bad load offset {o}");
                 acc = u32::from_le_bytes([data[o], data[o + 1], data[o + 2], data[o + 3]]);
             }
             AND_K => acc &= i.k,

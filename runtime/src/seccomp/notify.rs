@@ -55,7 +55,7 @@ pub(crate) fn recv(
 /// The container process state sent to the agent.
 pub(crate) fn process_state(c: &ContainerRef, metadata: &str, pid: i32, status: &str) -> Vec<u8> {
     let state = serde_json::json!({
-        "ociVersion": crate::OCI_VERSION,
+        "ociVersion": crate::spec::OCI_VERSION,
         "fds": ["seccompFd"],
         "pid": pid,
         "metadata": metadata,

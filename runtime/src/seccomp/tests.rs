@@ -219,7 +219,7 @@ fn every_operator_against_a_reference() {
             for a in args.iter_mut() {
                 *a = rng.value(&pool);
             }
-            if rng.next() % 3 == 0 {
+            if rng.next().is_multiple_of(3) {
                 args[index as usize] = value;
             }
             let arg = args[index as usize];

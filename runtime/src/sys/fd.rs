@@ -11,6 +11,22 @@ pub const OPEN_TREE_CLONE: libc::c_uint = 1;
 /// Most fds [`close_from_except`] keeps.
 pub const KEEP_MAX: usize = 8;
 
+/// `dup2(2)` of an fd given by number, which this process no longer owns as an [`OwnedFd`] (a
+/// child's inherited copy that `close_from_except` closes later). A closed `fd` is `EBADF`.
+pub fn dup2_raw(fd: RawFd, target: RawFd) -> SysResult<()> {
+    // SAFETY: dup2 only reads the fd table; `target` is replaced, as the caller asks.
+    check(unsafe { libc::dup2(fd, target) }).map(drop)
+}
+
+/// A close-on-exec copy of `fd` numbered `min` or above (`fcntl(F_DUPFD_CLOEXEC)`): the parent's
+/// copy of a stdio fd, above every fd the container process keeps.
+pub fn dup_above(fd: BorrowedFd<'_>, min: RawFd) -> SysResult<OwnedFd> {
+    // SAFETY: fcntl on a live borrowed fd; on success the new fd is ours alone.
+    let new = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: `new` was just returned by the kernel and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
 /// Close (not only mark close-on-exec) every fd numbered `first` or above, except those in `keep`
 /// (any order, at most [`KEEP_MAX`]; numbers below `first` are ignored). `close_range(2)` over each
 /// gap between the kept fds. After this, nothing the runtime opened, inherited or was handed by a

@@ -40,6 +40,7 @@ fn options(ctx: &Ctx, args: &CreateArgs) -> Result<CreateOptions, CliError> {
         listen_fds: super::listen_fds(),
         foreground: false,
         trace: false,
+        ..CreateOptions::default()
     })
 }
 

@@ -56,6 +56,7 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> CmdResult {
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,
         listen_fds: super::listen_fds(),
+        ..ExecOptions::default()
     };
     let proc = container
         .exec(&process, &opts)
@@ -63,7 +64,7 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> CmdResult {
     if args.detach {
         return Ok(0);
     }
-    Ok(proc.wait()?)
+    Ok(proc.wait_forwarding_signals()?)
 }
 
 /// A refused process field, named as the user gave it: the flag (`--cwd`), or the field of the

@@ -1,6 +1,6 @@
 //! `kill ID [SIGNAL] [--all]`: send a signal (default SIGTERM) to the init, or with `--all` to
 //! every process of the container.
-use sangja::signal::parse_signal;
+use sangja::parse_signal;
 use sangja::Container;
 
 use super::{CmdResult, Ctx};

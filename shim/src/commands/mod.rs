@@ -122,8 +122,8 @@ impl CliError {
     }
 }
 
-impl From<sangja::signal::SignalError> for CliError {
-    fn from(e: sangja::signal::SignalError) -> Self {
+impl From<sangja::SignalError> for CliError {
+    fn from(e: sangja::SignalError) -> Self {
         CliError::Runtime(sangja::Error::from(e))
     }
 }
@@ -215,9 +215,7 @@ mod tests {
             CliError::from(sangja::Error::NotExist).to_string(),
             "container does not exist"
         );
-        let e = sangja::signal::parse_signal("FOO")
-            .err()
-            .map(CliError::from);
+        let e = sangja::parse_signal("FOO").err().map(CliError::from);
         assert_eq!(
             e.map(|e| e.to_string()).as_deref(),
             Some("unknown signal \"FOO\"")

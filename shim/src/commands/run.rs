@@ -23,7 +23,7 @@ fn run_container(ctx: &Ctx, args: &RunArgs) -> CmdResult {
     if args.detach {
         return Ok(0);
     }
-    let code = container.wait()?;
+    let code = container.wait_forwarding_signals()?;
     if !args.keep {
         container.delete(true)?;
     }

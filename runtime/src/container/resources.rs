@@ -1,10 +1,10 @@
 //! The cgroup verbs of a container: `pause`/`resume` (the freezer), `update` (`linux.resources`
 //! on the live cgroup), `ps` (the cgroup's pids), `events` (statistics and OOM kills).
+use super::Container;
 use crate::cgroups::stats::Stats;
 use crate::cgroups::{Cgroup, OomWatch};
 use crate::error::{Error, Result};
 use crate::state::Status;
-use crate::Container;
 use oci_spec::runtime::LinuxResources;
 
 /// Parse a `LinuxResources` JSON document (`update --resources FILE|-`); errors name the field.
