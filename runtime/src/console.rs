@@ -1,56 +1,12 @@
-//! Terminals: the pty of a process with `terminal: true`, its master sent to `--console-socket`
-//! in one `SCM_RIGHTS` message, exactly as runc does (containerd's shim and conmon receive it).
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
+//! Terminals, the child's side: the pty of a process with `terminal: true`, made in the
+//! container's devpts, its master sent to `--console-socket` in one `SCM_RIGHTS` message, exactly
+//! as runc does (containerd's shim and conmon receive it). The parent's side is
+//! crate::console_socket.
+use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::channel::Fail;
 use crate::channel::Step;
 use crate::sys;
-
-/// Connect to the console socket (parent side, before clone: the path is a host path).
-pub fn connect(path: &Path) -> crate::error::Result<OwnedFd> {
-    UnixStream::connect(path)
-        .map(OwnedFd::from)
-        .map_err(|source| crate::error::Error::Sys {
-            call: "connect console socket",
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
-/// A socket pair standing in for `--console-socket` when sangja itself keeps the master (foreground
-/// `run`): (our end, the init's end).
-///
-/// Like runc, this needs a controlling terminal to proxy to: without one (`/dev/tty` does not
-/// open) it fails, and the caller undoes what it made.
-pub fn pair() -> crate::error::Result<(OwnedFd, OwnedFd)> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|source| crate::error::Error::Sys {
-            call: "open",
-            path: "/dev/tty".into(),
-            source,
-        })?;
-    UnixStream::pair()
-        .map(|(a, b)| (OwnedFd::from(a), OwnedFd::from(b)))
-        .map_err(|source| crate::error::Error::Sys {
-            call: "socketpair",
-            path: Default::default(),
-            source,
-        })
-}
-
-/// Receive the pty master the init sent on our end of [`pair`].
-pub fn receive(sock: &OwnedFd) -> crate::error::Result<OwnedFd> {
-    sys::recv_fd(sock.as_fd()).map_err(|e| crate::error::Error::Sys {
-        call: "receive console",
-        path: Default::default(),
-        source: e.into(),
-    })
-}
 
 /// In the container (after pivot_root, so the pty comes from its devpts): create the pty, send
 /// the master, make the slave our controlling terminal and stdio.

@@ -283,9 +283,9 @@ impl Container {
         };
         // In the foreground without a socket, sangja keeps the pty master and proxies it.
         let (console, own_console_sock) = match &opts.console_socket {
-            Some(path) => (Some(crate::console::connect(path)?), None),
+            Some(path) => (Some(crate::console_socket::connect(path)?), None),
             None if terminal => {
-                let (ours, theirs) = crate::console::pair()?;
+                let (ours, theirs) = crate::console_socket::pair()?;
                 (Some(theirs), Some(ours))
             }
             None => (None, None),
@@ -305,7 +305,7 @@ impl Container {
         let child = spawn(&plan, pid_ns, ChildFds { console, stdio }, &join)?;
         let console = own_console_sock
             .as_ref()
-            .map(crate::console::receive)
+            .map(crate::console_socket::receive)
             .transpose()?;
         if let Some(p) = &opts.pid_file {
             crate::container::write_pid_file(p, child)?;

@@ -62,6 +62,7 @@ mod bundle;
 mod cgroups;
 mod channel;
 mod console;
+mod console_socket;
 mod container;
 mod creating;
 mod error;

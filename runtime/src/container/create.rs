@@ -256,7 +256,7 @@ impl Container {
         undo.pid = Some(pid);
         let own_console = own_console_sock
             .as_ref()
-            .map(crate::console::receive)
+            .map(crate::console_socket::receive)
             .transpose()?;
         drop(join);
         let Some(rec) = saved else {
@@ -325,9 +325,9 @@ fn console_for(spec: &Spec, opts: &CreateOptions) -> Result<(Option<OwnedFd>, Op
         .and_then(|p| p.terminal())
         .unwrap_or(false);
     Ok(match &opts.console_socket {
-        Some(path) => (Some(crate::console::connect(path)?), None),
+        Some(path) => (Some(crate::console_socket::connect(path)?), None),
         None if terminal && opts.foreground => {
-            let (ours, theirs) = crate::console::pair()?;
+            let (ours, theirs) = crate::console_socket::pair()?;
             (Some(theirs), Some(ours))
         }
         None => (None, None),

@@ -369,3 +369,6 @@ impl Plan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
