@@ -358,24 +358,14 @@ fn spawn(
     let _ = channel::send_joined(parent_sock.as_fd());
     // The channel is close-on-exec: EOF means the exec happened; a message means it did not.
     let mut buf = [0u8; channel::MSG_MAX];
-    let n = loop {
-        // A notifying seccomp filter's listener comes first: hand it to the agent at once.
-        match crate::seccomp::notify::recv(parent_sock.as_fd(), &mut buf) {
-            Err(Errno::EINTR) => continue,
-            Ok((_, Some(listener))) => {
-                let sent = match plan.seccomp.as_ref() {
-                    Some(s) => s.forward(&listener, pid, "running"),
-                    None => Err(Errno::EPROTO),
-                };
-                if let Err(e) = sent {
-                    kill(pid);
-                    return Err(launch("send the seccomp listener to listenerPath", e));
-                }
-            }
-            Ok((n, None)) => break n,
-            Err(_) => break 0,
-        }
-    };
+    let n = crate::launch::next_message(
+        parent_sock.as_fd(),
+        &mut buf,
+        plan.seccomp.as_ref(),
+        pid,
+        "running",
+    )
+    .inspect_err(|_| kill(pid))?;
     match channel::decode(&buf[..n]) {
         None => Ok(pid),
         Some(Message::Ready) => Ok(pid),

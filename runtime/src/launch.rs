@@ -221,32 +221,15 @@ pub fn spawn(
         let _ = channel::send_joined(parent_sock.as_fd());
     }
     let err = loop {
-        let n = loop {
-            // A notifying seccomp filter's listener arrives first: hand it to the agent at once.
-            match crate::seccomp::notify::recv(parent_sock.as_fd(), &mut buf) {
-                Err(Errno::EINTR) => continue,
-                Ok((_, Some(listener))) => {
-                    let sent = match plan.seccomp.as_ref() {
-                        Some(s) => s.forward(&listener, pid, "creating"),
-                        None => Err(Errno::EPROTO),
-                    };
-                    match sent {
-                        Ok(()) => continue,
-                        Err(source) => break Err(source),
-                    }
-                }
-                Ok((n, None)) => break Ok(n),
-                Err(_) => break Ok(0),
-            }
-        };
-        let n = match n {
+        let n = match next_message(
+            parent_sock.as_fd(),
+            &mut buf,
+            plan.seccomp.as_ref(),
+            pid,
+            "creating",
+        ) {
             Ok(n) => n,
-            Err(source) => {
-                break LaunchError::Parent {
-                    call: "send the seccomp listener to listenerPath",
-                    source,
-                }
-            }
+            Err(e) => break e,
         };
         match channel::decode(&buf[..n]) {
             Some(Message::Ready) => {
@@ -287,6 +270,35 @@ pub fn spawn(
     let _ = sys::kill(pid, libc::SIGKILL);
     let _ = sys::waitpid(pid, 0);
     Err(err)
+}
+
+/// Read the child's next message into `buf` (its length; 0 at end-of-file or on a broken
+/// channel). A notifying seccomp filter's listener comes first: it is handed to the agent at
+/// `listenerPath` at once, with the container's `status` in the state it gets (`creating` while an
+/// init sets up, `running` for an exec).
+pub(crate) fn next_message(
+    sock: std::os::fd::BorrowedFd<'_>,
+    buf: &mut [u8],
+    seccomp: Option<&crate::seccomp::Program>,
+    pid: libc::pid_t,
+    status: &str,
+) -> Result<usize, LaunchError> {
+    loop {
+        match crate::seccomp::notify::recv(sock, buf) {
+            Err(Errno::EINTR) => continue,
+            Ok((_, Some(listener))) => {
+                seccomp
+                    .ok_or(Errno::EPROTO)
+                    .and_then(|s| s.forward(&listener, pid, status))
+                    .map_err(|source| LaunchError::Parent {
+                        call: "send the seccomp listener to listenerPath",
+                        source,
+                    })?;
+            }
+            Ok((n, None)) => return Ok(n),
+            Err(_) => return Ok(0),
+        }
+    }
 }
 
 /// What the parent needs to serve the init's `NeedHooks`: the runtime-side hooks and the state

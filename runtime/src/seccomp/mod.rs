@@ -16,7 +16,7 @@
 //! the identity switch, before the capabilities are dropped (`loads_early`); and a profile with
 //! `SCMP_ACT_NOTIFY` is loaded before the init reports ready, since `create` must hand the listener
 //! to the agent before it returns.
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use crate::spec::SpecError;
@@ -69,7 +69,6 @@ pub const FLAG_NEW_LISTENER: u32 = 1 << 3;
 /// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19).
 pub const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
 
-const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
 
 /// Syscalls that cannot be `SCMP_ACT_NOTIFY`: the init makes them after loading the filter and
 /// before the agent has the listener (it would wait forever), as runc refuses `write`.
@@ -176,47 +175,13 @@ impl Program {
     /// Returns the notification listener when the program [`notifies`](Program::notifies).
     /// Allocates nothing: callable between clone and execve.
     pub(crate) fn install(&self) -> Result<Option<OwnedFd>, Errno> {
-        let prog = libc::sock_fprog {
-            len: self.insns.len() as libc::c_ushort,
-            filter: self.insns.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: `prog` points to `len` initialised instructions with the layout of
-        // `struct sock_filter` (`Insn` is repr(C) u16/u8/u8/u32); the kernel copies them before
-        // returning, and both outlive the call.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                SECCOMP_SET_MODE_FILTER,
-                self.flags as libc::c_ulong,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        if r < 0 {
-            return Err(Errno::last());
-        }
-        if self.notifies() {
-            // SAFETY: with NEW_LISTENER the kernel returns a new fd that nothing else owns.
-            Ok(Some(unsafe { OwnedFd::from_raw_fd(r as libc::c_int) }))
-        } else {
-            Ok(None)
-        }
+        crate::sys::seccomp_load_filter(&self.insns, self.flags, self.notifies())
     }
 }
 
-/// Does the kernel accept these filter flags? A NULL program with valid flags fails with EFAULT
-/// (the flags are checked before the program is read), with unknown ones EINVAL.
+/// Does the kernel accept these filter flags? (`sys::seccomp_flags_supported`.)
 fn flags_supported(flags: u32) -> bool {
-    // SAFETY: a NULL program pointer is never dereferenced by the kernel: it fails the copy with
-    // EFAULT (or rejects the flags first with EINVAL); nothing is installed either way.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SECCOMP_SET_MODE_FILTER,
-            flags as libc::c_ulong,
-            std::ptr::null::<libc::sock_fprog>(),
-        )
-    };
-    r < 0 && Errno::last() == Errno::EFAULT
+    crate::sys::seccomp_flags_supported(flags)
 }
 
 /// Compile `linux.seccomp` for this kernel (plan time). `container`: what an agent is told

@@ -4,72 +4,32 @@
 //! both programs run in the BPF interpreter on the same inputs: every syscall number of each
 //! x86 ABI and numbers around and past the tables, with arguments from an edge-case pool.
 
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::CString;
 
 use oci_spec::runtime::LinuxSeccomp;
 
 use super::arch::{self, Abi, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
 use super::bpf::{self, Insn};
 use super::ret;
+use crate::sys::libseccomp::{ArgCmp, Filter, Libseccomp};
 
 const SCMP_ARCH_X32: u32 = 0x4000_003e;
 
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct ArgCmp {
-    arg: u32,
-    op: u32,
-    datum_a: u64,
-    datum_b: u64,
-}
-
-/// The few libseccomp entry points runc uses.
-struct Lib {
-    init: unsafe extern "C" fn(u32) -> *mut c_void,
-    arch_add: unsafe extern "C" fn(*mut c_void, u32) -> c_int,
-    rule_add_array: unsafe extern "C" fn(*mut c_void, u32, c_int, u32, *const ArgCmp) -> c_int,
-    resolve: unsafe extern "C" fn(*const c_char) -> c_int,
-    resolve_arch: unsafe extern "C" fn(u32, *const c_char) -> c_int,
-    export: unsafe extern "C" fn(*const c_void, c_int) -> c_int,
-    release: unsafe extern "C" fn(*mut c_void),
-}
-
-fn sym<T: Copy>(h: *mut c_void, name: &str) -> T {
-    let c = CString::new(name).expect("symbol name");
-    // SAFETY: `h` is a live dlopen handle and `c` a C string.
-    let p = unsafe { libc::dlsym(h, c.as_ptr()) };
-    assert!(!p.is_null(), "libseccomp has no {name}");
-    // SAFETY: the symbol has the C signature T describes (libseccomp 2.5 API).
-    unsafe { std::mem::transmute_copy(&p) }
-}
-
-fn lib() -> Lib {
-    // SAFETY: loading a system library by name; its initialisers are libseccomp's own.
-    let h = unsafe { libc::dlopen(c"libseccomp.so.2".as_ptr(), libc::RTLD_NOW) };
-    assert!(
-        !h.is_null(),
-        "libseccomp.so.2 not found: this differential test needs it (apt-get install libseccomp2, \
-         which runc depends on)"
-    );
-    Lib {
-        init: sym(h, "seccomp_init"),
-        arch_add: sym(h, "seccomp_arch_add"),
-        rule_add_array: sym(h, "seccomp_rule_add_array"),
-        resolve: sym(h, "seccomp_syscall_resolve_name"),
-        resolve_arch: sym(h, "seccomp_syscall_resolve_name_arch"),
-        export: sym(h, "seccomp_export_bpf"),
-        release: sym(h, "seccomp_release"),
-    }
+fn lib() -> Libseccomp {
+    Libseccomp::open().unwrap_or_else(|| {
+        panic!(
+            "libseccomp.so.2 (with the 2.5 API) not found: this differential test needs it \
+             (apt-get install libseccomp2, which runc depends on)"
+        )
+    })
 }
 
 /// runc 1.1's `InitSeccomp` + `patchbpf`: the program runc would load for `s`.
-fn runc_program(l: &Lib, s: &LinuxSeccomp) -> (Vec<Insn>, Stub) {
+fn runc_program(l: &Libseccomp, s: &LinuxSeccomp) -> (Vec<Insn>, Stub) {
     // runc maps KILL to KILL_THREAD, as we do; ERRNO/TRACE default to EPERM.
     let act = |a, e| super::compile::action_value(a, e, String::new).expect("action");
     let default = act(s.default_action(), s.default_errno_ret());
-    // SAFETY: libseccomp call with plain arguments; the context is released below.
-    let ctx = unsafe { (l.init)(default) };
-    assert!(!ctx.is_null());
+    let mut ctx = l.filter(default).expect("seccomp_init");
     let mut listed = Vec::new();
     for a in s.architectures().iter().flatten() {
         let token = match a {
@@ -78,8 +38,7 @@ fn runc_program(l: &Lib, s: &LinuxSeccomp) -> (Vec<Insn>, Stub) {
             oci_spec::runtime::Arch::ScmpArchX86_64 => AUDIT_ARCH_X86_64,
             _ => continue,
         };
-        // SAFETY: `ctx` is the live context from seccomp_init.
-        let rc = unsafe { (l.arch_add)(ctx, token) };
+        let rc = ctx.arch_add(token);
         assert!(rc == 0 || rc == -libc::EEXIST, "arch_add {token:#x}: {rc}");
         listed.push(token);
     }
@@ -107,8 +66,7 @@ fn runc_program(l: &Lib, s: &LinuxSeccomp) -> (Vec<Insn>, Stub) {
         });
         for name in sc.names() {
             let c = CString::new(name.as_str()).expect("name");
-            // SAFETY: `c` is a C string that outlives the call.
-            let nr = unsafe { (l.resolve)(c.as_ptr()) };
+            let nr = l.resolve(&c);
             if nr == -1 {
                 continue; // __NR_SCMP_ERROR: runc skips unknown names
             }
@@ -118,16 +76,13 @@ fn runc_program(l: &Lib, s: &LinuxSeccomp) -> (Vec<Insn>, Stub) {
                 vec![conds.clone()]
             };
             for g in groups {
-                let rc =
-                    // SAFETY: `ctx` is live; `g` holds `g.len()` scmp_arg_cmp-shaped entries.
-                    unsafe { (l.rule_add_array)(ctx, action, nr, g.len() as u32, g.as_ptr()) };
+                let rc = ctx.rule_add(action, nr, &g);
                 assert_eq!(rc, 0, "rule_add {name} {action:#x}");
             }
         }
     }
-    let prog = export(l, ctx);
-    // SAFETY: `ctx` came from seccomp_init and is not used afterwards.
-    unsafe { (l.release)(ctx) };
+    let prog = export(&ctx);
+    drop(ctx);
     // runc's -ENOSYS stub: per listed arch, the largest number libseccomp resolves there.
     let mut stub = Stub::default();
     let permissive =
@@ -140,8 +95,7 @@ fn runc_program(l: &Lib, s: &LinuxSeccomp) -> (Vec<Insn>, Stub) {
             for sc in s.syscalls().iter().flatten() {
                 for name in sc.names() {
                     let c = CString::new(name.as_str()).expect("name");
-                    // SAFETY: `c` is a C string that outlives the call.
-                    max = max.max(unsafe { (l.resolve_arch)(token, c.as_ptr()) });
+                    max = max.max(l.resolve_arch(token, &c));
                 }
             }
             if max > 0 {
@@ -156,20 +110,8 @@ fn runc_program(l: &Lib, s: &LinuxSeccomp) -> (Vec<Insn>, Stub) {
     (prog, stub)
 }
 
-fn export(l: &Lib, ctx: *mut c_void) -> Vec<Insn> {
-    // SAFETY: the name is a C string literal.
-    let fd = unsafe { libc::memfd_create(c"bpf".as_ptr(), 0) };
-    assert!(fd >= 0);
-    // SAFETY: `ctx` is live and `fd` an open memfd.
-    assert_eq!(unsafe { (l.export)(ctx, fd) }, 0, "seccomp_export_bpf");
-    // SAFETY: `fd` is our open memfd.
-    let len = unsafe { libc::lseek(fd, 0, libc::SEEK_END) } as usize;
-    let mut raw = vec![0u8; len];
-    // SAFETY: `raw` has room for `len` bytes.
-    let n = unsafe { libc::pread(fd, raw.as_mut_ptr().cast(), len, 0) };
-    assert_eq!(n as usize, len);
-    // SAFETY: `fd` is ours and closed once.
-    unsafe { libc::close(fd) };
+fn export(ctx: &Filter<'_>) -> Vec<Insn> {
+    let raw = ctx.export_bpf().expect("seccomp_export_bpf");
     raw.chunks_exact(8)
         .map(|c| Insn {
             code: u16::from_ne_bytes([c[0], c[1]]),
@@ -262,7 +204,7 @@ const EXTRA_NAMES: [&str; 8] = [
 /// `nfsservctl`, which x32 lacks, later conditional x32 rules are lost; after an unconditional
 /// rule naming `profil`, which only i386 has, later conditional rules are lost on x86_64 and x32
 /// too; sangja keeps them), and the multiplexed calls.
-fn comparable(l: &Lib, name: &str) -> bool {
+fn comparable(l: &Libseccomp, name: &str) -> bool {
     if [Abi::X86_64, Abi::X86, Abi::X32]
         .iter()
         .any(|a| a.resolve(name).is_none())
@@ -285,8 +227,7 @@ fn comparable(l: &Lib, name: &str) -> bool {
     ]
     .iter()
     .all(|&(abi, token)| {
-        // SAFETY: `c` is a C string that outlives the call.
-        let theirs = unsafe { (l.resolve_arch)(token, c.as_ptr()) };
+        let theirs = l.resolve_arch(token, &c);
         let ours = abi.resolve(name).map_or(-1, |n| n as i32);
         ours == theirs.max(-1) || (abi == Abi::X86 && abi.multiplexed(name).is_some())
     })
@@ -294,7 +235,7 @@ fn comparable(l: &Lib, name: &str) -> bool {
 
 /// A random profile: one action per syscall name (libseccomp merges conflicting conditional
 /// rules of one syscall in its own order, which the compiler documents as not reproduced).
-fn random_profile(rng: &mut Rng, l: &Lib) -> String {
+fn random_profile(rng: &mut Rng, l: &Libseccomp) -> String {
     let arches = [
         r#"["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"]"#,
         r#"["SCMP_ARCH_X86_64"]"#,
