@@ -1,6 +1,6 @@
 //! ④ Parent side of `create`: one clone into every new namespace, then wait for the init's
 //! single `Ready` (or its error) on the channel.
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 
 use crate::channel::{self, Message, Step};
@@ -142,11 +142,11 @@ pub fn spawn(
         None => None,
         Some((path, field)) => Some(open_pid_ns(path, field)?),
     };
-    // SAFETY: the child only runs `init::run`, which executes the prepared plan with raw syscalls
-    // on memory prepared before the clone and never returns: it allocates, locks and logs
-    // nothing, so a lock another thread of an embedder held at the clone cannot block it
-    // (runtime/tests/threads.rs runs containers beside busy allocating threads).
-    let forked = unsafe { join.fork(plan.clone_flags, pid_ns.as_ref()) };
+    // The clone's contract (`sys::clone_fork`): the child only runs `init::run`, which executes
+    // the prepared plan with raw syscalls on memory prepared before the clone and never returns:
+    // it allocates, locks and logs nothing, so a lock another thread of an embedder held at the
+    // clone cannot block it (runtime/tests/threads.rs runs containers beside busy allocators).
+    let forked = join.fork(plan.clone_flags, pid_ns.as_ref());
     let (pid, v2_pending) = match forked {
         Ok((Forked::Child, _)) => {
             drop(parent_sock);
@@ -167,48 +167,71 @@ pub fn spawn(
     drop(child_sock);
     drop(saved_theirs);
     drop(fds);
-    let recorded = cloned(pid);
-    if let Err((call, source)) = recorded {
-        let _ = sys::kill(pid, libc::SIGKILL);
-        let _ = sys::waitpid(pid, 0);
-        return Err(LaunchError::Parent { call, source });
+    if let Err((call, source)) = cloned(pid) {
+        return reap_on_error(pid, Err(LaunchError::Parent { call, source }));
     }
     // An init that failed already cannot take `Saved` (EPIPE): its message on the channel is
     // what to report, so go on and read it.
     let _ = channel::send_saved(saved_ours.as_fd());
     drop(saved_ours);
+    let result = await_ready(plan, join, hooks, parent_sock.as_fd(), pid, v2_pending);
+    reap_on_error(pid, result)
+}
+
+/// After a failure, the init is killed and reaped here, and only here (a pid reaped twice could
+/// name another process by then); a death it did not explain reports its wait status.
+fn reap_on_error(
+    pid: libc::pid_t,
+    result: Result<Spawned, LaunchError>,
+) -> Result<Spawned, LaunchError> {
+    let e = match result {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    let _ = sys::kill(pid, libc::SIGKILL);
+    let status = sys::waitpid(pid, 0).map(|(_, s)| s).unwrap_or(-1);
+    Err(match e {
+        LaunchError::Died(_) => LaunchError::Died(status),
+        e => e,
+    })
+}
+
+/// The parent's side of the init's set-up: the cgroup join it may owe, then the messages until
+/// `Ready` (serving `NeedHooks` on the way).
+fn await_ready(
+    plan: &Plan,
+    join: &crate::join::Join,
+    hooks: Option<&RuntimeHooks<'_>>,
+    sock: BorrowedFd<'_>,
+    pid: libc::pid_t,
+    v2_pending: bool,
+) -> Result<Spawned, LaunchError> {
+    let mut buf = [0u8; channel::MSG_MAX];
     // The init joined its v1 hierarchies itself and was born in its v2 cgroup; only when the
     // kernel refused CLONE_INTO_CGROUP does the parent move it (it runs no user code before
     // `start`, so this overlaps its set-up).
-    let joined = if v2_pending {
-        join.join_v2_from_parent(pid)
-    } else {
-        Ok(())
-    };
-    let mut buf = [0u8; channel::MSG_MAX];
-    if let Err(source) = joined {
-        // An init that died early explains itself better than ESRCH does: prefer its message.
-        let said = sys::poll_one(parent_sock.as_fd(), libc::POLLIN, 100).unwrap_or(false);
-        let n = if said {
-            sys::read(parent_sock.as_fd(), &mut buf).unwrap_or(0)
-        } else {
-            0
-        };
-        let err = match channel::decode(&buf[..n]) {
-            Some(Message::Error {
-                step,
-                errno,
-                at,
-                detail,
-            }) => init_error(step, errno, detail, origin(plan, step, at)),
-            _ => LaunchError::Parent {
-                call: "write cgroup.procs",
-                source,
-            },
-        };
-        let _ = sys::kill(pid, libc::SIGKILL);
-        let _ = sys::waitpid(pid, 0);
-        return Err(err);
+    if v2_pending {
+        if let Err(source) = join.join_v2_from_parent(pid) {
+            // An init that died early explains itself better than ESRCH does: prefer its message.
+            let said = sys::poll_one(sock, libc::POLLIN, 100).unwrap_or(false);
+            let n = if said {
+                sys::read(sock, &mut buf).unwrap_or(0)
+            } else {
+                0
+            };
+            return Err(match channel::decode(&buf[..n]) {
+                Some(Message::Error {
+                    step,
+                    errno,
+                    at,
+                    detail,
+                }) => init_error(step, errno, detail, origin(plan, step, at)),
+                _ => LaunchError::Parent {
+                    call: "write cgroup.procs",
+                    source,
+                },
+            });
+        }
     }
     let joined_ns = if plan.trace {
         crate::trace::now_ns()
@@ -218,19 +241,10 @@ pub fn spawn(
     // Only an init that unshares a cgroup namespace reads this: an unread message would make its
     // close of the channel reset the connection under our read of `Ready`.
     if plan.cgroupns_at.is_some() {
-        let _ = channel::send_joined(parent_sock.as_fd());
+        let _ = channel::send_joined(sock);
     }
-    let err = loop {
-        let n = match next_message(
-            parent_sock.as_fd(),
-            &mut buf,
-            plan.seccomp.as_ref(),
-            pid,
-            "creating",
-        ) {
-            Ok(n) => n,
-            Err(e) => break e,
-        };
+    loop {
+        let n = next_message(sock, &mut buf, plan.seccomp.as_ref(), pid, "creating")?;
         match channel::decode(&buf[..n]) {
             Some(Message::Ready) => {
                 return Ok(Spawned {
@@ -239,37 +253,27 @@ pub fn spawn(
                     joined_ns,
                 })
             }
-            Some(Message::NeedHooks) => {
-                let Some(h) = hooks else {
-                    break LaunchError::Init {
+            Some(Message::NeedHooks) => match hooks {
+                Some(h) => run_runtime_hooks(h, pid, sock)?,
+                None => {
+                    return Err(LaunchError::Init {
                         field: None,
                         step: "hooks",
                         detail: "unexpected request".into(),
                         errno: Errno::EPROTO,
-                    };
-                };
-                match run_runtime_hooks(h, pid, parent_sock.as_fd()) {
-                    Ok(()) => continue,
-                    Err(e) => break e,
+                    })
                 }
-            }
+            },
             Some(Message::Error {
                 step,
                 errno,
                 at,
                 detail,
-            }) => break init_error(step, errno, detail, origin(plan, step, at)),
-            None => {
-                // EOF or a broken channel: make sure the init is gone, then report how it ended.
-                let _ = sys::kill(pid, libc::SIGKILL);
-                let status = sys::waitpid(pid, 0).map(|(_, s)| s).unwrap_or(-1);
-                return Err(LaunchError::Died(status));
-            }
+            }) => return Err(init_error(step, errno, detail, origin(plan, step, at))),
+            // EOF or a broken channel: the caller reports how the init ended.
+            None => return Err(LaunchError::Died(0)),
         }
-    };
-    let _ = sys::kill(pid, libc::SIGKILL);
-    let _ = sys::waitpid(pid, 0);
-    Err(err)
+    }
 }
 
 /// Read the child's next message into `buf` (its length; 0 at end-of-file or on a broken
