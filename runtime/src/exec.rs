@@ -325,10 +325,10 @@ fn spawn(
 ) -> Result<libc::pid_t> {
     let launch = |call, source| Error::from(crate::launch::LaunchError::Parent { call, source });
     let (parent_sock, child_sock) = sys::seqpacket_pair().map_err(|e| launch("socketpair", e))?;
-    // SAFETY: the child only runs `child`, which uses raw syscalls on prepared data and ends in
-    // execve or _exit: it allocates, locks and logs nothing, so it is sound in a multi-threaded
-    // caller too (no lock another thread held at the fork is ever taken).
-    let forked = unsafe { join.fork(0, pid_ns.as_ref()) };
+    // The clone's contract (`sys::clone_fork`): the child only runs `child`, which uses raw
+    // syscalls on prepared data and ends in execve or _exit: it allocates, locks and logs
+    // nothing, so no lock another thread of the caller held at the fork is ever taken.
+    let forked = join.fork(0, pid_ns.as_ref());
     let (pid, v2_pending) = match forked {
         Ok((Forked::Child, _)) => {
             drop(parent_sock);

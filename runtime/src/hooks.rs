@@ -313,8 +313,9 @@ fn run_prepared(
     let io = |e: Errno| (e, 0, 0);
     let (r, w) = sys::pipe().map_err(io)?;
     let (er, ew) = sys::pipe().map_err(io)?;
-    // SAFETY: the init is single-threaded; the child only dup2s, execs or exits.
-    match unsafe { sys::clone_fork(0) }.map_err(io)? {
+    // The clone's contract (see `sys::clone_fork`): the child only dup2s, chdirs, execs or
+    // exits, system calls on what was prepared before (the hook plan's strings, the pipes).
+    match sys::clone_fork(0).map_err(io)? {
         Forked::Child => {
             drop(w);
             drop(er);
@@ -386,10 +387,9 @@ fn wait_with_timeout(
                 revents: 0,
             },
         ];
-        // SAFETY: fds is an array of two valid pollfd.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, left) };
-        if r < 0 && Errno::last() != Errno::EINTR {
-            return Err(io(Errno::last()));
+        match sys::poll(&mut fds, left) {
+            Err(e) if e != Errno::EINTR => return Err(io(e)),
+            _ => {}
         }
         if fds[1].revents != 0 {
             let mut scratch = [0u8; 512];

@@ -129,18 +129,16 @@ impl Join {
     /// Clone (see [`sys::clone_fork_into`]) born into the v2 cgroup when there is one. Returns
     /// whether the child still needs [`Join::join_v2_from_parent`].
     ///
-    /// # Safety
-    /// As [`sys::clone_fork`].
-    pub unsafe fn clone(&self, flags: u64) -> Result<(Forked, bool), Errno> {
+    /// Same contract as [`sys::clone_fork`]: in the child, the caller allocates, locks and logs
+    /// nothing until `execve` or `_exit` (the log line below is the parent's, after a refusal).
+    pub(crate) fn clone(&self, flags: u64) -> Result<(Forked, bool), Errno> {
         if let Some(dir) = &self.v2_dir {
-            // SAFETY: forwarded contract.
-            match unsafe { sys::clone_fork_into(flags, Some(dir.as_fd())) } {
+            match sys::clone_fork_into(flags, Some(dir.as_fd())) {
                 Ok(f) => return Ok((f, false)),
                 Err(e) => log::debug!("clone3 into cgroup refused ({e}); joining from the parent"),
             }
         }
-        // SAFETY: forwarded contract.
-        let f = unsafe { sys::clone_fork(flags) }?;
+        let f = sys::clone_fork(flags)?;
         Ok((f, self.v2_dir.is_some()))
     }
 
@@ -149,9 +147,9 @@ impl Join {
     /// its cgroup (see [`Join::clone`]). The parent's pid namespace and dumpable flag are
     /// restored; the child keeps both. Errors name the failing call (`setns pid`, `clone3`).
     ///
-    /// # Safety
-    /// As [`sys::clone_fork`].
-    pub unsafe fn fork(
+    /// Same contract as [`sys::clone_fork`]; its callers are the init's clone (launch.rs) and the
+    /// exec child's (exec.rs). The child side here only forgets the dumpable guard.
+    pub(crate) fn fork(
         &self,
         flags: u64,
         pid_ns: Option<&PidNs>,
@@ -160,8 +158,7 @@ impl Join {
             sys::setns(ns.target.as_fd(), libc::CLONE_NEWPID).map_err(|e| ("setns pid", e))?;
         }
         let not_dumpable = sys::NotDumpable::new();
-        // SAFETY: forwarded contract.
-        let forked = unsafe { self.clone(flags) }.map_err(|e| ("clone3", e));
+        let forked = self.clone(flags).map_err(|e| ("clone3", e));
         if let Ok((Forked::Child, _)) = forked {
             std::mem::forget(not_dumpable);
             return forked;

@@ -1,5 +1,5 @@
 //! Waiting for a foreground container (`run` without `--detach`) while forwarding signals to it.
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use crate::sys::{self, Errno};
 
@@ -13,18 +13,6 @@ const FORWARDED: [libc::c_int; 7] = [
     libc::SIGUSR2,
     libc::SIGWINCH,
 ];
-
-fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset initialise and fill a zeroed sigset_t.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in signals {
-            libc::sigaddset(&mut set, *s);
-        }
-        set
-    }
-}
 
 /// Wait for our child `pid` to exit, reap it, and return its shell-style exit code.
 pub fn reap(pid: libc::pid_t) -> Result<i32, Errno> {
@@ -54,55 +42,19 @@ pub fn exit_code(status: libc::c_int) -> i32 {
 /// its output to our stdout, with our terminal in raw mode and its window size mirrored.
 /// Restores the signal mask (and the terminal) before returning.
 pub fn forward_until_exit(pid: libc::pid_t, console: Option<BorrowedFd<'_>>) -> Result<i32, Errno> {
-    let set = sigset(&FORWARDED);
-    let mut old: libc::sigset_t = sigset(&[]);
-    // SAFETY: set and old are valid sigset_t values.
-    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old) };
-    let raw = console.and_then(|_| RawTerminal::enter());
+    let set = sys::sigset(&FORWARDED);
+    let old = sys::set_signal_mask(libc::SIG_BLOCK, &set).unwrap_or_else(|_| sys::sigset(&[]));
+    let raw = console.and_then(|_| sys::RawTerminal::enter());
     let result = forward_loop(pid, &set, console);
     drop(raw);
-    // SAFETY: restoring the mask saved above.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    let _ = sys::set_signal_mask(libc::SIG_SETMASK, &old);
     result
-}
-
-/// Our stdin terminal in raw mode for the life of the value (restored on drop).
-struct RawTerminal(libc::termios);
-
-impl RawTerminal {
-    fn enter() -> Option<RawTerminal> {
-        // SAFETY: an all-zero termios is valid to be overwritten by tcgetattr.
-        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: saved is a valid out-pointer; fails harmlessly when stdin is not a tty.
-        if unsafe { libc::tcgetattr(0, &mut saved) } != 0 {
-            return None;
-        }
-        let mut raw = saved;
-        // SAFETY: raw is a valid termios.
-        unsafe {
-            libc::cfmakeraw(&mut raw);
-            libc::tcsetattr(0, libc::TCSANOW, &raw);
-        }
-        Some(RawTerminal(saved))
-    }
-}
-
-impl Drop for RawTerminal {
-    fn drop(&mut self) {
-        // SAFETY: restoring the attributes read in `enter`.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
-    }
 }
 
 /// Copy our terminal's window size to the container's pty.
 fn mirror_winsize(master: BorrowedFd<'_>) {
-    // SAFETY: an all-zero winsize is valid; TIOCGWINSZ/TIOCSWINSZ take a pointer to one.
-    unsafe {
-        let mut ws: libc::winsize = std::mem::zeroed();
-        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
-            libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
-        }
-    }
+    let [stdin, _, _] = sys::stdio();
+    let _ = sys::copy_winsize(stdin, master);
 }
 
 /// Copy what `from` has to `to`; false at EOF or error (e.g. EIO once the pty's slave closed).
@@ -124,22 +76,24 @@ fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> bool {
     }
 }
 
+/// A `pollfd` waiting for input on `fd` (a negative `fd` is skipped by poll).
+fn pollin(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
 fn forward_loop(
     pid: libc::pid_t,
     set: &libc::sigset_t,
     console: Option<BorrowedFd<'_>>,
 ) -> Result<i32, Errno> {
-    // SAFETY: set is a valid sigset_t; -1 asks for a new signalfd.
-    let sfd = unsafe { libc::signalfd(-1, set, libc::SFD_CLOEXEC) };
-    if sfd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: signalfd returned a new fd nothing else owns.
-    let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
+    let sfd = sys::signalfd(set)?;
     // Our child cannot have been reaped by anyone else, so the pidfd always refers to it.
     let pidfd = sys::pidfd_open(pid)?;
-    // SAFETY: fds 0 and 1 are our stdio for the whole call; borrowed only.
-    let (stdin, stdout) = unsafe { (BorrowedFd::borrow_raw(0), BorrowedFd::borrow_raw(1)) };
+    let [stdin, stdout, _] = sys::stdio();
     let mut stdin_open = console.is_some();
     let mut master_open = console.is_some();
     if let Some(m) = console {
@@ -147,52 +101,21 @@ fn forward_loop(
     }
     loop {
         let mut fds = [
-            libc::pollfd {
-                fd: sfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: if stdin_open { 0 } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: match console {
-                    Some(m) if master_open => m.as_raw_fd(),
-                    _ => -1,
-                },
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            pollin(sfd.as_raw_fd()),
+            pollin(pidfd.as_raw_fd()),
+            pollin(if stdin_open { stdin.as_raw_fd() } else { -1 }),
+            pollin(match console {
+                Some(m) if master_open => m.as_raw_fd(),
+                _ => -1,
+            }),
         ];
-        // SAFETY: fds is an array of four valid pollfd (negative fds are ignored by poll).
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if r < 0 {
-            let e = Errno::last();
-            if e == Errno::EINTR {
-                continue;
-            }
-            return Err(e);
+        match sys::poll(&mut fds, -1) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => {}
         }
         if fds[0].revents & libc::POLLIN != 0 {
-            // SAFETY: an all-zero signalfd_siginfo is valid to be overwritten.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            // SAFETY: info is valid for its size.
-            let n = unsafe {
-                libc::read(
-                    sfd.as_raw_fd(),
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    std::mem::size_of::<libc::signalfd_siginfo>(),
-                )
-            };
-            if n > 0 {
-                let sig = info.ssi_signo as libc::c_int;
+            if let Ok(Some(sig)) = sys::read_signal(sfd.as_fd()) {
                 match console {
                     Some(m) if sig == libc::SIGWINCH => mirror_winsize(m),
                     _ => {

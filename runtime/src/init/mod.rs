@@ -137,11 +137,8 @@ pub fn run(
     // The result fifo is close-on-exec: `start` sees it close once the process runs.
     let e = sys::execve(exe, &plan.process.argv_ptrs, &plan.process.env_ptrs);
     // Nobody listens on the channel any more: tell the container's stderr, as runc does.
-    let _ = sys::write(
-        // SAFETY: fd 2 is the container's stderr, kept open by design; borrowed only for this write.
-        unsafe { BorrowedFd::borrow_raw(2) },
-        b"sangja: exec failed after start\n",
-    );
+    let [_, _, stderr] = sys::stdio();
+    let _ = sys::write(stderr, b"sangja: exec failed after start\n");
     sys::exit_now(if e == Errno::ENOENT { 127 } else { 126 });
 }
 

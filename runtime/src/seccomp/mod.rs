@@ -69,7 +69,6 @@ pub const FLAG_NEW_LISTENER: u32 = 1 << 3;
 /// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19).
 pub const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
 
-
 /// Syscalls that cannot be `SCMP_ACT_NOTIFY`: the init makes them after loading the filter and
 /// before the agent has the listener (it would wait forever), as runc refuses `write`.
 pub const NOTIFY_FORBIDDEN: &[&str] = &["sendmsg", "write"];

@@ -14,25 +14,25 @@
 //! containers from several threads beside busy allocators), and it is why the wrappers take
 //! already-prepared C strings (built in the plan, before the clone), write into the caller's
 //! buffers and return `Result<_, Errno>`, and why some use the raw syscall rather than glibc's
-//! wrapper (which may broadcast to threads that are not there, see [`setgroups`]). The few that
-//! do allocate or only ever run in the parent (the libseccomp test harness, the BPF loader with
-//! its verifier log) say so.
+//! wrapper (which may broadcast to threads that are not there, see [`setgroups`]). Files whose
+//! wrappers only ever run in the parent (the BPF loader, the terminal proxy of a foreground `run`)
+//! or in tests (libseccomp) say so in their header.
 //!
 //! By concern:
 //! - `process`: clone, execve, exit, wait, the dumpable flag, limits;
 //! - `signal`: dispositions, masks, signalfd, sending signals;
 //! - `mount`: mounts, the new mount API, `pivot_root`, `chroot`, the cwd;
-//! - `fd`: fd hygiene before `execve`, `openat2`, detached mounts by fd;
+//! - `fd`: closing fds before `execve`, the cwd check, `openat2`, `fstat`, detached mounts by fd;
 //! - `fs`: opening and making files, their metadata, memfds and seals;
 //! - `io`: read, write, poll, pipes, `dup2`, eventfd;
 //! - `socket`: the parent↔init channel and fd passing;
 //! - `pty`: ptys, controlling terminals, window sizes, raw mode;
 //! - `ns`: namespaces, host and domain names, the loopback interface;
 //! - `identity`: ids, groups, capabilities, the session keyring;
-//! - `seccomp`, `bpf`: loading seccomp filters and cgroup device
-//!   programs;
-//! - `clock`, `fmt`: the monotonic clock and numbers as text, both
-//!   without allocating.
+//! - `seccomp`, `bpf`: loading seccomp filters and cgroup device programs;
+//! - `clock`, `fmt`: the monotonic clock and numbers as text, both without allocating;
+//! - `libseccomp` (tests only): libseccomp through `dlopen`, for the seccomp compiler's
+//!   differential test.
 pub use nix::errno::Errno;
 
 mod bpf;

@@ -20,7 +20,11 @@ const _: () = assert!(
 /// `listener` (the flags hold `SECCOMP_FILTER_FLAG_NEW_LISTENER`), the notification fd the
 /// kernel returns. A program longer than `u16::MAX` instructions is `EINVAL`, as the kernel
 /// answers one longer than 4096.
-pub fn seccomp_load_filter(insns: &[Insn], flags: u32, listener: bool) -> SysResult<Option<OwnedFd>> {
+pub fn seccomp_load_filter(
+    insns: &[Insn],
+    flags: u32,
+    listener: bool,
+) -> SysResult<Option<OwnedFd>> {
     let len = libc::c_ushort::try_from(insns.len()).map_err(|_| Errno::EINVAL)?;
     let prog = libc::sock_fprog {
         len,

@@ -2,7 +2,7 @@
 //! foreground `run` or `exec` needs to forward them (a blocked mask and a signalfd).
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use super::{check, check_long, check_size, Errno, SysResult};
+use super::{check, check_long, check_size, SysResult};
 
 /// Reset every catchable signal to its default action and unblock all signals, so the container
 /// process does not inherit the runtime's dispositions (Rust ignores SIGPIPE, for one).

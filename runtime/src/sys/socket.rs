@@ -86,7 +86,8 @@ pub fn recv_with_fd(
     msg.msg_control = cbuf.0.as_mut_ptr().cast();
     msg.msg_controllen = cbuf.0.len();
     // SAFETY: msg describes valid buffers (`buf`, `cbuf`) for the duration of the call.
-    let n = check_size(unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) })?;
+    let n =
+        check_size(unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) })?;
     let mut fd = None;
     // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, within
     // msg_controllen; an SCM_RIGHTS payload holds ints, read unaligned.
