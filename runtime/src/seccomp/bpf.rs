@@ -5,19 +5,8 @@
 //! conditional jump whose target is more than 255 instructions away (jt/jf are 8 bits) goes through
 //! an inserted `ja` (32-bit offset). `ret` instructions are shared while they are within reach and
 //! duplicated when not, which costs one instruction, as a trampoline would.
-/// One instruction (`struct sock_filter`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Insn {
-    /// Opcode.
-    pub code: u16,
-    /// Jump offset if true.
-    pub jt: u8,
-    /// Jump offset if false.
-    pub jf: u8,
-    /// Constant.
-    pub k: u32,
-}
+/// One instruction (`struct sock_filter`): defined beside the syscall that loads it.
+pub use crate::sys::Insn;
 
 /// `BPF_LD | BPF_W | BPF_ABS`: A = seccomp_data[k..k+4].
 pub const LD_ABS: u16 = 0x20;

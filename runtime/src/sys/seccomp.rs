@@ -1,11 +1,24 @@
 //! `seccomp(2)`: loading a classic BPF filter into the calling thread (in the init or the exec
 //! child, between clone and execve: no allocation), and asking the kernel which filter flags it
-//! knows. The program is compiled in `seccomp/`; its instruction type has the layout of
-//! `struct sock_filter`, checked at compile time here.
+//! knows. The program is compiled in `seccomp/` into [`Insn`]s, defined here with the layout of
+//! `struct sock_filter` (checked at compile time).
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use super::{check_long, Errno, SysResult};
-use crate::seccomp::Insn;
+
+/// One classic BPF instruction (`struct sock_filter`), as the seccomp compiler emits them.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Insn {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset if true.
+    pub jt: u8,
+    /// Jump offset if false.
+    pub jf: u8,
+    /// Constant.
+    pub k: u32,
+}
 
 /// `SECCOMP_SET_MODE_FILTER`.
 const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
