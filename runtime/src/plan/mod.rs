@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Hooks, Linux, LinuxNamespaceType, Spec};
 
 use crate::cgroups::{Cgroup, Host};
 use crate::spec::{cstr, SpecError};
@@ -52,7 +52,7 @@ pub struct RootPlan {
 pub struct Plan {
     /// Container id (for the session keyring name).
     pub id: CString,
-    /// Namespace flags for clone (new namespaces, except cgroup: see `unshare_cgroupns`).
+    /// Namespace flags for clone (new namespaces, except cgroup: see `cgroupns_at`).
     pub clone_flags: u64,
     /// Unshare a cgroup namespace (after the parent joined us to the cgroup) just before
     /// `mounts[cgroupns_at]` (or after the last mount when it equals `mounts.len()`).
@@ -185,142 +185,235 @@ fn mount_point_of(path: &Path) -> Option<String> {
         .max_by_key(|mp| mp.len())
 }
 
+/// `linux.namespaces` sorted by what the init does with each.
+struct Namespaces {
+    /// New namespaces, as clone flags (not the cgroup namespace).
+    clone_flags: u64,
+    /// A new cgroup namespace, unshared by the init (see [`Plan::cgroupns_at`]).
+    unshare_cgroupns: bool,
+    /// Namespaces joined by the init, the mount namespace last.
+    join: Vec<JoinNs>,
+    /// A pid namespace the parent joins, with the field it comes from.
+    join_pid: Option<(PathBuf, String)>,
+}
+
+fn plan_namespaces(linux: Option<&Linux>) -> Result<Namespaces, SpecError> {
+    let mut ns_plan = Namespaces {
+        clone_flags: 0,
+        unshare_cgroupns: false,
+        join: Vec::new(),
+        join_pid: None,
+    };
+    for (i, ns) in linux
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let flag = ns_flag(ns.typ());
+        let field = format!("linux.namespaces[{i}].path");
+        match ns.path() {
+            None if ns.typ() == LinuxNamespaceType::Cgroup => ns_plan.unshare_cgroupns = true,
+            None => ns_plan.clone_flags |= flag as u64,
+            Some(p) if ns.typ() == LinuxNamespaceType::Pid => {
+                ns_plan.join_pid = Some((p.clone(), field))
+            }
+            Some(p) => ns_plan.join.push(JoinNs {
+                origin: i,
+                nstype: flag,
+                path: cstr(p.to_string_lossy().into_owned(), &field)?,
+            }),
+        }
+    }
+    // Join the mount namespace last: the other paths are host paths.
+    ns_plan.join.sort_by_key(|j| j.nstype == libc::CLONE_NEWNS);
+    Ok(ns_plan)
+}
+
+/// `mounts[]` as operations, with `linux.mountLabel` on the new filesystems that take one (the
+/// host is probed only when a label is set).
+fn plan_mount_ops(
+    spec: &Spec,
+    input: &PlanInput<'_>,
+    unshare_cgroupns: bool,
+) -> Result<Vec<MountOp>, SpecError> {
+    let mut mounts = mounts::plan_mounts(spec, input.bundle, input.cgroups, unshare_cgroupns)?;
+    let label = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref());
+    if let Some(label) = label {
+        let host = if label.is_empty() {
+            crate::lsm::Host::default()
+        } else {
+            crate::lsm::Host::probe()
+        };
+        if let Some(label) = crate::lsm::check_mount_label(Some(label), &host)? {
+            mounts::apply_mount_label(&mut mounts, &label)?;
+        }
+    }
+    Ok(mounts)
+}
+
+/// Is `/dev` bind-mounted (then no device nodes or `/dev` links are made)?
+fn dev_bound(mounts: &[MountOp]) -> bool {
+    mounts
+        .iter()
+        .any(|m| m.dest.as_bytes() == b"/dev" && matches!(m.kind, MountKind::Bind { .. }))
+}
+
+/// Where the init unshares a new cgroup namespace: before the first cgroup mount, else after
+/// the last mount.
+fn cgroupns_position(mounts: &[MountOp]) -> usize {
+    mounts
+        .iter()
+        .position(|m| match &m.kind {
+            MountKind::Fs { fstype, .. } => fstype.to_bytes().starts_with(b"cgroup"),
+            _ => false,
+        })
+        .unwrap_or(mounts.len())
+}
+
+/// `linux.rootfsPropagation`, `root.readonly` and `--no-pivot`.
+fn plan_root(spec: &Spec, input: &PlanInput<'_>) -> Result<RootPlan, SpecError> {
+    let linux = spec.linux().as_ref();
+    let (initial, fin) = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()));
+    let private_parent = if initial & libc::MS_SHARED != 0 {
+        mount_point_of(input.rootfs)
+            .map(|m| cstr(m, "root.path"))
+            .transpose()?
+    } else {
+        None
+    };
+    Ok(RootPlan {
+        private_parent,
+        initial_propagation: initial,
+        final_propagation: fin,
+        readonly: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
+        no_pivot: input.no_pivot,
+        hide: if input.no_pivot {
+            host_proc_and_sys_outside(input.rootfs)
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// `linux.maskedPaths` or `linux.readonlyPaths` as absolute paths (relative ones are relative
+/// to `/`; validated: none climbs out).
+fn absolute_paths(list: Option<&Vec<String>>, field: &str) -> Result<Vec<CString>, SpecError> {
+    list.into_iter()
+        .flatten()
+        .map(|p| match p.starts_with('/') {
+            true => cstr(p.clone(), field),
+            false => cstr(format!("/{p}"), field),
+        })
+        .collect()
+}
+
+/// `linux.sysctl` in key order: (`/proc/sys/...` path, value, `linux.sysctl.<key>`).
+fn plan_sysctl(linux: Option<&Linux>) -> Result<Vec<(CString, CString, String)>, SpecError> {
+    let mut sysctl = Vec::new();
+    if let Some(map) = linux.and_then(|l| l.sysctl().as_ref()) {
+        let mut keys: Vec<&String> = map.keys().collect();
+        keys.sort();
+        for k in keys {
+            let field = format!("linux.sysctl.{k}");
+            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+            let (path, value) = (cstr(path, &field)?, cstr(map[k].clone(), &field)?);
+            sysctl.push((path, value, field));
+        }
+    }
+    Ok(sysctl)
+}
+
+/// `hostname` or `domainname`: an empty one is none.
+fn name_of(s: Option<&String>, field: &str) -> Result<Option<CString>, SpecError> {
+    s.filter(|s| !s.is_empty())
+        .map(|s| cstr(s.clone(), field))
+        .transpose()
+}
+
+/// Does the init stop after its mounts for hooks (its own, or the parent's prestart and
+/// createRuntime)?
+#[allow(deprecated)]
+fn need_hooks(hooks: Option<&Hooks>) -> bool {
+    hooks.is_some_and(|h| {
+        [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+        ]
+        .iter()
+        .any(|x| x.as_ref().is_some_and(|v| !v.is_empty()))
+    })
+}
+
+/// `linux.seccomp`, compiled (a notifying program learns the container it is for).
+fn plan_seccomp(
+    spec: &Spec,
+    input: &PlanInput<'_>,
+) -> Result<Option<crate::seccomp::Program>, SpecError> {
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    crate::seccomp::plan(profile, || crate::seccomp::ContainerRef {
+        oci_version: spec.version().clone(),
+        id: input.id.to_string(),
+        bundle: input.bundle.to_path_buf(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+    })
+}
+
+/// A host path as a C string.
+fn path_cstr(p: &Path, field: &str) -> Result<CString, SpecError> {
+    cstr(p.to_string_lossy().into_owned(), field)
+}
+
 impl Plan {
     /// Build the plan from a validated spec.
-    #[allow(deprecated)]
     pub fn build(spec: &Spec, input: &PlanInput<'_>) -> Result<Plan, SpecError> {
         let linux = spec.linux().as_ref();
         let hooks = spec.hooks().as_ref();
-        let mut clone_flags = 0u64;
-        let mut unshare_cgroupns = false;
-        let mut join = Vec::new();
-        let mut join_pid = None;
-        for (i, ns) in linux
-            .and_then(|l| l.namespaces().as_ref())
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let flag = ns_flag(ns.typ());
-            let field = format!("linux.namespaces[{i}].path");
-            match ns.path() {
-                None if ns.typ() == LinuxNamespaceType::Cgroup => unshare_cgroupns = true,
-                None => clone_flags |= flag as u64,
-                Some(p) if ns.typ() == LinuxNamespaceType::Pid => {
-                    join_pid = Some((p.clone(), field))
-                }
-                Some(p) => join.push(JoinNs {
-                    origin: i,
-                    nstype: flag,
-                    path: cstr(p.to_string_lossy().into_owned(), &field)?,
-                }),
-            }
-        }
-        // Join the mount namespace last: the other paths are host paths.
-        join.sort_by_key(|j| j.nstype == libc::CLONE_NEWNS);
-        let mut mounts = mounts::plan_mounts(spec, input.bundle, input.cgroups, unshare_cgroupns)?;
-        // The host is probed only when a label is set.
-        if let Some(label) = linux.and_then(|l| l.mount_label().as_deref()) {
-            let host = if label.is_empty() {
-                crate::lsm::Host::default()
-            } else {
-                crate::lsm::Host::probe()
-            };
-            if let Some(label) = crate::lsm::check_mount_label(Some(label), &host)? {
-                mounts::apply_mount_label(&mut mounts, &label)?;
-            }
-        }
-        let dev_bound = mounts
-            .iter()
-            .any(|m| m.dest.as_bytes() == b"/dev" && matches!(m.kind, MountKind::Bind { .. }));
+        let ns = plan_namespaces(linux)?;
+        let mounts = plan_mount_ops(spec, input, ns.unshare_cgroupns)?;
+        let dev_bound = dev_bound(&mounts);
         let devices = if dev_bound {
             Vec::new()
         } else {
             mounts::plan_devices(spec)?
         };
-        let (initial, fin) = propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()));
-        // Relative paths are relative to `/` (validated: none climbs out).
-        let cs = |list: Option<&Vec<String>>, field: &str| -> Result<Vec<CString>, SpecError> {
-            list.into_iter()
-                .flatten()
-                .map(|p| match p.starts_with('/') {
-                    true => cstr(p.clone(), field),
-                    false => cstr(format!("/{p}"), field),
-                })
-                .collect()
-        };
-        let masked = cs(
+        let masked = absolute_paths(
             linux.and_then(|l| l.masked_paths().as_ref()),
             "linux.maskedPaths",
         )?;
-        let readonly = cs(
+        let readonly = absolute_paths(
             linux.and_then(|l| l.readonly_paths().as_ref()),
             "linux.readonlyPaths",
         )?;
-        let mut sysctl = Vec::new();
-        if let Some(map) = linux.and_then(|l| l.sysctl().as_ref()) {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            for k in keys {
-                let field = format!("linux.sysctl.{k}");
-                let path = format!("/proc/sys/{}", k.replace('.', "/"));
-                let (path, value) = (cstr(path, &field)?, cstr(map[k].clone(), &field)?);
-                sysctl.push((path, value, field));
-            }
-        }
+        let sysctl = plan_sysctl(linux)?;
         let process = spec
             .process()
             .as_ref()
             .ok_or_else(|| SpecError::field("process", "is required to create a container"))?;
-        let opt = |s: Option<&String>, field: &str| -> Result<Option<CString>, SpecError> {
-            s.filter(|s| !s.is_empty())
-                .map(|s| cstr(s.clone(), field))
-                .transpose()
-        };
         Ok(Plan {
             id: cstr(input.id.to_string(), "id")?,
-            clone_flags,
-            cgroupns_at: unshare_cgroupns.then(|| {
-                mounts
-                    .iter()
-                    .position(|m| match &m.kind {
-                        MountKind::Fs { fstype, .. } => fstype.to_bytes().starts_with(b"cgroup"),
-                        _ => false,
-                    })
-                    .unwrap_or(mounts.len())
-            }),
-            join,
-            join_pid,
-            rootfs: cstr(input.rootfs.to_string_lossy().into_owned(), "root.path")?,
-            root: RootPlan {
-                private_parent: if initial & libc::MS_SHARED != 0 {
-                    mount_point_of(input.rootfs)
-                        .map(|m| cstr(m, "root.path"))
-                        .transpose()?
-                } else {
-                    None
-                },
-                initial_propagation: initial,
-                final_propagation: fin,
-                readonly: spec
-                    .root()
-                    .as_ref()
-                    .and_then(|r| r.readonly())
-                    .unwrap_or(false),
-                no_pivot: input.no_pivot,
-                hide: if input.no_pivot {
-                    host_proc_and_sys_outside(input.rootfs)
-                } else {
-                    Vec::new()
-                },
-            },
+            clone_flags: ns.clone_flags,
+            cgroupns_at: ns.unshare_cgroupns.then(|| cgroupns_position(&mounts)),
+            join: ns.join,
+            join_pid: ns.join_pid,
+            rootfs: path_cstr(input.rootfs, "root.path")?,
+            root: plan_root(spec, input)?,
             mounts,
             devices,
             dev_symlinks: !dev_bound,
             masked,
             readonly,
-            hostname: opt(spec.hostname().as_ref(), "hostname")?,
-            domainname: opt(spec.domainname().as_ref(), "domainname")?,
+            hostname: name_of(spec.hostname().as_ref(), "hostname")?,
+            domainname: name_of(spec.domainname().as_ref(), "domainname")?,
             sysctl,
             process: process::plan_process(
                 process,
@@ -328,28 +421,15 @@ impl Plan {
                 input.listen_fds,
                 !input.no_new_keyring,
             )?,
-            fifo: cstr(input.fifo.to_string_lossy().into_owned(), "exec.fifo")?,
-            result_fifo: cstr(
-                input
-                    .fifo
-                    .with_file_name(crate::state::RESULT_FILE)
-                    .to_string_lossy()
-                    .into_owned(),
+            fifo: path_cstr(input.fifo, "exec.fifo")?,
+            result_fifo: path_cstr(
+                &input.fifo.with_file_name(crate::state::RESULT_FILE),
                 "exec.result",
             )?,
             preserve_fds: input.listen_fds + input.preserve_fds,
             new_keyring: !input.no_new_keyring,
             trace: input.trace,
-            need_hooks: hooks.is_some_and(|h| {
-                [
-                    h.prestart(),
-                    h.create_runtime(),
-                    h.create_container(),
-                    h.start_container(),
-                ]
-                .iter()
-                .any(|x| x.as_ref().is_some_and(|v| !v.is_empty()))
-            }),
+            need_hooks: need_hooks(hooks),
             create_container_hooks: crate::hooks::plan(
                 hooks.and_then(|h| h.create_container().as_ref()),
                 "hooks.createContainer",
@@ -358,14 +438,7 @@ impl Plan {
                 hooks.and_then(|h| h.start_container().as_ref()),
                 "hooks.startContainer",
             )?,
-            seccomp: crate::seccomp::plan(linux.and_then(|l| l.seccomp().as_ref()), || {
-                crate::seccomp::ContainerRef {
-                    oci_version: spec.version().clone(),
-                    id: input.id.to_string(),
-                    bundle: input.bundle.to_path_buf(),
-                    annotations: spec.annotations().clone().unwrap_or_default(),
-                }
-            })?,
+            seccomp: plan_seccomp(spec, input)?,
         })
     }
 }

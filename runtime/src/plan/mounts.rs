@@ -1,13 +1,15 @@
-//! ③ Mount planning: `mounts[]` → ordered mount operations with flags and data decided up front;
-//! the `/dev` devices and symlinks; masked and read-only paths.
+//! ③ Mount planning: `mounts[]` → ordered mount operations with flags and data decided up front
+//! (`type: cgroup` on a known host in `mounts/cgroup.rs`); the `/dev` devices and symlinks.
 use std::ffi::CString;
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
 
-use crate::cgroups::Host;
+use crate::cgroups::{Cgroup, Host};
 use crate::spec::cstr;
 use crate::spec::SpecError;
+
+mod cgroup;
 
 /// How a destination is filled.
 #[derive(Debug)]
@@ -95,15 +97,68 @@ pub fn apply_mount_label(mounts: &mut [MountOp], label: &str) -> Result<(), Spec
     Ok(())
 }
 
+/// A `mounts[].options` list split by what each option is.
 struct Parsed {
+    /// `MS_*` flags set (a later option wins over an earlier one).
     flags: libc::c_ulong,
+    /// `MS_*` flags an option cleared.
     clear: libc::c_ulong,
+    /// Recursive attributes to set and to clear.
     rset: u64,
     rclr: u64,
+    /// Propagation changes, in order.
     propagation: Vec<libc::c_ulong>,
+    /// Everything else: the filesystem's data.
     data: Vec<String>,
+    /// `bind` or `rbind`; `rbind`.
     bind: bool,
     rbind: bool,
+}
+
+/// The `MS_*` flag option `o` sets or clears: (set, clear).
+fn flag_option(o: &str) -> Option<(libc::c_ulong, libc::c_ulong)> {
+    use libc::*;
+    Some(match o {
+        "defaults" | "rw" => (0, MS_RDONLY),
+        "ro" => (MS_RDONLY, 0),
+        "suid" => (0, MS_NOSUID),
+        "nosuid" => (MS_NOSUID, 0),
+        "dev" => (0, MS_NODEV),
+        "nodev" => (MS_NODEV, 0),
+        "exec" => (0, MS_NOEXEC),
+        "noexec" => (MS_NOEXEC, 0),
+        "sync" => (MS_SYNCHRONOUS, 0),
+        "async" => (0, MS_SYNCHRONOUS),
+        "dirsync" => (MS_DIRSYNC, 0),
+        "remount" => (MS_REMOUNT, 0),
+        "mand" => (MS_MANDLOCK, 0),
+        "nomand" => (0, MS_MANDLOCK),
+        "atime" => (0, MS_NOATIME),
+        "noatime" => (MS_NOATIME, 0),
+        "diratime" => (0, MS_NODIRATIME),
+        "nodiratime" => (MS_NODIRATIME, 0),
+        "relatime" => (MS_RELATIME, 0),
+        "norelatime" => (0, MS_RELATIME),
+        "strictatime" => (MS_STRICTATIME, 0),
+        "nostrictatime" => (0, MS_STRICTATIME),
+        _ => return None,
+    })
+}
+
+/// The propagation change option `o` asks for.
+fn propagation_option(o: &str) -> Option<libc::c_ulong> {
+    use libc::{MS_PRIVATE, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
+    Some(match o {
+        "private" => MS_PRIVATE,
+        "rprivate" => MS_PRIVATE | MS_REC,
+        "shared" => MS_SHARED,
+        "rshared" => MS_SHARED | MS_REC,
+        "slave" => MS_SLAVE,
+        "rslave" => MS_SLAVE | MS_REC,
+        "unbindable" => MS_UNBINDABLE,
+        "runbindable" => MS_UNBINDABLE | MS_REC,
+        _ => return None,
+    })
 }
 
 fn parse_options(options: &[String]) -> Parsed {
@@ -118,67 +173,22 @@ fn parse_options(options: &[String]) -> Parsed {
         rbind: false,
     };
     for o in options {
-        let (set, clr): (libc::c_ulong, libc::c_ulong) = match o.as_str() {
-            "defaults" | "rw" => (0, libc::MS_RDONLY),
-            "ro" => (libc::MS_RDONLY, 0),
-            "suid" => (0, libc::MS_NOSUID),
-            "nosuid" => (libc::MS_NOSUID, 0),
-            "dev" => (0, libc::MS_NODEV),
-            "nodev" => (libc::MS_NODEV, 0),
-            "exec" => (0, libc::MS_NOEXEC),
-            "noexec" => (libc::MS_NOEXEC, 0),
-            "sync" => (libc::MS_SYNCHRONOUS, 0),
-            "async" => (0, libc::MS_SYNCHRONOUS),
-            "dirsync" => (libc::MS_DIRSYNC, 0),
-            "remount" => (libc::MS_REMOUNT, 0),
-            "mand" => (libc::MS_MANDLOCK, 0),
-            "nomand" => (0, libc::MS_MANDLOCK),
-            "atime" => (0, libc::MS_NOATIME),
-            "noatime" => (libc::MS_NOATIME, 0),
-            "diratime" => (0, libc::MS_NODIRATIME),
-            "nodiratime" => (libc::MS_NODIRATIME, 0),
-            "relatime" => (libc::MS_RELATIME, 0),
-            "norelatime" => (0, libc::MS_RELATIME),
-            "strictatime" => (libc::MS_STRICTATIME, 0),
-            "nostrictatime" => (0, libc::MS_STRICTATIME),
-            "bind" => {
-                p.bind = true;
-                (0, 0)
+        if let Some((set, clr)) = flag_option(o) {
+            p.flags = (p.flags | set) & !clr;
+            p.clear |= clr;
+        } else if let Some(change) = propagation_option(o) {
+            p.propagation.push(change);
+        } else if let Some((set, clr)) = recursive_attr(o) {
+            p.rset = (p.rset & !clr) | set;
+            p.rclr = (p.rclr & !set) | clr;
+        } else {
+            match o.as_str() {
+                "bind" => p.bind = true,
+                "rbind" => (p.bind, p.rbind) = (true, true),
+                "tmpcopyup" => {}
+                other => p.data.push(other.to_string()),
             }
-            "rbind" => {
-                p.bind = true;
-                p.rbind = true;
-                (0, 0)
-            }
-            "private" => (p.propagation.push(libc::MS_PRIVATE), (0, 0)).1,
-            "rprivate" => (p.propagation.push(libc::MS_PRIVATE | libc::MS_REC), (0, 0)).1,
-            "shared" => (p.propagation.push(libc::MS_SHARED), (0, 0)).1,
-            "rshared" => (p.propagation.push(libc::MS_SHARED | libc::MS_REC), (0, 0)).1,
-            "slave" => (p.propagation.push(libc::MS_SLAVE), (0, 0)).1,
-            "rslave" => (p.propagation.push(libc::MS_SLAVE | libc::MS_REC), (0, 0)).1,
-            "unbindable" => (p.propagation.push(libc::MS_UNBINDABLE), (0, 0)).1,
-            "runbindable" => {
-                (
-                    p.propagation.push(libc::MS_UNBINDABLE | libc::MS_REC),
-                    (0, 0),
-                )
-                    .1
-            }
-            o if recursive_attr(o).is_some() => {
-                if let Some((set, clr)) = recursive_attr(o) {
-                    p.rset = (p.rset & !clr) | set;
-                    p.rclr = (p.rclr & !set) | clr;
-                }
-                (0, 0)
-            }
-            "tmpcopyup" => (0, 0),
-            other => {
-                p.data.push(other.to_string());
-                (0, 0)
-            }
-        };
-        p.flags = (p.flags | set) & !clr;
-        p.clear |= clr;
+        }
     }
     p
 }
@@ -234,12 +244,31 @@ fn data_of(parts: &[String], field: &str) -> Result<Option<CString>, SpecError> 
     }
 }
 
+impl MountOp {
+    /// An operation on `dest` with no flags, attributes, data or propagation.
+    fn plain(origin: usize, dest: CString, kind: MountKind) -> MountOp {
+        MountOp {
+            origin,
+            dest,
+            kind,
+            flags: 0,
+            attr_set: 0,
+            defer_attr: false,
+            rattr_set: 0,
+            rattr_clr: 0,
+            data: None,
+            propagation: Vec::new(),
+            file_target: false,
+        }
+    }
+}
+
 /// Plan one `mounts[i]` entry (the `cgroup` type expands into several operations).
 fn plan_mount(
     i: usize,
     m: &Mount,
     bundle: &Path,
-    cgroups: Option<(&Host, &crate::cgroups::Cgroup)>,
+    cgroups: Option<(&Host, &Cgroup)>,
     cgroupns: bool,
     ops: &mut Vec<MountOp>,
 ) -> Result<(), SpecError> {
@@ -254,36 +283,7 @@ fn plan_mount(
     let p = parse_options(&options);
     let typ = m.typ().clone().unwrap_or_default();
     if p.bind || typ == "bind" {
-        let src = m.source().as_ref().ok_or_else(|| {
-            SpecError::field(format!("{field}.source"), "is required for a bind mount")
-        })?;
-        let src = if src.is_absolute() {
-            src.clone()
-        } else {
-            bundle.join(src)
-        };
-        let meta = std::fs::metadata(&src).map_err(|e| {
-            SpecError::field(format!("{field}.source"), format!("{}: {e}", src.display()))
-        })?;
-        ops.push(MountOp {
-            origin: i,
-            dest,
-            kind: MountKind::Bind {
-                source: cstr(
-                    src.to_string_lossy().into_owned(),
-                    &format!("{field}.source"),
-                )?,
-                recursive: p.rbind,
-            },
-            flags: p.flags & !libc::MS_REMOUNT,
-            attr_set: attr_from_flags(p.flags),
-            defer_attr: false,
-            rattr_set: p.rset,
-            rattr_clr: p.rclr,
-            data: None,
-            propagation: p.propagation,
-            file_target: !meta.is_dir(),
-        });
+        ops.push(plan_bind(i, m, dest, p, bundle)?);
         return Ok(());
     }
     if typ.is_empty() {
@@ -294,186 +294,83 @@ fn plan_mount(
     }
     if typ == "cgroup" || typ == "cgroup2" {
         if let Some((host, cg)) = cgroups {
-            plan_cgroup_mount(i, &dest_s, &p, host, cg, cgroupns, ops)?;
-            return Ok(());
+            return cgroup::plan_cgroup_mount(i, &dest_s, &p, host, cg, cgroupns, ops);
         }
     }
+    ops.push(plan_fs(i, m, dest, typ, p)?);
+    Ok(())
+}
+
+/// A bind of `m.source` (relative: below the bundle, which must hold it); the flags that are
+/// mount attributes are set on the bind after it is made.
+fn plan_bind(
+    i: usize,
+    m: &Mount,
+    dest: CString,
+    p: Parsed,
+    bundle: &Path,
+) -> Result<MountOp, SpecError> {
+    let field = format!("mounts[{i}].source");
+    let src = m
+        .source()
+        .as_ref()
+        .ok_or_else(|| SpecError::field(&field, "is required for a bind mount"))?;
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        bundle.join(src)
+    };
+    let meta = std::fs::metadata(&src)
+        .map_err(|e| SpecError::field(&field, format!("{}: {e}", src.display())))?;
+    let kind = MountKind::Bind {
+        source: cstr(src.to_string_lossy().into_owned(), &field)?,
+        recursive: p.rbind,
+    };
+    Ok(MountOp {
+        flags: p.flags & !libc::MS_REMOUNT,
+        attr_set: attr_from_flags(p.flags),
+        rattr_set: p.rset,
+        rattr_clr: p.rclr,
+        propagation: p.propagation,
+        file_target: !meta.is_dir(),
+        ..MountOp::plain(i, dest, kind)
+    })
+}
+
+/// A new filesystem of type `typ` (source: the type unless given), the options that are not
+/// flags as its data.
+fn plan_fs(
+    i: usize,
+    m: &Mount,
+    dest: CString,
+    typ: String,
+    p: Parsed,
+) -> Result<MountOp, SpecError> {
+    let field = format!("mounts[{i}]");
     let source = m
         .source()
         .as_ref()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| typ.clone());
-    ops.push(MountOp {
-        origin: i,
-        dest,
-        kind: MountKind::Fs {
-            fstype: cstr(typ, &format!("{field}.type"))?,
-            source: cstr(source, &format!("{field}.source"))?,
-        },
+    let kind = MountKind::Fs {
+        fstype: cstr(typ, &format!("{field}.type"))?,
+        source: cstr(source, &format!("{field}.source"))?,
+    };
+    Ok(MountOp {
         flags: p.flags,
-        attr_set: 0,
-        defer_attr: false,
         rattr_set: p.rset,
         rattr_clr: p.rclr,
         data: data_of(&p.data, &format!("{field}.options"))?,
         propagation: p.propagation,
-        file_target: false,
-    });
-    Ok(())
-}
-
-/// `type: cgroup` as runc does it: on v2 one cgroup2 mount; on v1/hybrid a tmpfs holding one
-/// mount per hierarchy (a fresh cgroup mount inside a cgroup namespace, else a bind of the
-/// container's own cgroup directory), then the tmpfs sealed read-only.
-fn plan_cgroup_mount(
-    i: usize,
-    dest: &str,
-    p: &Parsed,
-    host: &Host,
-    cg: &crate::cgroups::Cgroup,
-    cgroupns: bool,
-    ops: &mut Vec<MountOp>,
-) -> Result<(), SpecError> {
-    let field = format!("mounts[{i}]");
-    let c = |s: String| cstr(s, &field);
-    let base_flags = p.flags & !libc::MS_REMOUNT;
-    if host.layout == crate::cgroups::Layout::V2 {
-        let (_, dir) = cg
-            .dirs
-            .first()
-            .ok_or_else(|| SpecError::field(&field, "no cgroup hierarchy"))?;
-        let kind = if cgroupns {
-            MountKind::Fs {
-                fstype: c("cgroup2".into())?,
-                source: c("cgroup".into())?,
-            }
-        } else {
-            MountKind::Bind {
-                source: c(dir.to_string_lossy().into_owned())?,
-                recursive: false,
-            }
-        };
-        ops.push(MountOp {
-            origin: i,
-            dest: c(dest.to_string())?,
-            kind,
-            flags: base_flags,
-            attr_set: attr_from_flags(base_flags),
-            defer_attr: false,
-            rattr_set: 0,
-            rattr_clr: 0,
-            data: None,
-            propagation: p.propagation.clone(),
-            file_target: false,
-        });
-        return Ok(());
-    }
-    let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    ops.push(MountOp {
-        origin: i,
-        dest: c(dest.to_string())?,
-        kind: MountKind::Fs {
-            fstype: c("tmpfs".into())?,
-            source: c("tmpfs".into())?,
-        },
-        flags: tmpfs_flags,
-        attr_set: 0,
-        defer_attr: false,
-        rattr_set: 0,
-        rattr_clr: 0,
-        data: Some(c("mode=755".into())?),
-        propagation: p.propagation.clone(),
-        file_target: false,
-    });
-    let sub_flags = base_flags | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    for (h, (_, dir)) in host.hierarchies.iter().zip(&cg.dirs) {
-        let sub = format!("{}/{}", dest.trim_end_matches('/'), h.name());
-        let kind = if cgroupns {
-            if h.is_v2() {
-                MountKind::Fs {
-                    fstype: c("cgroup2".into())?,
-                    source: c("cgroup2".into())?,
-                }
-            } else {
-                MountKind::Fs {
-                    fstype: c("cgroup".into())?,
-                    source: c("cgroup".into())?,
-                }
-            }
-        } else {
-            MountKind::Bind {
-                source: c(dir.to_string_lossy().into_owned())?,
-                recursive: false,
-            }
-        };
-        let data = match (&kind, h.is_v2()) {
-            (MountKind::Fs { .. }, false) => {
-                let ctrl = if h.controllers.starts_with("name=") {
-                    format!("none,{}", h.controllers)
-                } else {
-                    h.controllers.clone()
-                };
-                Some(c(ctrl)?)
-            }
-            _ => None,
-        };
-        ops.push(MountOp {
-            origin: i,
-            dest: c(sub)?,
-            kind,
-            flags: sub_flags,
-            attr_set: attr_from_flags(sub_flags),
-            defer_attr: false,
-            rattr_set: 0,
-            rattr_clr: 0,
-            data,
-            propagation: Vec::new(),
-            file_target: false,
-        });
-        // Co-mounted controllers (`cpu,cpuacct`) get one symlink per controller, as on the host.
-        if h.controllers.contains(',') && !h.controllers.starts_with("name=") {
-            for single in h.controllers.split(',') {
-                ops.push(MountOp {
-                    origin: i,
-                    dest: c(format!("{}/{single}", dest.trim_end_matches('/')))?,
-                    kind: MountKind::Symlink {
-                        target: c(h.name().to_string())?,
-                    },
-                    flags: 0,
-                    attr_set: 0,
-                    defer_attr: false,
-                    rattr_set: 0,
-                    rattr_clr: 0,
-                    data: None,
-                    propagation: Vec::new(),
-                    file_target: false,
-                });
-            }
-        }
-    }
-    if base_flags & libc::MS_RDONLY != 0 {
-        ops.push(MountOp {
-            origin: i,
-            dest: c(dest.to_string())?,
-            kind: MountKind::RemountRo,
-            flags: 0,
-            attr_set: crate::sys::MOUNT_ATTR_RDONLY,
-            defer_attr: false,
-            rattr_set: 0,
-            rattr_clr: 0,
-            data: None,
-            propagation: Vec::new(),
-            file_target: false,
-        });
-    }
-    Ok(())
+        ..MountOp::plain(i, dest, kind)
+    })
 }
 
 /// Plan every entry of `mounts[]`, in order.
 pub fn plan_mounts(
     spec: &Spec,
     bundle: &Path,
-    cgroups: Option<(&Host, &crate::cgroups::Cgroup)>,
+    cgroups: Option<(&Host, &Cgroup)>,
     cgroupns: bool,
 ) -> Result<Vec<MountOp>, SpecError> {
     let mut ops = Vec::new();
@@ -593,72 +490,5 @@ mod tests {
         let p = parse_options(&["ro".to_string(), "rw".to_string(), "rbind".to_string()]);
         assert_eq!(p.flags & libc::MS_RDONLY, 0);
         assert!(p.bind && p.rbind);
-    }
-
-    #[test]
-    fn a_relative_destination_is_planned_below_root() {
-        let spec: Spec = serde_json::from_value(serde_json::json!({
-            "ociVersion": "1.2.0",
-            "mounts": [
-                {"destination": "relative/x", "type": "tmpfs", "source": "tmpfs"},
-                {"destination": "/abs", "type": "tmpfs", "source": "tmpfs"}
-            ]
-        }))
-        .expect("spec");
-        let ops = plan_mounts(&spec, Path::new("/bundle"), None, false).expect("plan");
-        let dests: Vec<&[u8]> = ops.iter().map(|o| o.dest.as_bytes()).collect();
-        assert_eq!(dests, [&b"/relative/x"[..], b"/abs"]);
-    }
-
-    #[test]
-    fn mount_label_goes_on_new_filesystems_but_proc_sysfs_cgroup_and_binds() {
-        let op = |fstype: Option<&str>, data: Option<&str>| MountOp {
-            origin: 0,
-            dest: c"/x".into(),
-            kind: match fstype {
-                Some(t) => MountKind::Fs {
-                    fstype: CString::new(t).unwrap(),
-                    source: CString::new(t).unwrap(),
-                },
-                None => MountKind::Bind {
-                    source: c"/src".into(),
-                    recursive: false,
-                },
-            },
-            flags: 0,
-            attr_set: 0,
-            defer_attr: false,
-            rattr_set: 0,
-            rattr_clr: 0,
-            data: data.map(|d| CString::new(d).unwrap()),
-            propagation: Vec::new(),
-            file_target: false,
-        };
-        let mut mounts = vec![
-            op(Some("tmpfs"), Some("mode=755,size=65536k")),
-            op(Some("devpts"), Some("newinstance,ptmxmode=0666")),
-            op(Some("mqueue"), None),
-            op(Some("proc"), None),
-            op(Some("sysfs"), None),
-            op(Some("cgroup2"), None),
-            op(None, None),
-        ];
-        apply_mount_label(&mut mounts, "s_u:object_r:c_t:s0:c1,c2").unwrap();
-        let data: Vec<Option<&str>> = mounts
-            .iter()
-            .map(|m| m.data.as_ref().map(|d| d.to_str().unwrap()))
-            .collect();
-        assert_eq!(
-            data,
-            [
-                Some("mode=755,size=65536k,context=\"s_u:object_r:c_t:s0:c1,c2\""),
-                Some("newinstance,ptmxmode=0666,context=\"s_u:object_r:c_t:s0:c1,c2\""),
-                Some("context=\"s_u:object_r:c_t:s0:c1,c2\""),
-                None,
-                None,
-                None,
-                None,
-            ]
-        );
     }
 }

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::path::Path;
 
-use oci_spec::runtime::{Capability, PosixRlimitType, Process};
+use oci_spec::runtime::{Capability, LinuxCapabilities, PosixRlimitType, Process};
 
 use crate::spec::cstr;
 use crate::spec::SpecError;
@@ -51,7 +51,7 @@ pub struct ProcessPlan {
     pub groups: Vec<libc::gid_t>,
     /// umask, if set.
     pub umask: Option<u32>,
-    /// Capabilities; `None` when the config gives none (then all are dropped, as runc).
+    /// Capabilities; all empty when the config gives none (then all are dropped, as runc).
     pub caps: CapSets,
     /// Highest capability number the kernel knows.
     pub last_cap: u32,
@@ -160,6 +160,108 @@ fn home_of(rootfs: &Path, uid: u32) -> String {
     "/".into()
 }
 
+/// `env`, with `LISTEN_FDS`/`LISTEN_PID=1` for `listen_fds` socket-activation fds (replacing
+/// the config's), and `HOME` from the container's `/etc/passwd` when missing.
+fn plan_env(p: &Process, rootfs: &Path, listen_fds: u32) -> Vec<String> {
+    let mut env_list = p.env().clone().unwrap_or_default();
+    if listen_fds > 0 {
+        env_list.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env_list.push(format!("LISTEN_FDS={listen_fds}"));
+        env_list.push("LISTEN_PID=1".to_string());
+    }
+    if !env_list.iter().any(|e| e.starts_with("HOME=")) {
+        env_list.push(format!("HOME={}", home_of(rootfs, p.user().uid())));
+    }
+    env_list
+}
+
+/// `list` as C strings, each error naming `<field>[i]`.
+fn c_strings(list: &[String], field: &str) -> Result<Vec<CString>, SpecError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| cstr(s.clone(), &format!("{field}[{i}]")))
+        .collect()
+}
+
+/// The paths to try for `arg0`: itself when it has a slash (relative to `cwd`, as execve would
+/// resolve it), else each directory of the last `PATH` in `env` (a default one without).
+fn exe_candidates(arg0: &str, cwd: &Path, env: &[String]) -> Vec<String> {
+    if arg0.contains('/') {
+        if arg0.starts_with('/') {
+            vec![arg0.to_string()]
+        } else {
+            vec![format!(
+                "{}/{}",
+                cwd.to_string_lossy().trim_end_matches('/'),
+                arg0
+            )]
+        }
+    } else {
+        let path = env
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        path.split(':')
+            .map(|d| if d.is_empty() { "." } else { d })
+            .map(|d| format!("{}/{arg0}", d.trim_end_matches('/')))
+            .collect()
+    }
+}
+
+/// `capabilities` as masks of the caps the kernel knows (up to `last`); ambient only what is
+/// also permitted and inheritable. None given: all dropped.
+fn plan_caps(caps: Option<&LinuxCapabilities>, last: u32) -> CapSets {
+    let Some(c) = caps else {
+        return CapSets::default();
+    };
+    let mut s = CapSets {
+        bounding: cap_mask(c.bounding().as_ref(), "process.capabilities.bounding", last),
+        effective: cap_mask(
+            c.effective().as_ref(),
+            "process.capabilities.effective",
+            last,
+        ),
+        permitted: cap_mask(
+            c.permitted().as_ref(),
+            "process.capabilities.permitted",
+            last,
+        ),
+        inheritable: cap_mask(
+            c.inheritable().as_ref(),
+            "process.capabilities.inheritable",
+            last,
+        ),
+        ambient: cap_mask(c.ambient().as_ref(), "process.capabilities.ambient", last),
+    };
+    let allowed = s.permitted & s.inheritable;
+    if s.ambient & !allowed != 0 {
+        log::debug!("process.capabilities.ambient: capabilities not in permitted and inheritable are not raised");
+    }
+    s.ambient &= allowed;
+    s
+}
+
+/// `rlimits` as (resource, soft, hard, name).
+fn plan_rlimits(p: &Process) -> Vec<(libc::c_int, u64, u64, &'static str)> {
+    p.rlimits()
+        .iter()
+        .flatten()
+        .map(|r| {
+            let (res, name) = rlimit_resource(r.typ());
+            (res, r.soft(), r.hard(), name)
+        })
+        .collect()
+}
+
+/// NULL-terminated pointers into `v`, for execve.
+fn ptrs(v: &[CString]) -> Vec<*const libc::c_char> {
+    v.iter()
+        .map(|c| c.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
 /// Plan the container process.
 /// `listen_fds`: socket-activation fds passed on (adds `LISTEN_FDS`/`LISTEN_PID=1` to the env, as runc).
 /// `new_keyring`: the process creates a session keyring (which then gets the SELinux label too).
@@ -170,99 +272,16 @@ pub fn plan_process(
     new_keyring: bool,
 ) -> Result<ProcessPlan, SpecError> {
     let args = p.args().clone().unwrap_or_default();
-    let argv = args
-        .iter()
-        .enumerate()
-        .map(|(i, a)| cstr(a.clone(), &format!("process.args[{i}]")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let argv = c_strings(&args, "process.args")?;
     let user = p.user();
-    let mut env_list = p.env().clone().unwrap_or_default();
-    if listen_fds > 0 {
-        env_list.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
-        env_list.push(format!("LISTEN_FDS={listen_fds}"));
-        env_list.push("LISTEN_PID=1".to_string());
-    }
-    if !env_list.iter().any(|e| e.starts_with("HOME=")) {
-        env_list.push(format!("HOME={}", home_of(rootfs, user.uid())));
-    }
-    let env = env_list
-        .iter()
-        .enumerate()
-        .map(|(i, e)| cstr(e.clone(), &format!("process.env[{i}]")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let env_list = plan_env(p, rootfs, listen_fds);
+    let env = c_strings(&env_list, "process.env")?;
     let arg0 = args.first().cloned().unwrap_or_default();
-    let candidates: Vec<String> = if arg0.contains('/') {
-        // Relative paths with a slash resolve against cwd, as execve would.
-        if arg0.starts_with('/') {
-            vec![arg0.clone()]
-        } else {
-            vec![format!(
-                "{}/{}",
-                p.cwd().to_string_lossy().trim_end_matches('/'),
-                arg0
-            )]
-        }
-    } else {
-        let path = env_list
-            .iter()
-            .rev()
-            .find_map(|e| e.strip_prefix("PATH="))
-            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        path.split(':')
-            .map(|d| if d.is_empty() { "." } else { d })
-            .map(|d| format!("{}/{arg0}", d.trim_end_matches('/')))
-            .collect()
-    };
-    let exe_candidates = candidates
+    let exe_candidates = exe_candidates(&arg0, p.cwd(), &env_list)
         .into_iter()
         .map(|c| cstr(c, "process.args[0]"))
         .collect::<Result<Vec<_>, _>>()?;
     let last = last_cap();
-    let caps = match p.capabilities() {
-        None => CapSets::default(),
-        Some(c) => {
-            let mut s = CapSets {
-                bounding: cap_mask(c.bounding().as_ref(), "process.capabilities.bounding", last),
-                effective: cap_mask(
-                    c.effective().as_ref(),
-                    "process.capabilities.effective",
-                    last,
-                ),
-                permitted: cap_mask(
-                    c.permitted().as_ref(),
-                    "process.capabilities.permitted",
-                    last,
-                ),
-                inheritable: cap_mask(
-                    c.inheritable().as_ref(),
-                    "process.capabilities.inheritable",
-                    last,
-                ),
-                ambient: cap_mask(c.ambient().as_ref(), "process.capabilities.ambient", last),
-            };
-            let allowed = s.permitted & s.inheritable;
-            if s.ambient & !allowed != 0 {
-                log::debug!("process.capabilities.ambient: capabilities not in permitted and inheritable are not raised");
-            }
-            s.ambient &= allowed;
-            s
-        }
-    };
-    let rlimits = p
-        .rlimits()
-        .iter()
-        .flatten()
-        .map(|r| {
-            let (res, name) = rlimit_resource(r.typ());
-            (res, r.soft(), r.hard(), name)
-        })
-        .collect();
-    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-        v.iter()
-            .map(|c| c.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect()
-    };
     Ok(ProcessPlan {
         argv_ptrs: ptrs(&argv),
         env_ptrs: ptrs(&env),
@@ -275,9 +294,9 @@ pub fn plan_process(
         gid: user.gid(),
         groups: user.additional_gids().clone().unwrap_or_default(),
         umask: user.umask(),
-        caps,
+        caps: plan_caps(p.capabilities().as_ref(), last),
         last_cap: last,
-        rlimits,
+        rlimits: plan_rlimits(p),
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         console_size: p.console_size().map(|b| {
             (
