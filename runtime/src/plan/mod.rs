@@ -2,6 +2,7 @@
 //! After [`Plan::build`] returns, the init only executes; it allocates nothing and reads nothing
 //! it could have read before the clone.
 use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Hooks, Linux, LinuxNamespaceType, Spec};
@@ -259,7 +260,12 @@ fn plan_mount_ops(
 fn dev_bound(mounts: &[MountOp]) -> bool {
     mounts
         .iter()
-        .any(|m| m.dest.as_bytes() == b"/dev" && matches!(m.kind, MountKind::Bind { .. }))
+        .filter(|m| matches!(m.kind, MountKind::Bind { .. }))
+        .any(|m| {
+            // Cleaned as runc compares it: `/dev/`, `//dev` and `/dev/.` are the same bind.
+            let dest = std::path::Path::new(std::ffi::OsStr::from_bytes(m.dest.as_bytes()));
+            crate::spec::lexical_clean(dest) == std::path::Path::new("/dev")
+        })
 }
 
 /// Where the init unshares a new cgroup namespace: before the first cgroup mount, else after

@@ -58,6 +58,20 @@ fn a_bind_of_dev_skips_devices_and_symlinks() {
     assert!(!p.dev_symlinks);
 }
 
+/// The same bind spelled `/dev/`, `//dev` or `/dev/.`: still the host's /dev, so no device node
+/// or symlink may be made in it (runc cleans the destination before it compares).
+#[test]
+fn a_bind_of_dev_spelled_otherwise_skips_devices_too() {
+    for dest in ["/dev/", "//dev", "/dev/.", "/dev//"] {
+        let v = with(|v| {
+            v["mounts"][1] = json!({"destination": dest, "type": "bind", "source": "/dev", "options": ["rbind"]});
+        });
+        let p = plan_of(&v);
+        assert!(p.devices.is_empty(), "{dest}: {:?}", p.devices);
+        assert!(!p.dev_symlinks, "{dest}");
+    }
+}
+
 #[test]
 fn sysctls_are_sorted_proc_sys_writes_naming_their_key() {
     let v = with(|v| {
