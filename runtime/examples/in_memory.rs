@@ -38,7 +38,7 @@ fn main() {
 /// runc's default spec, for `rootfs` (absolute) and `command`, without a terminal.
 fn spec(rootfs: &str, command: Vec<String>) -> Result<Spec, String> {
     let mut value: serde_json::Value =
-        serde_json::from_str(&sangja::template::default_spec(false)).map_err(|e| e.to_string())?;
+        serde_json::from_str(&sangja::default_spec(false)).map_err(|e| e.to_string())?;
     let root = std::fs::canonicalize(rootfs).map_err(|e| format!("{rootfs}: {e}"))?;
     value["root"]["path"] = serde_json::json!(root);
     value["root"]["readonly"] = serde_json::json!(false);

@@ -1,20 +1,34 @@
-//! ④ The parent↔init channel: a `SOCK_SEQPACKET` socketpair, so every message is one datagram.
+//! ④ The parent↔child channel: a `SOCK_SEQPACKET` socketpair, so every message is one datagram.
+//! The child is the container's init (`create`) or an exec child (`exec`).
 //!
 //! ```text
 //!  parent (sangja create)                     init (the clone)
 //!  ──────────────────────                     ────────────────
 //!  plan, state dir, `creating` record,
 //!  cgroup, socketpairs
-//!  clone ───────────────────────────────────► join namespaces, mounts, pivot_root,
-//!  record pid + start time, state.json;       identity, resolve args[0]
-//!  write pid to cgroup.procs if needed
+//!  clone (into the v2 cgroup) ──────────────► join v1 cgroups, namespaces, mounts
+//!  record pid + start time, state.json;
+//!  write cgroup.procs only if the kernel
+//!  refused CLONE_INTO_CGROUP
 //!  (in parallel with the init's set-up)
 //!        ───────────── Joined ──────────────► (read only when a cgroup namespace must be
 //!                                              unshared: it has to be rooted at our cgroup)
+//!        ◄──────────── NeedHooks ──────────── (with hooks: mounts made, before pivot_root)
+//!  prestart, createRuntime hooks
+//!        ───────────── HookState ───────────► createContainer hooks, pivot_root, identity,
+//!                                              resolve args[0]
+//!        ◄──────────── Listener ───────────── (a notifying filter: loaded now, the listener
+//!  forwarded to listenerPath (crate::agent)    passed as SCM_RIGHTS)
 //!        ═════════════ Saved ═══════════════► (its own channel) clear the parent-death signal
-//!        ◄──────────── Ready ──────────────── (or Error{step, errno, detail}, then _exit)
+//!        ◄──────────── Ready ──────────────── (or Error{step, errno, at, detail}, then _exit)
 //!  remove `creating`, pid file, exit          block reading exec.fifo … `start` … execve
 //! ```
+//!
+//! An exec child uses the same channel without `Saved` or hooks: the parent sends `Joined` once
+//! the child is in the container's cgroup (always: it runs no user code before), and reads either
+//! `Listener`, an `Error`, or end-of-file when the child exec'd (the channel is close-on-exec).
+//! Into a paused container the child sends `Ready` first and the parent joins it to the frozen
+//! cgroup before `Joined`.
 //!
 //! Until `Saved`, the init dies with the parent (`PR_SET_PDEATHSIG`, and a check right after
 //! setting it that the parent's end is still open): a `create` killed before the state is on
@@ -24,15 +38,18 @@
 //! a message left unread on the main channel would reset it under the parent's read of the
 //! init's error.
 //!
-//! The cgroup join runs in the parent while the init mounts: on cgroup v1 the first migration
-//! waits for an RCU grace period (10–20 ms on this machine kind), which this hides behind the
-//! init's work. A root container without hooks or cgroup namespace exchanges `Saved` and `Ready`.
+//! The v1 cgroup joins are the init's own (its first step) and v2 is joined by the clone
+//! itself (see crate::join: neither waits for the kernel's global cgroup lock); a root container without hooks, cgroup namespace or notifying filter exchanges only
+//! `Saved` and `Ready`.
 //!
-//! Encoding (no allocation in the init): byte 0 tag, then per tag: `J` joined, `S` saved (parent → init); `R` ready (+ three LE u64
-//! trace instants when tracing), `H` need hooks (init → parent); `D` hook state (parent → init:
-//! LE u32 length of the first document, then both); `E` error: byte 1 step, bytes 2..6 errno
-//! (LE), bytes 6..8 the plan entry's index (LE, `u16::MAX`: none), rest detail.
-use std::os::fd::BorrowedFd;
+//! Encoding (no allocation in the child): byte 0 is the tag.
+//! - parent → child: `J` joined; `S` saved (on the `Saved` channel); `D` hook state (LE u32
+//!   length of the first document, then both documents: the state for createContainer, then for
+//!   startContainer).
+//! - child → parent: `R` ready (+ three LE u64 trace instants when tracing); `H` need hooks; `L`
+//!   the seccomp listener (the fd as SCM_RIGHTS); `E` error: byte 1 step, bytes 2..6 errno (LE),
+//!   bytes 6..8 the plan entry's index (LE, `u16::MAX`: none), the rest the detail.
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use crate::sys::{self, Errno};
 
@@ -456,6 +473,19 @@ pub fn send_error(sock: BorrowedFd<'_>, step: Step, errno: i32, at: u16, detail:
     let n = detail.len().min(MSG_MAX - 8);
     buf[8..8 + n].copy_from_slice(&detail[..n]);
     let _ = sys::write(sock, &buf[..8 + n]);
+}
+
+/// Hand a notifying seccomp filter's listener to the parent (child side): the `L` message with
+/// the fd as `SCM_RIGHTS`, one `sendmsg` and no allocation (the only syscall the child makes
+/// between loading the filter and the handover: see `seccomp::NOTIFY_FORBIDDEN`).
+pub fn send_listener(sock: BorrowedFd<'_>, listener: BorrowedFd<'_>) -> Result<(), Errno> {
+    sys::send_fd(sock, listener, b"L")
+}
+
+/// Read the child's next message into `buf` (parent side), taking the listener fd an `L` message
+/// carries: (its length, the listener). Only `L` carries an fd.
+pub fn recv(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>), Errno> {
+    sys::recv_with_fd(sock, buf)
 }
 
 /// Decode one message (parent side). `None` for an empty read (the init died without a word).

@@ -1,23 +1,21 @@
-//! `exec`: a new process in a running container. One fork: the parent joins the container's pid
-//! namespace around it (setns on a pid namespace only affects children), the child joins the
-//! other namespaces and the container's root, becomes the process's identity and execs; the
-//! parent puts it in the container's cgroup meanwhile.
+//! `exec`: a new process in a running container, the API ([`Container::exec`], its options and
+//! the runc command line's form of a process). One fork: the parent (`launch::exec`) joins the
+//! container's pid namespace around it (setns on a pid namespace only affects children) and puts
+//! the child in the container's cgroup meanwhile; the child (`init::exec`) joins the other
+//! namespaces and the container's root, becomes the process's identity and execs.
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Capability, Process, User};
 
-use crate::channel::Fail;
-use crate::channel::{self, Message, Step};
 use crate::container::Container;
 use crate::error::{sys_err, Error, Result};
-use crate::init::identity;
-use crate::plan::process::{plan_process, ProcessPlan};
+use crate::init::exec::ExecPlan;
+use crate::plan::process::plan_process;
 use crate::state::Status;
 use crate::stdio::{ChildFds, Stdio};
-use crate::sys::{self, Errno, Forked};
 
 /// Options of [`Container::exec`], mirroring runc's `exec` flags that are not part of the process.
 #[derive(Debug, Default)]
@@ -119,16 +117,6 @@ fn ns_differs(pid: i32, name: &str) -> bool {
     matches!((ours, theirs), (Ok(a), Ok(b)) if a != b)
 }
 
-/// Everything the exec child needs, opened before the fork.
-struct ExecPlan {
-    process: ProcessPlan,
-    namespaces: Vec<(OwnedFd, libc::c_int)>,
-    root: OwnedFd,
-    preserve_fds: u32,
-    /// The container's `linux.seccomp`, compiled.
-    seccomp: Option<crate::seccomp::Program>,
-}
-
 impl Container {
     /// The process `exec` would run for command-line arguments: the container's `process` with
     /// `args` replaced and the flags applied.
@@ -198,6 +186,47 @@ impl Container {
     /// init, the container's root, and gets the process's identity, capabilities, rlimits and
     /// no_new_privs. Returns once the process has exec'd (or with the reason it could not).
     pub fn exec(&self, process: &Process, opts: &ExecOptions) -> Result<ExecProcess> {
+        let terminal = self.check_exec(process, opts)?;
+        let process = self.with_inherited_lsm(process);
+        let plan = self.exec_plan(&process, opts)?;
+        let pid_ns = self.pid_ns()?;
+        // In the foreground without a socket, sangja keeps the pty master and proxies it.
+        let (console, own_console_sock) = match &opts.console_socket {
+            Some(path) => (Some(crate::console_socket::connect(path)?), None),
+            None if terminal => {
+                let (ours, theirs) = crate::console_socket::pair()?;
+                (Some(theirs), Some(ours))
+            }
+            None => (None, None),
+        };
+        let join = match &self.rec.cgroup {
+            Some(cg) if self.status() == Status::Paused => crate::join::Join::open_paused(cg)?,
+            Some(cg) => crate::join::Join::open(cg)?,
+            None => crate::join::Join::default(),
+        };
+        let stdio = opts.stdio.for_child(3 + plan.preserve_fds).map_err(|e| {
+            crate::launch::LaunchError::Parent {
+                call: "dup stdio",
+                source: e,
+            }
+        })?;
+        let child = crate::launch::exec::spawn(&plan, pid_ns, ChildFds { console, stdio }, &join)?;
+        let console = own_console_sock
+            .as_ref()
+            .map(crate::console_socket::receive)
+            .transpose()?;
+        if let Some(p) = &opts.pid_file {
+            crate::container::write_pid_file(p, child)?;
+        }
+        Ok(ExecProcess {
+            pid: child,
+            console,
+        })
+    }
+
+    /// Refuse an exec the container's status or the options rule out, as runc does; validate the
+    /// process. Returns `process.terminal`.
+    fn check_exec(&self, process: &Process, opts: &ExecOptions) -> Result<bool> {
         match self.status() {
             Status::Stopped => {
                 return Err(Error::BadStatus(
@@ -228,7 +257,11 @@ impl Container {
             ));
         }
         crate::spec::validate_process(process)?;
-        // As runc: without its own profile or label, the process gets the container's.
+        Ok(terminal)
+    }
+
+    /// As runc: without its own profile or label, the process gets the container's.
+    fn with_inherited_lsm(&self, process: &Process) -> Process {
         let mut process = process.clone();
         let inherited = self.rec.process.as_ref();
         if process
@@ -242,10 +275,16 @@ impl Container {
         if process.selinux_label().as_deref().unwrap_or("").is_empty() {
             process.set_selinux_label(inherited.and_then(|p| p.selinux_label().clone()));
         }
+        process
+    }
+
+    /// Plan the process and open what the child joins: the container's namespaces that differ
+    /// from ours and its root, through `/proc/<pid>`.
+    fn exec_plan(&self, process: &Process, opts: &ExecOptions) -> Result<ExecPlan> {
         let pid = self.rec.pid;
         let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
-        let plan = ExecPlan {
-            process: plan_process(&process, &proc_root, opts.listen_fds, false)?,
+        Ok(ExecPlan {
+            process: plan_process(process, &proc_root, opts.listen_fds, false)?,
             namespaces: NAMESPACES
                 .iter()
                 .filter(|(name, _)| ns_differs(pid, name))
@@ -268,258 +307,24 @@ impl Container {
                     annotations: self.rec.annotations.clone(),
                 }
             })?,
-        };
-        let pid_ns = if ns_differs(pid, "pid") {
-            let own = fs::File::open("/proc/self/ns/pid_for_children")
-                .map_err(sys_err("open", "/proc/self/ns/pid_for_children"))?;
-            let target = format!("/proc/{pid}/ns/pid");
-            let theirs = fs::File::open(&target).map_err(sys_err("open", &target))?;
-            Some(crate::join::PidNs {
-                own: own.into(),
-                target: theirs.into(),
-            })
-        } else {
-            None
-        };
-        // In the foreground without a socket, sangja keeps the pty master and proxies it.
-        let (console, own_console_sock) = match &opts.console_socket {
-            Some(path) => (Some(crate::console_socket::connect(path)?), None),
-            None if terminal => {
-                let (ours, theirs) = crate::console_socket::pair()?;
-                (Some(theirs), Some(ours))
-            }
-            None => (None, None),
-        };
-        let paused = self.status() == Status::Paused;
-        let join = match &self.rec.cgroup {
-            Some(cg) if paused => crate::join::Join::open_paused(cg)?,
-            Some(cg) => crate::join::Join::open(cg)?,
-            None => crate::join::Join::default(),
-        };
-        let stdio = opts.stdio.for_child(3 + plan.preserve_fds).map_err(|e| {
-            crate::launch::LaunchError::Parent {
-                call: "dup stdio",
-                source: e,
-            }
-        })?;
-        let child = spawn(&plan, pid_ns, ChildFds { console, stdio }, &join)?;
-        let console = own_console_sock
-            .as_ref()
-            .map(crate::console_socket::receive)
-            .transpose()?;
-        if let Some(p) = &opts.pid_file {
-            crate::container::write_pid_file(p, child)?;
-        }
-        Ok(ExecProcess {
-            pid: child,
-            console,
         })
     }
-}
 
-fn spawn(
-    plan: &ExecPlan,
-    pid_ns: Option<crate::join::PidNs>,
-    fds: ChildFds,
-    join: &crate::join::Join,
-) -> Result<libc::pid_t> {
-    let launch = |call, source| Error::from(crate::launch::LaunchError::Parent { call, source });
-    let (parent_sock, child_sock) = sys::seqpacket_pair().map_err(|e| launch("socketpair", e))?;
-    // The clone's contract (`sys::clone_fork`): the child only runs `child`, which uses raw
-    // syscalls on prepared data and ends in execve or _exit: it allocates, locks and logs
-    // nothing, so no lock another thread of the caller held at the fork is ever taken.
-    let forked = join.fork(0, pid_ns.as_ref());
-    let (pid, v2_pending) = match forked {
-        Ok((Forked::Child, _)) => {
-            drop(parent_sock);
-            child(plan, child_sock.as_fd(), fds, join)
+    /// The container's pid namespace, when it is not ours: the parent joins it around the fork.
+    fn pid_ns(&self) -> Result<Option<crate::join::PidNs>> {
+        let pid = self.rec.pid;
+        if !ns_differs(pid, "pid") {
+            return Ok(None);
         }
-        Ok((Forked::Parent(pid), pending)) => (pid, pending),
-        Err((call, e)) => return Err(launch(call, e)),
-    };
-    drop(child_sock);
-    drop(fds);
-    let kill = |pid| {
-        let _ = sys::kill(pid, libc::SIGKILL);
-        let _ = sys::waitpid(pid, 0);
-    };
-    // The child joins its v1 hierarchies itself and was born in its v2 cgroup (see `join`);
-    // the parent only steps in when the kernel refused CLONE_INTO_CGROUP.
-    if v2_pending {
-        if let Err(e) = join.join_v2_from_parent(pid) {
-            kill(pid);
-            return Err(launch("write cgroup.procs", e));
-        }
+        let own = fs::File::open("/proc/self/ns/pid_for_children")
+            .map_err(sys_err("open", "/proc/self/ns/pid_for_children"))?;
+        let target = format!("/proc/{pid}/ns/pid");
+        let theirs = fs::File::open(&target).map_err(sys_err("open", &target))?;
+        Ok(Some(crate::join::PidNs {
+            own: own.into(),
+            target: theirs.into(),
+        }))
     }
-    // A child that already failed has sent its reason: read it below rather than fail here.
-    if join.is_deferred() {
-        return finish_paused(pid, parent_sock.as_fd(), join);
-    }
-    let _ = channel::send_joined(parent_sock.as_fd());
-    // The channel is close-on-exec: EOF means the exec happened; a message means it did not.
-    let mut buf = [0u8; channel::MSG_MAX];
-    let n = crate::launch::next_message(
-        parent_sock.as_fd(),
-        &mut buf,
-        plan.seccomp.as_ref(),
-        pid,
-        "running",
-    )
-    .inspect_err(|_| kill(pid))?;
-    match channel::decode(&buf[..n]) {
-        None => Ok(pid),
-        Some(Message::Ready) => Ok(pid),
-        Some(Message::NeedHooks) => {
-            let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = sys::waitpid(pid, 0);
-            Err(launch("read exec child", Errno::EPROTO))
-        }
-        Some(Message::Error {
-            step,
-            errno,
-            detail,
-            ..
-        }) => {
-            let _ = sys::waitpid(pid, 0);
-            // exec's process comes from flags or a process file: no config field to name.
-            Err(crate::launch::init_error(step, errno, detail, None).into())
-        }
-    }
-}
-
-/// The exec child: never returns.
-/// `exec --ignore-paused` into a paused container: once the child is ready to exec, put it in
-/// the frozen cgroup and return; it execs when the container resumes (so a failure of its exec
-/// itself cannot be reported here).
-fn finish_paused(
-    pid: libc::pid_t,
-    sock: BorrowedFd<'_>,
-    join: &crate::join::Join,
-) -> Result<libc::pid_t> {
-    let launch = |call, source| Error::from(crate::launch::LaunchError::Parent { call, source });
-    let mut buf = [0u8; channel::MSG_MAX];
-    let n = sys::read(sock, &mut buf).unwrap_or(0);
-    let fail = |e: Error| {
-        let _ = sys::kill(pid, libc::SIGKILL);
-        let _ = sys::waitpid(pid, 0);
-        Err(e)
-    };
-    match channel::decode(&buf[..n]) {
-        Some(Message::Ready) => {}
-        Some(Message::Error {
-            step,
-            errno,
-            detail,
-            ..
-        }) => return fail(crate::launch::init_error(step, errno, detail, None).into()),
-        _ => return fail(launch("read exec child", Errno::EPROTO)),
-    }
-    if let Err(e) = join.join_deferred(pid) {
-        return fail(launch("write cgroup.procs", e));
-    }
-    let _ = channel::send_joined(sock);
-    Ok(pid)
-}
-
-fn child(plan: &ExecPlan, sock: BorrowedFd<'_>, fds: ChildFds, join: &crate::join::Join) -> ! {
-    let chan = channel::ChildSide::new(sock, None, true);
-    let f = match setup(plan, &chan, fds, join) {
-        Ok((exe, early_listener)) => {
-            // Seccomp last (unless it had to be loaded before the capabilities were dropped).
-            match crate::seccomp::load_last(
-                plan.seccomp.as_ref(),
-                plan.process.seccomp_before_identity(),
-                early_listener,
-                sock,
-            ) {
-                Err((e, detail)) => Fail {
-                    step: Step::Seccomp,
-                    errno: e as i32,
-                    detail,
-                    at: Fail::NOWHERE,
-                },
-                Ok(()) => {
-                    let e = sys::execve(exe, &plan.process.argv_ptrs, &plan.process.env_ptrs);
-                    Fail {
-                        step: Step::Exec,
-                        errno: e as i32,
-                        detail: plan.process.arg0.to_bytes(),
-                        at: Fail::NOWHERE,
-                    }
-                }
-            }
-        }
-        Err(f) => f,
-    };
-    chan.fail(&f);
-    sys::exit_now(255);
-}
-
-fn setup<'a>(
-    plan: &'a ExecPlan,
-    chan: &channel::ChildSide<'_>,
-    fds: ChildFds,
-    join: &crate::join::Join,
-) -> Result<(&'a std::ffi::CStr, Option<OwnedFd>), Fail<'a>> {
-    let fail = |step, e: Errno, detail: &'static [u8]| Fail {
-        step,
-        errno: e as i32,
-        detail,
-        at: Fail::NOWHERE,
-    };
-    crate::init::die_with_parent(chan.sock());
-    fds.stdio
-        .install()
-        .map_err(|e| fail(Step::Fds, e, b"stdio"))?;
-    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
-    join.join_self()
-        .map_err(|e| fail(Step::JoinCgroup, e, b"tasks"))?;
-    // The LSM attribute files, opened while /proc is still the host's (see crate::lsm).
-    let lsm_fds = plan
-        .process
-        .lsm
-        .open(&mut crate::procfs::HostProc::default())?;
-    for (fd, flag) in &plan.namespaces {
-        sys::setns(fd.as_fd(), *flag).map_err(|e| fail(Step::JoinNamespace, e, b"namespace"))?;
-    }
-    // The container's root, whether it was entered with pivot_root or chroot.
-    sys::fchdir(plan.root.as_fd()).map_err(|e| fail(Step::Chroot, e, b"/"))?;
-    sys::chroot(c".").map_err(|e| fail(Step::Chroot, e, b"/"))?;
-    sys::chdir(c"/").map_err(|e| fail(Step::Chroot, e, b"/"))?;
-    if let Some(console) = fds.console {
-        crate::console::setup(
-            console.as_fd(),
-            plan.process.console_size,
-            plan.root.as_fd(),
-            false,
-        )?;
-    }
-    plan.process.lsm.apply(lsm_fds)?;
-    let cwd = identity::open_cwd(&plan.process, plan.root.as_fd())?;
-    // Close every fd but stdio, the preserved ones, the channel and the cwd (close-on-exec): the
-    // namespace, root and cgroup fds we used must not be reachable as `--cwd /proc/self/fd/N`
-    // (CVE-2024-21626), and a seccomp filter loaded next may deny close_range.
-    let keep = [chan.sock().as_raw_fd(), cwd.as_raw_fd()];
-    sys::close_from_except(3 + plan.preserve_fds as RawFd, &keep)
-        .map_err(|e| fail(Step::Fds, e, b"3"))?;
-    let listener = identity::apply(&plan.process, None, plan.seccomp.as_ref(), cwd.as_fd())?;
-    drop(cwd);
-    // The identity switch cleared the parent-death signal.
-    crate::init::die_with_parent(chan.sock());
-    let exe = identity::find_executable(&plan.process)?;
-    sys::reset_signals();
-    // Run no user code before the parent has put us in the container's cgroup.
-    if join.is_deferred() {
-        // Paused container: tell the parent we are ready; it joins us to the frozen cgroup and
-        // exits, so stop dying with it first.
-        let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
-        channel::send_ready(chan.sock(), None).map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
-    }
-    chan.wait_joined()
-        .map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
-    // The exec'd process must not die with `sangja exec -d`, which exits right away.
-    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0);
-    Ok((exe, listener))
 }
 
 /// Read a runtime-spec process JSON (`exec --process FILE`), naming the JSON path of a bad field.

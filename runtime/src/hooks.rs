@@ -8,7 +8,10 @@
 //! - `startContainer`: by the init after `start` released it, just before `execve`;
 //! - `poststart`: by `start` once the process runs (a failure only warns);
 //! - `poststop`: by `delete` after the container is gone (a failure only warns).
-use std::ffi::{CStr, CString};
+//!
+//! This module runs them: [`run`] and [`run_warn`] in the runtime (from the spec's `Hook`s),
+//! [`run_in_init`] in the init without allocating (from the hooks `crate::plan::hooks` prepared).
+use std::ffi::CStr;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -18,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::Hook;
 
-use crate::spec::cstr;
-use crate::spec::SpecError;
+use crate::plan::hooks::HookPlan;
 use crate::sys::{self, Errno, Forked};
 
 /// A hook failed.
@@ -153,70 +155,6 @@ fn run_one(kind: &'static str, h: &Hook, state: &[u8], bundle: &Path) -> Result<
         status,
         stderr: stderr.lines().next().unwrap_or("").to_string(),
     })
-}
-
-/// A hook the init runs (createContainer, startContainer), prepared as C strings.
-#[derive(Debug)]
-pub struct HookPlan {
-    /// Executable path.
-    pub path: CString,
-    /// argv (owns what `argv_ptrs` points into).
-    #[allow(dead_code)]
-    pub argv: Vec<CString>,
-    /// NULL-terminated argv pointers.
-    pub argv_ptrs: Vec<*const libc::c_char>,
-    /// env (owns what `env_ptrs` points into).
-    #[allow(dead_code)]
-    pub env: Vec<CString>,
-    /// NULL-terminated env pointers.
-    pub env_ptrs: Vec<*const libc::c_char>,
-    /// The hook has an `env` of its own; without one it gets the container process's (runc).
-    pub own_env: bool,
-    /// Timeout in milliseconds (-1: none).
-    pub timeout_ms: libc::c_int,
-}
-
-/// Prepare hooks for the init.
-pub fn plan(hooks: Option<&Vec<Hook>>, field: &str) -> Result<Vec<HookPlan>, SpecError> {
-    let mut out = Vec::new();
-    for (i, h) in hooks.into_iter().flatten().enumerate() {
-        let f = format!("{field}[{i}]");
-        let path = cstr(h.path().to_string_lossy().into_owned(), &f)?;
-        let mut args = h.args().clone().unwrap_or_default();
-        if args.is_empty() {
-            args.push(h.path().to_string_lossy().into_owned());
-        }
-        let argv = args
-            .into_iter()
-            .map(|a| cstr(a, &f))
-            .collect::<Result<Vec<_>, _>>()?;
-        let own_env = h.env().is_some();
-        let env = h
-            .env()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| cstr(e, &f))
-            .collect::<Result<Vec<_>, _>>()?;
-        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-            v.iter()
-                .map(|c| c.as_ptr())
-                .chain(std::iter::once(std::ptr::null()))
-                .collect()
-        };
-        out.push(HookPlan {
-            argv_ptrs: ptrs(&argv),
-            env_ptrs: ptrs(&env),
-            own_env,
-            path,
-            argv,
-            env,
-            timeout_ms: h.timeout().filter(|t| *t > 0).map_or(-1, |t| {
-                (t.min(i32::MAX as i64 / 1000) * 1000) as libc::c_int
-            }),
-        });
-    }
-    Ok(out)
 }
 
 /// Why a prepared hook failed.

@@ -16,6 +16,22 @@
 //! program should call first thing in `main` too, since the init's `/proc/self/exe` is its
 //! binary.)
 //!
+//! ## Layers
+//!
+//! Each stage is a module that only calls the ones below it (checked with the import graph: no
+//! circle, no import running back up):
+//! - ② `spec`: parse and validate the config, naming the JSON field of a bad value;
+//! - ③ `plan`: the spec turned into pure data for this host (clone flags, joins, mounts,
+//!   process, hooks, LSM writes; cgroup writes from `cgroups`, the seccomp program from
+//!   [`seccomp`]), unit-tested without root;
+//! - ④ `launch`: the parent's side of a child's start (clone or fork, cgroup join, the channel
+//!   messages, a seccomp listener forwarded by `agent`), for `create` and `exec`;
+//! - ⑤⑥ `init`: the child's side, the container's init and an exec child, which share their
+//!   first and last steps and allocate, lock and log nothing;
+//! - `sys`: the system calls, the only module with `unsafe`.
+//!
+//! `container` and `exec` are the API on top, `state` and `creating` the state directory.
+//!
 //! ## Embedding
 //!
 //! [`ContainerBuilder`] creates a container from a bundle directory or from a
@@ -58,6 +74,7 @@
 #![cfg(target_os = "linux")]
 #![warn(missing_docs)]
 
+mod agent;
 mod bundle;
 mod cgroups;
 mod channel;
@@ -85,7 +102,7 @@ mod spec;
 mod state;
 mod stdio;
 mod sys;
-pub mod template;
+mod template;
 mod time;
 mod trace;
 mod wait;
@@ -103,6 +120,7 @@ pub use signal::{parse_signal, signal_name, SignalError};
 pub use spec::{SpecError, OCI_VERSION};
 pub use state::{State, Status, DEFAULT_ROOT};
 pub use stdio::Stdio;
+pub use template::default_spec;
 pub use trace::Trace;
 
 /// The current time as RFC 3339 with nanoseconds, as runc's log lines and `created` have it.

@@ -22,7 +22,7 @@ pub(super) fn read_trim(path: &Path) -> Option<String> {
     fs::read_to_string(path).ok().map(|s| s.trim().to_string())
 }
 
-/// One file write of a resource, before the directory is known: produced by [`v1`] and [`v2`].
+/// One file write of a resource, before the directory is known: produced by [`super::v1`] and [`super::v2`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct W {
     /// File name in the cgroup directory.
@@ -66,7 +66,7 @@ impl W {
 /// A planned write: [`W`] placed in one of the cgroup's directories.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Write {
-    /// Index into [`Cgroup::dirs`].
+    /// Index into [`Cgroup::dirs`](super::layout::Cgroup::dirs).
     pub dir: usize,
     /// On cgroup2: the controller to enable in the ancestors when the file is missing.
     pub v2_controller: Option<Cow<'static, str>>,

@@ -70,9 +70,9 @@ pub fn apply<'a>(
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it (as
     // runc), after the keyring (Docker's profile denies keyctl) and before the identity switch.
     let listener = match seccomp.filter(|_| p.seccomp_before_identity()) {
-        Some(s) => s
-            .install()
-            .map_err(|e| fail(Step::Seccomp, e, b"linux.seccomp"))?,
+        Some(s) => {
+            super::seccomp::install(s).map_err(|e| fail(Step::Seccomp, e, b"linux.seccomp"))?
+        }
         None => None,
     };
     // Keep permitted capabilities across the uid change, then set the exact sets.

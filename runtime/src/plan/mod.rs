@@ -10,6 +10,8 @@ use oci_spec::runtime::{Hooks, Linux, LinuxNamespaceType, Spec};
 use crate::cgroups::{Cgroup, Host};
 use crate::spec::{cstr, SpecError};
 
+pub mod hooks;
+pub mod lsm;
 pub mod mounts;
 pub mod process;
 
@@ -98,9 +100,9 @@ pub struct Plan {
     /// The init asks the parent for the hook state (and to run its hooks) after its mounts.
     pub need_hooks: bool,
     /// `hooks.createContainer`, run by the init before pivot_root.
-    pub create_container_hooks: Vec<crate::hooks::HookPlan>,
+    pub create_container_hooks: Vec<hooks::HookPlan>,
     /// `hooks.startContainer`, run by the init after `start`, before execve.
-    pub start_container_hooks: Vec<crate::hooks::HookPlan>,
+    pub start_container_hooks: Vec<hooks::HookPlan>,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<crate::seccomp::Program>,
 }
@@ -245,11 +247,11 @@ fn plan_mount_ops(
         .and_then(|l| l.mount_label().as_deref());
     if let Some(label) = label {
         let host = if label.is_empty() {
-            crate::lsm::Host::default()
+            crate::plan::lsm::Host::default()
         } else {
-            crate::lsm::Host::probe()
+            crate::plan::lsm::Host::probe()
         };
-        if let Some(label) = crate::lsm::check_mount_label(Some(label), &host)? {
+        if let Some(label) = crate::plan::lsm::check_mount_label(Some(label), &host)? {
             mounts::apply_mount_label(&mut mounts, &label)?;
         }
     }
@@ -436,11 +438,11 @@ impl Plan {
             new_keyring: !input.no_new_keyring,
             trace: input.trace,
             need_hooks: need_hooks(hooks),
-            create_container_hooks: crate::hooks::plan(
+            create_container_hooks: hooks::plan(
                 hooks.and_then(|h| h.create_container().as_ref()),
                 "hooks.createContainer",
             )?,
-            start_container_hooks: crate::hooks::plan(
+            start_container_hooks: hooks::plan(
                 hooks.and_then(|h| h.start_container().as_ref()),
                 "hooks.startContainer",
             )?,

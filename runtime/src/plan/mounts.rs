@@ -87,10 +87,10 @@ pub struct DeviceOp {
 pub fn apply_mount_label(mounts: &mut [MountOp], label: &str) -> Result<(), SpecError> {
     for m in mounts {
         if let MountKind::Fs { fstype, .. } = &m.kind {
-            if crate::lsm::labels_fs(fstype.to_bytes()) {
+            if crate::plan::lsm::labels_fs(fstype.to_bytes()) {
                 let data = m.data.as_ref().map(|d| d.to_string_lossy().into_owned());
-                let with = crate::lsm::format_mount_label(data.as_deref(), label);
-                m.data = Some(cstr(with, crate::lsm::MOUNT_LABEL_FIELD)?);
+                let with = crate::plan::lsm::format_mount_label(data.as_deref(), label);
+                m.data = Some(cstr(with, crate::plan::lsm::MOUNT_LABEL_FIELD)?);
             }
         }
     }

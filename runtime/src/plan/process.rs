@@ -64,7 +64,7 @@ pub struct ProcessPlan {
     /// `oomScoreAdj` as text for /proc/self/oom_score_adj.
     pub oom_score_adj: Option<CString>,
     /// `apparmorProfile` and `selinuxLabel`, as `/proc/self/attr` writes.
-    pub lsm: crate::lsm::LsmPlan,
+    pub lsm: crate::plan::lsm::LsmPlan,
 }
 
 impl ProcessPlan {
@@ -308,7 +308,7 @@ pub fn plan_process(
             Some(v) => Some(cstr(v.to_string(), "process.oomScoreAdj")?),
             None => None,
         },
-        lsm: crate::lsm::LsmPlan::build(p, new_keyring)?,
+        lsm: crate::plan::lsm::LsmPlan::build(p, new_keyring)?,
     })
 }
 

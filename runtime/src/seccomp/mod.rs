@@ -1,31 +1,23 @@
 //! ③ Seccomp: `linux.seccomp` compiled to a classic BPF program in the parent, loaded by the init
 //! (and by an exec'd process) with the `seccomp(2)` syscall. Pure Rust: no libseccomp.
 //!
-//! - [`compile`] turns the profile into one program covering every ABI a process on this host can
+//! - [`compile()`] turns the profile into one program covering every ABI a process on this host can
 //!   use (x86_64, x32 and i386 on x86_64), dispatching on `seccomp_data.arch` and the x32 bit, with
 //!   a binary search over syscall numbers. Semantics are runc 1.1 + libseccomp 2.5's, detailed in
-//!   [`compile`]'s module; the syscall tables come from the `syscalls` crate (see `build.rs`).
+//!   `compile`'s module; the syscall tables come from the `syscalls` crate (see `build.rs`).
 //! - [`Program::check_kernel`] asks the kernel, at plan time, whether it has the requested filter
 //!   flags.
-//! - `Program::install` runs in the init with no allocation.
+//! - This module only plans: `crate::init::seccomp` loads the program (in the init or an exec'd
+//!   process, with no allocation) and `crate::agent` hands a notifying filter's listener to the
+//!   agent at `listenerPath`.
 //!
-//! When the filter is loaded (see `init`): as late as possible, right after `start` released the
-//! init (before the startContainer hooks, which run binaries from the container's image, and
-//! `execve`). Two exceptions, both as runc: without `noNewPrivileges`, loading a filter needs
-//! CAP_SYS_ADMIN, so when the process's effective set lacks it the filter is loaded in the middle of
-//! the identity switch, before the capabilities are dropped (`loads_early`); and a profile with
-//! `SCMP_ACT_NOTIFY` is loaded before the init reports ready, since `create` must hand the listener
-//! to the agent before it returns.
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use crate::spec::SpecError;
-use crate::sys::Errno;
 
 pub mod arch;
 pub mod bpf;
 mod compile;
-pub(crate) mod notify;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -33,7 +25,6 @@ mod versus_libseccomp;
 
 pub use bpf::Insn;
 pub use compile::compile;
-pub use notify::ContainerRef;
 pub use oci_spec::runtime::LinuxSeccomp;
 
 /// `SECCOMP_RET_*` values.
@@ -72,6 +63,19 @@ pub const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
 /// Syscalls that cannot be `SCMP_ACT_NOTIFY`: the init makes them after loading the filter and
 /// before the agent has the listener (it would wait forever), as runc refuses `write`.
 pub const NOTIFY_FORBIDDEN: &[&str] = &["sendmsg", "write"];
+
+/// The container the agent is told about (runtime-spec `state` without pid and status).
+#[derive(Debug, Clone, Default)]
+pub struct ContainerRef {
+    /// `ociVersion` of the bundle.
+    pub oci_version: String,
+    /// Container id.
+    pub id: String,
+    /// Absolute bundle path.
+    pub bundle: PathBuf,
+    /// Annotations.
+    pub annotations: std::collections::HashMap<String, String>,
+}
 
 /// A compiled profile, ready to load.
 #[derive(Debug, Clone)]
@@ -120,20 +124,9 @@ impl Program {
         &self.listener_metadata
     }
 
-    /// Parent side: send the listener the child passed over the channel to the agent at
-    /// `listenerPath`, with the container process state (`pid`: the child's, `status`: the
-    /// container's).
-    pub(crate) fn forward(
-        &self,
-        listener: &OwnedFd,
-        pid: libc::pid_t,
-        status: &str,
-    ) -> Result<(), Errno> {
-        let (Some(path), Some(c)) = (&self.listener_path, &self.container) else {
-            return Err(Errno::EPROTO);
-        };
-        let state = notify::process_state(c, &self.listener_metadata, pid, status);
-        notify::forward(path, &state, std::os::fd::AsFd::as_fd(listener))
+    /// The container an agent is told about (set at plan time when the program notifies).
+    pub(crate) fn container(&self) -> Option<&ContainerRef> {
+        self.container.as_ref()
     }
 
     /// Check the requested filter flags against the running kernel (in the parent, at plan time):
@@ -169,13 +162,6 @@ impl Program {
         }
         Ok(())
     }
-
-    /// Load the filter into the calling thread: `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`.
-    /// Returns the notification listener when the program [`notifies`](Program::notifies).
-    /// Allocates nothing: callable between clone and execve.
-    pub(crate) fn install(&self) -> Result<Option<OwnedFd>, Errno> {
-        crate::sys::seccomp_load_filter(&self.insns, self.flags, self.notifies())
-    }
 }
 
 /// Does the kernel accept these filter flags? (`sys::seccomp_flags_supported`.)
@@ -198,30 +184,6 @@ pub(crate) fn plan(
         Ok(p)
     })
     .transpose()
-}
-
-/// Load the filter as the last step before execve, unless it was loaded early (`loaded_early`:
-/// then `early_listener` is its listener), and hand a listener to the parent over `sock`.
-/// Returns the errno and what failed. No allocation.
-pub(crate) fn load_last(
-    prog: Option<&Program>,
-    loaded_early: bool,
-    early_listener: Option<OwnedFd>,
-    sock: std::os::fd::BorrowedFd<'_>,
-) -> Result<(), (Errno, &'static [u8])> {
-    let Some(prog) = prog else {
-        return Ok(());
-    };
-    let listener = if loaded_early {
-        early_listener
-    } else {
-        prog.install().map_err(|e| (e, &b"linux.seccomp"[..]))?
-    };
-    if let Some(l) = listener {
-        notify::send_listener(sock, std::os::fd::AsFd::as_fd(&l))
-            .map_err(|e| (e, &b"listener"[..]))?;
-    }
-    Ok(())
 }
 
 /// For `features` (runc's `linux.seccomp` shape): the actions sangja compiles.

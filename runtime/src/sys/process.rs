@@ -187,7 +187,7 @@ pub(crate) fn execve(
     }
     // SAFETY: argv and envp are NULL-terminated (checked above) arrays whose other pointers point
     // into C strings the callers keep alive: `ProcessPlan::{argv,env}_ptrs` (plan/process.rs) and
-    // `HookPlan::{argv,env}_ptrs` (hooks.rs) point into the `CString`s stored beside them in the
+    // `HookPlan::{argv,env}_ptrs` (plan/hooks.rs) point into the `CString`s stored beside them in the
     // same plan, which outlives the call. path is a valid C string.
     unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     Errno::last()

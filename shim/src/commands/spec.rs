@@ -10,7 +10,7 @@ use crate::cli::SpecArgs;
 /// Run `spec`.
 pub fn run(args: &SpecArgs) -> CmdResult {
     let dir = args.bundle.as_deref().unwrap_or(Path::new("."));
-    write_spec(dir, &sangja::template::default_spec(args.rootless))?;
+    write_spec(dir, &sangja::default_spec(args.rootless))?;
     Ok(0)
 }
 

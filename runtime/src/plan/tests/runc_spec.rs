@@ -207,7 +207,7 @@ fn runc_spec_process() {
     );
     assert_eq!(p.console_size, None);
     assert_eq!(p.oom_score_adj, None);
-    assert_eq!(p.lsm, crate::lsm::LsmPlan::default());
+    assert_eq!(p.lsm, crate::plan::lsm::LsmPlan::default());
     // NULL-terminated pointer arrays into the owned strings.
     assert_eq!(p.argv_ptrs.len(), p.argv.len() + 1);
     assert_eq!(p.env_ptrs.len(), p.env.len() + 1);
