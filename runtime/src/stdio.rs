@@ -8,6 +8,7 @@
 //! with every other fd it does not pass on.
 use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
 
+use crate::error::Error;
 use crate::sys::{self, Errno};
 
 /// Fds to give the process as its stdin, stdout and stderr; `None` leaves the caller's own fd
@@ -27,6 +28,17 @@ impl Stdio {
     /// Is any fd given?
     pub fn is_set(&self) -> bool {
         self.stdin.is_some() || self.stdout.is_some() || self.stderr.is_some()
+    }
+
+    /// Refuse fds given for a `terminal` process (`process.terminal: true`): its stdio is its
+    /// terminal.
+    pub(crate) fn check_terminal(&self, terminal: bool) -> Result<(), Error> {
+        if terminal && self.is_set() {
+            return Err(Error::Usage(
+                "process.terminal: the process's stdio is its terminal: give no stdio fds".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The parent's half: copies above `keep` (the fds the process keeps, 0..keep), close-on-exec.
@@ -105,5 +117,21 @@ mod tests {
         drop(child);
         // The caller's fds are still open.
         assert!(sys::write(stdio.stdout.as_ref().expect("w").as_fd(), b"x").is_ok());
+    }
+
+    #[test]
+    fn a_terminal_takes_no_stdio_fds() {
+        let (r, _w) = sys::pipe().expect("pipe");
+        let given = Stdio {
+            stdin: Some(r),
+            ..Stdio::default()
+        };
+        assert!(given.check_terminal(false).is_ok());
+        assert!(Stdio::default().check_terminal(true).is_ok());
+        let e = given.check_terminal(true).map_err(|e| e.to_string());
+        assert_eq!(
+            e,
+            Err("process.terminal: the process's stdio is its terminal: give no stdio fds".into())
+        );
     }
 }

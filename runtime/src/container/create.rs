@@ -14,6 +14,7 @@ use crate::bundle::Bundle;
 use crate::cgroups::{Cgroup, Host};
 use crate::creating::Journal;
 use crate::error::{sys_err, Error, Result};
+use crate::join::Join;
 use crate::launch::{LaunchError, RuntimeHooks, Spawned};
 use crate::plan::{Plan, PlanInput};
 use crate::state::{Record, State, StateError, Status, FIFO_FILE};
@@ -90,6 +91,8 @@ pub(crate) struct Prepared {
     pub dir: PathBuf,
     /// The plan the init executes.
     pub plan: Plan,
+    /// `process.terminal`: the init gets a pty.
+    pub terminal: bool,
 }
 
 /// Validate the id, the config and the options and build the plan: reads, but changes nothing.
@@ -108,11 +111,7 @@ pub(crate) fn prepare(id: &str, source: Source<'_>, opts: &CreateOptions) -> Res
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    if terminal && opts.stdio.is_set() {
-        return Err(Error::Usage(
-            "process.terminal: the process's stdio is its terminal: give no stdio fds".into(),
-        ));
-    }
+    opts.stdio.check_terminal(terminal)?;
     crate::spec::validate(
         &bundle.spec,
         opts.console_socket.is_some(),
@@ -149,6 +148,7 @@ pub(crate) fn prepare(id: &str, source: Source<'_>, opts: &CreateOptions) -> Res
         cgroup,
         dir,
         plan,
+        terminal,
     })
 }
 
@@ -157,6 +157,15 @@ struct Undo<'a> {
     dir: Option<&'a Path>,
     cgroup: Option<&'a Cgroup>,
     pid: Option<libc::pid_t>,
+}
+
+impl Undo<'_> {
+    /// The container is created: keep everything.
+    fn disarm(&mut self) {
+        self.pid = None;
+        self.cgroup = None;
+        self.dir = None;
+    }
 }
 
 impl Drop for Undo<'_> {
@@ -216,41 +225,9 @@ impl Container {
             .create(linux.and_then(|l| l.resources().as_ref()))?;
         mark(&mut trace, "cgroup");
         undo.cgroup = Some(&p.cgroup);
-        let join = crate::join::Join::open(&p.cgroup)?;
-        let (console, own_console_sock) = console_for(&p.bundle.spec, opts)?;
-        let stdio = opts
-            .stdio
-            .for_child(3 + p.plan.preserve_fds)
-            .map_err(|e| launch_parent("dup stdio", e))?;
-        let created = crate::time::rfc3339_now();
-        let hooks = p.plan.need_hooks.then(|| runtime_hooks(&p, id, &created));
-        // state.json is written while the init sets up, right after the clone (built then too,
-        // so that none of it is in the init's memory); the `creating` record, removed once the
-        // init is ready, makes it `creating` meanwhile.
-        let mut saved: Option<Result<Record, StateError>> = None;
-        let spawned = crate::launch::spawn(
-            &p.plan,
-            &join,
-            ChildFds { console, stdio },
-            hooks.as_ref(),
-            &mut |pid| {
-                let start = journal.init_cloned(pid).map_err(|e| {
-                    let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-                    ("record the init's pid", errno)
-                })?;
-                if start == 0 {
-                    // Gone already: nothing to save; its message on the channel says why.
-                    return Ok(());
-                }
-                let rec = record(&p, id, pid, start, &created);
-                let r = rec.save(&p.dir).map(|()| rec);
-                let ok = r.is_ok();
-                saved = Some(r);
-                ok.then_some(()).ok_or(("write state.json", Errno::EIO))
-            },
-        );
-        let saved = saved.transpose()?;
-        let spawned = spawned.map_err(|e| explain_death(e, &p))?;
+        let join = Join::open(&p.cgroup)?;
+        let (console, own_console_sock) = console_for(p.terminal, opts)?;
+        let (spawned, saved) = spawn_init(&p, id, opts, &join, console, &mut journal)?;
         let pid = spawned.pid;
         trace_init(&mut trace, &spawned);
         undo.pid = Some(pid);
@@ -269,10 +246,7 @@ impl Container {
         if let Some(path) = &opts.pid_file {
             write_pid_file(path, pid)?;
         }
-        undo.pid = None;
-        undo.cgroup = None;
-        undo.dir = None;
-        drop(undo);
+        undo.disarm();
         log::debug!("created container {id}: init pid {pid}");
         Ok(Container {
             dir: p.dir.clone(),
@@ -282,6 +256,53 @@ impl Container {
             trace,
         })
     }
+}
+
+/// Clone the init with its stdio copies, the pty's way out (`console`) and the runtime hooks,
+/// and wait until it is ready. Returns it and its state.json record, `None` when the init was gone
+/// before its pid could be recorded. On failure the init has been killed and reaped.
+fn spawn_init(
+    p: &Prepared,
+    id: &str,
+    opts: &CreateOptions,
+    join: &Join,
+    console: Option<OwnedFd>,
+    journal: &mut Journal,
+) -> Result<(Spawned, Option<Record>)> {
+    let stdio = opts
+        .stdio
+        .for_child(3 + p.plan.preserve_fds)
+        .map_err(|e| launch_parent("dup stdio", e))?;
+    let created = crate::time::rfc3339_now();
+    let hooks = p.plan.need_hooks.then(|| runtime_hooks(p, id, &created));
+    // state.json is written while the init sets up, right after the clone (built then too,
+    // so that none of it is in the init's memory); the `creating` record, removed once the
+    // init is ready, makes it `creating` meanwhile.
+    let mut saved: Option<Result<Record, StateError>> = None;
+    let spawned = crate::launch::spawn(
+        &p.plan,
+        join,
+        ChildFds { console, stdio },
+        hooks.as_ref(),
+        &mut |pid| {
+            let start = journal.init_cloned(pid).map_err(|e| {
+                let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+                ("record the init's pid", errno)
+            })?;
+            if start == 0 {
+                // Gone already: nothing to save; its message on the channel says why.
+                return Ok(());
+            }
+            let rec = record(p, id, pid, start, &created);
+            let r = rec.save(&p.dir).map(|()| rec);
+            let ok = r.is_ok();
+            saved = Some(r);
+            ok.then_some(()).ok_or(("write state.json", Errno::EIO))
+        },
+    );
+    let saved = saved.transpose()?;
+    let spawned = spawned.map_err(|e| explain_death(e, p))?;
+    Ok((spawned, saved))
 }
 
 fn launch_parent(call: &'static str, source: Errno) -> Error {
@@ -318,12 +339,7 @@ fn make_fifos(p: &Prepared) -> Result<()> {
 
 /// The pty's way out: to `--console-socket`, or kept by a foreground `run` of a terminal
 /// process (ours, theirs). Neither without a terminal.
-fn console_for(spec: &Spec, opts: &CreateOptions) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
-    let terminal = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
+fn console_for(terminal: bool, opts: &CreateOptions) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
     Ok(match &opts.console_socket {
         Some(path) => (Some(crate::console_socket::connect(path)?), None),
         None if terminal && opts.foreground => {
