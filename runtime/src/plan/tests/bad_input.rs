@@ -1,12 +1,25 @@
+//! Bad input, refused naming the field: each edit of runc spec's config is refused by validation
+//! or planning with a [`SpecError::Field`] naming exactly the JSON path given, by concern (mounts,
+//! `linux`, `process`, hostname and hooks); then the messages of a few.
 use super::*;
 
-// ---------------------------------------------------------------------------------------------
-// Bad input: refused naming the field
+/// An edit of runc spec's config.
+type Edit = fn(&mut Value);
 
+/// Each edit is refused naming its field, with a message.
+fn assert_refused(cases: &[(&str, Edit)]) {
+    for (want, edit) in cases {
+        let v = with(edit);
+        let (field, message) = refusal(&v);
+        assert_eq!(&field, want, "{message}");
+        assert!(!message.is_empty());
+    }
+}
+
+/// Mount options, sources and types (planning), destinations (validation).
 #[test]
-fn bad_input_is_refused_naming_the_field() {
-    type Edit = fn(&mut Value);
-    let cases: &[(&str, Edit)] = &[
+fn bad_mounts_are_refused_naming_the_field() {
+    assert_refused(&[
         // Planning.
         ("mounts[3].options", |v| {
             v["mounts"][3]["options"][3] = json!("mode=17\u{0}77")
@@ -34,6 +47,24 @@ fn bad_input_is_refused_naming_the_field() {
         ("mounts[7].type", |v| {
             add_mount(v, json!({"destination": "/data", "source": "tmpfs"}))
         }),
+        // Validation.
+        ("mounts[7].destination", |v| {
+            add_mount(v, json!({"destination": "/../etc", "type": "tmpfs"}))
+        }),
+        ("mounts[7].destination", |v| {
+            add_mount(
+                v,
+                json!({"destination": "/proc/kcore", "type": "bind", "source": "/dev/null"}),
+            )
+        }),
+    ]);
+}
+
+/// `linux`: devices, namespaces, masked and read-only paths, root propagation, sysctls.
+#[test]
+fn bad_linux_fields_are_refused_naming_the_field() {
+    assert_refused(&[
+        // Planning.
         ("linux.devices[0].type", |v| {
             v["linux"]["devices"] = json!([{"path": "/dev/all", "type": "a"}])
         }),
@@ -49,27 +80,7 @@ fn bad_input_is_refused_naming_the_field() {
         ("linux.readonlyPaths", |v| {
             v["linux"]["readonlyPaths"][2] = json!("/proc/\u{0}irq")
         }),
-        ("hostname", |v| v["hostname"] = json!("ru\u{0}nc")),
-        (
-            "hooks.createContainer[0]",
-            |v| {
-                v["hooks"] =
-                    json!({"createContainer": [{"path": "/bin/hook", "args": ["hook", "\u{0}"]}]})
-            },
-        ),
-        ("process", |v| {
-            v.as_object_mut().expect("config").remove("process");
-        }),
         // Validation.
-        ("mounts[7].destination", |v| {
-            add_mount(v, json!({"destination": "/../etc", "type": "tmpfs"}))
-        }),
-        ("mounts[7].destination", |v| {
-            add_mount(
-                v,
-                json!({"destination": "/proc/kcore", "type": "bind", "source": "/dev/null"}),
-            )
-        }),
         (
             "linux.devices[0].path",
             |v| {
@@ -92,9 +103,6 @@ fn bad_input_is_refused_naming_the_field() {
                 .expect("namespaces")
                 .pop();
         }),
-        ("hostname", |v| {
-            v["linux"]["namespaces"][3] = json!({"type": "uts", "path": "/proc/1/ns/uts"})
-        }),
         ("linux.rootfsPropagation", |v| {
             v["linux"]["rootfsPropagation"] = json!("sideways")
         }),
@@ -104,22 +112,48 @@ fn bad_input_is_refused_naming_the_field() {
         ("linux.sysctl.vm.swappiness", |v| {
             v["linux"]["sysctl"] = json!({"vm.swappiness": "10"})
         }),
+    ]);
+}
+
+/// `process`: missing (planning), cwd, args and env (validation).
+#[test]
+fn bad_process_is_refused_naming_the_field() {
+    assert_refused(&[
+        // Planning.
+        ("process", |v| {
+            v.as_object_mut().expect("config").remove("process");
+        }),
+        // Validation.
         ("process.cwd", |v| v["process"]["cwd"] = json!("srv")),
         ("process.args", |v| v["process"]["args"] = json!([])),
         ("process.args[1]", |v| {
             v["process"]["args"] = json!(["sh", "-c\u{0}"])
         }),
         ("process.env[1]", |v| v["process"]["env"][1] = json!("TERM")),
+    ]);
+}
+
+/// `hostname` (a NUL, or no UTS namespace of its own) and hooks (a NUL in an arg, a relative path).
+#[test]
+fn bad_hostname_and_hooks_are_refused_naming_the_field() {
+    assert_refused(&[
+        // Planning.
+        ("hostname", |v| v["hostname"] = json!("ru\u{0}nc")),
+        (
+            "hooks.createContainer[0]",
+            |v| {
+                v["hooks"] =
+                    json!({"createContainer": [{"path": "/bin/hook", "args": ["hook", "\u{0}"]}]})
+            },
+        ),
+        // Validation.
+        ("hostname", |v| {
+            v["linux"]["namespaces"][3] = json!({"type": "uts", "path": "/proc/1/ns/uts"})
+        }),
         ("hooks.prestart[0].path", |v| {
             v["hooks"] = json!({"prestart": [{"path": "hook"}]})
         }),
-    ];
-    for (want, edit) in cases {
-        let v = with(edit);
-        let (field, message) = refusal(&v);
-        assert_eq!(&field, want, "{message}");
-        assert!(!message.is_empty());
-    }
+    ]);
 }
 
 #[test]
