@@ -251,11 +251,7 @@ impl Container {
                 "cannot use console socket if runc will not detach or allocate tty".into(),
             ));
         }
-        if terminal && opts.stdio.is_set() {
-            return Err(Error::Usage(
-                "process.terminal: the process's stdio is its terminal: give no stdio fds".into(),
-            ));
-        }
+        opts.stdio.check_terminal(terminal)?;
         crate::spec::validate_process(process)?;
         Ok(terminal)
     }
