@@ -70,7 +70,7 @@ const X32_SPECIFIC: &[(&str, i32)] = &[
     ("pwritev2", 547),
 ];
 
-/// Column order of the generated table (must match `seccomp::arch::Column`).
+/// Column order of the generated table (must match `Abi::column` in src/seccomp/arch.rs).
 const X86_64: usize = 0;
 const X86: usize = 1;
 const X32: usize = 2;

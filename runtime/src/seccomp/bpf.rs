@@ -5,51 +5,53 @@
 //! conditional jump whose target is more than 255 instructions away (jt/jf are 8 bits) goes through
 //! an inserted `ja` (32-bit offset). `ret` instructions are shared while they are within reach and
 //! duplicated when not, which costs one instruction, as a trampoline would.
-/// One instruction (`struct sock_filter`): defined beside the syscall that loads it.
+/// One instruction (`struct sock_filter`): defined beside the syscall that loads it (`pub`: the
+/// crate re-exports it as `seccomp::Insn`).
 pub use crate::sys::Insn;
 
 /// `BPF_LD | BPF_W | BPF_ABS`: A = seccomp_data[k..k+4].
-pub const LD_ABS: u16 = 0x20;
+pub(crate) const LD_ABS: u16 = 0x20;
 /// `BPF_ALU | BPF_AND | BPF_K`: A &= k.
-pub const AND_K: u16 = 0x54;
+pub(crate) const AND_K: u16 = 0x54;
 /// `BPF_JMP | BPF_JA`.
-pub const JA: u16 = 0x05;
+pub(crate) const JA: u16 = 0x05;
 /// `BPF_JMP | BPF_JEQ | BPF_K`.
-pub const JEQ: u16 = 0x15;
+pub(crate) const JEQ: u16 = 0x15;
 /// `BPF_JMP | BPF_JGT | BPF_K`.
-pub const JGT: u16 = 0x25;
+pub(crate) const JGT: u16 = 0x25;
 /// `BPF_JMP | BPF_JGE | BPF_K`.
-pub const JGE: u16 = 0x35;
-/// `BPF_JMP | BPF_JSET | BPF_K`.
-pub const JSET: u16 = 0x45;
+pub(crate) const JGE: u16 = 0x35;
+/// `BPF_JMP | BPF_JSET | BPF_K` (the x32 bit test, see `emit_x86_64_head`).
+#[cfg(not(target_arch = "aarch64"))]
+pub(crate) const JSET: u16 = 0x45;
 /// `BPF_RET | BPF_K`.
-pub const RET_K: u16 = 0x06;
+pub(crate) const RET_K: u16 = 0x06;
 
 /// Offsets in `struct seccomp_data`.
-pub mod data {
+pub(crate) mod data {
     /// `nr`.
-    pub const NR: u32 = 0;
+    pub(crate) const NR: u32 = 0;
     /// `arch`.
-    pub const ARCH: u32 = 4;
+    pub(crate) const ARCH: u32 = 4;
     /// Low 32 bits of `args[i]` (little-endian).
-    pub fn arg_lo(i: usize) -> u32 {
+    pub(crate) fn arg_lo(i: usize) -> u32 {
         16 + 8 * i as u32
     }
     /// High 32 bits of `args[i]` (little-endian).
-    pub fn arg_hi(i: usize) -> u32 {
+    pub(crate) fn arg_hi(i: usize) -> u32 {
         20 + 8 * i as u32
     }
 }
 
 /// The kernel's `BPF_MAXINSNS`.
-pub const MAX_INSNS: usize = 4096;
+pub(crate) const MAX_INSNS: usize = 4096;
 
 /// A place in the program being built: its distance from the end of the program.
-pub type Label = usize;
+pub(crate) type Label = usize;
 
 /// Backward assembler.
 #[derive(Debug, Default)]
-pub struct Emitter {
+pub(crate) struct Emitter {
     /// The program, last instruction first.
     rev: Vec<Insn>,
     /// The nearest copy of each `ret` value (a handful of distinct values: a list beats a map).
@@ -58,16 +60,11 @@ pub struct Emitter {
 
 impl Emitter {
     /// An empty program.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Emitter {
             rev: Vec::with_capacity(1024),
             rets: Vec::with_capacity(16),
         }
-    }
-
-    /// The label of the first instruction emitted so far (what a new instruction falls through to).
-    pub fn next(&self) -> Label {
-        self.rev.len().wrapping_sub(1)
     }
 
     fn push(&mut self, insn: Insn) -> Label {
@@ -81,7 +78,7 @@ impl Emitter {
     }
 
     /// `ret k`, shared with an existing one when a jump from here can reach it.
-    pub fn ret(&mut self, k: u32) -> Label {
+    pub(crate) fn ret(&mut self, k: u32) -> Label {
         if let Some(&(_, l)) = self.rets.iter().find(|(v, _)| *v == k) {
             if self.dist(l) <= 200 {
                 return l;
@@ -91,7 +88,7 @@ impl Emitter {
     }
 
     /// A fresh `ret k` at this point (for fall-through blocks that must end here).
-    pub fn ret_here(&mut self, k: u32) -> Label {
+    pub(crate) fn ret_here(&mut self, k: u32) -> Label {
         let l = self.push(Insn {
             code: RET_K,
             jt: 0,
@@ -106,7 +103,7 @@ impl Emitter {
     }
 
     /// `ld [off]`.
-    pub fn load(&mut self, off: u32) -> Label {
+    pub(crate) fn load(&mut self, off: u32) -> Label {
         self.push(Insn {
             code: LD_ABS,
             jt: 0,
@@ -116,7 +113,7 @@ impl Emitter {
     }
 
     /// `and #k`.
-    pub fn and(&mut self, k: u32) -> Label {
+    pub(crate) fn and(&mut self, k: u32) -> Label {
         self.push(Insn {
             code: AND_K,
             jt: 0,
@@ -126,7 +123,7 @@ impl Emitter {
     }
 
     /// `ja target`.
-    pub fn ja(&mut self, target: Label) -> Label {
+    fn ja(&mut self, target: Label) -> Label {
         let d = self.dist(target);
         self.push(Insn {
             code: JA,
@@ -137,7 +134,7 @@ impl Emitter {
     }
 
     /// A conditional jump (`JEQ`/`JGT`/`JGE`/`JSET` against `k`) to `t` if true, `f` if false.
-    pub fn jump(&mut self, code: u16, k: u32, t: Label, f: Label) -> Label {
+    pub(crate) fn jump(&mut self, code: u16, k: u32, t: Label, f: Label) -> Label {
         let (mut t, mut f) = (t, f);
         loop {
             let (dt, df) = (self.dist(t), self.dist(f));
@@ -157,16 +154,17 @@ impl Emitter {
     }
 
     /// The program in execution order.
-    pub fn finish(mut self) -> Vec<Insn> {
+    pub(crate) fn finish(mut self) -> Vec<Insn> {
         self.rev.reverse();
         self.rev
     }
 }
 
 /// A tiny seccomp BPF interpreter: the verdict of `prog` for a `seccomp_data`. Used by the tests
-/// to check compiled programs against crafted inputs; panics on a malformed program.
-#[cfg(test)]
-pub fn run(prog: &[Insn], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
+/// to check compiled programs against crafted inputs, which are x86 ones (those tests are built on
+/// x86 hosts only); panics on a malformed program.
+#[cfg(all(test, not(target_arch = "aarch64")))]
+pub(crate) fn run(prog: &[Insn], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
     let mut data = [0u8; 64];
     data[0..4].copy_from_slice(&nr.to_le_bytes());
     data[4..8].copy_from_slice(&arch.to_le_bytes());

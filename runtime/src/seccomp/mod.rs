@@ -15,12 +15,12 @@ use std::path::PathBuf;
 
 use crate::spec::SpecError;
 
-pub mod arch;
-pub mod bpf;
+mod arch;
+mod bpf;
 mod compile;
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "aarch64")))]
 mod tests;
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "aarch64")))]
 mod versus_libseccomp;
 
 pub use bpf::Insn;
@@ -211,7 +211,7 @@ pub const OPERATORS: &[&str] = &[
 ];
 
 /// For `features`: the architectures a profile may list (those foreign to this host are
-/// accepted and need no code, see [`arch`]).
+/// accepted and need no code, see the `arch` module).
 pub const ARCHES: &[&str] = &[
     "SCMP_ARCH_AARCH64",
     "SCMP_ARCH_ARM",

@@ -42,7 +42,7 @@ mod fmt;
 mod fs;
 mod identity;
 mod io;
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "aarch64")))]
 pub(crate) mod libseccomp;
 mod mount;
 mod ns;
