@@ -18,6 +18,7 @@ use crate::spec::SpecError;
 mod arch;
 mod bpf;
 mod compile;
+mod emit;
 #[cfg(all(test, not(target_arch = "aarch64")))]
 mod tests;
 #[cfg(all(test, not(target_arch = "aarch64")))]

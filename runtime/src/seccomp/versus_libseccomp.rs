@@ -6,7 +6,7 @@
 
 use std::ffi::CString;
 
-use oci_spec::runtime::LinuxSeccomp;
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
 
 use super::arch::{self, Abi, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
 use super::bpf::{self, Insn};
@@ -24,12 +24,28 @@ fn lib() -> Libseccomp {
     })
 }
 
+/// The action values runc passes libseccomp: KILL as KILL_THREAD, as we do; ERRNO/TRACE default
+/// to EPERM.
+fn runc_action(a: LinuxSeccompAction, errno: Option<u32>) -> u32 {
+    super::compile::action_value(a, errno, String::new).expect("action")
+}
+
 /// runc 1.1's `InitSeccomp` + `patchbpf`: the program runc would load for `s`.
 fn runc_program(l: &Libseccomp, s: &LinuxSeccomp) -> (Vec<Insn>, Stub) {
-    // runc maps KILL to KILL_THREAD, as we do; ERRNO/TRACE default to EPERM.
-    let act = |a, e| super::compile::action_value(a, e, String::new).expect("action");
-    let default = act(s.default_action(), s.default_errno_ret());
+    let default = runc_action(s.default_action(), s.default_errno_ret());
     let mut ctx = l.filter(default).expect("seccomp_init");
+    let listed = add_runc_arches(&mut ctx, s);
+    for sc in s.syscalls().iter().flatten() {
+        add_runc_rules(l, &mut ctx, sc, default);
+    }
+    let prog = export(&ctx);
+    drop(ctx);
+    (prog, runc_stub(l, s, default, &listed))
+}
+
+/// `seccomp_arch_add` for each x86 architecture `s` lists (the generated profiles list no others);
+/// returns their libseccomp tokens, in profile order.
+fn add_runc_arches(ctx: &mut Filter<'_>, s: &LinuxSeccomp) -> Vec<u32> {
     let mut listed = Vec::new();
     for a in s.architectures().iter().flatten() {
         let token = match a {
@@ -42,72 +58,79 @@ fn runc_program(l: &Libseccomp, s: &LinuxSeccomp) -> (Vec<Insn>, Stub) {
         assert!(rc == 0 || rc == -libc::EEXIST, "arch_add {token:#x}: {rc}");
         listed.push(token);
     }
-    for sc in s.syscalls().iter().flatten() {
-        let action = act(sc.action(), sc.errno_ret());
-        if action == default {
-            continue;
+    listed
+}
+
+/// One `syscalls[]` entry as runc adds it: skipped when its action is the default, unknown names
+/// skipped, and a rule naming one argument twice split into one rule per condition.
+fn add_runc_rules(l: &Libseccomp, ctx: &mut Filter<'_>, sc: &LinuxSyscall, default: u32) {
+    let action = runc_action(sc.action(), sc.errno_ret());
+    if action == default {
+        return;
+    }
+    let conds: Vec<ArgCmp> = sc
+        .args()
+        .iter()
+        .flatten()
+        .map(|a| ArgCmp {
+            arg: a.index() as u32,
+            op: a.op() as u32,
+            datum_a: a.value(),
+            datum_b: a.value_two().unwrap_or(0),
+        })
+        .collect();
+    let mut seen = 0u8;
+    let dup = conds.iter().any(|c| {
+        let d = seen & (1 << c.arg) != 0;
+        seen |= 1 << c.arg;
+        d
+    });
+    let groups: Vec<Vec<ArgCmp>> = if dup {
+        conds.iter().map(|c| vec![*c]).collect()
+    } else {
+        vec![conds]
+    };
+    for name in sc.names() {
+        let c = CString::new(name.as_str()).expect("name");
+        let nr = l.resolve(&c);
+        if nr == -1 {
+            continue; // __NR_SCMP_ERROR: runc skips unknown names
         }
-        let conds: Vec<ArgCmp> = sc
-            .args()
-            .iter()
-            .flatten()
-            .map(|a| ArgCmp {
-                arg: a.index() as u32,
-                op: a.op() as u32,
-                datum_a: a.value(),
-                datum_b: a.value_two().unwrap_or(0),
-            })
-            .collect();
-        let mut seen = 0u8;
-        let dup = conds.iter().any(|c| {
-            let d = seen & (1 << c.arg) != 0;
-            seen |= 1 << c.arg;
-            d
-        });
-        for name in sc.names() {
-            let c = CString::new(name.as_str()).expect("name");
-            let nr = l.resolve(&c);
-            if nr == -1 {
-                continue; // __NR_SCMP_ERROR: runc skips unknown names
-            }
-            let groups: Vec<Vec<ArgCmp>> = if dup {
-                conds.iter().map(|c| vec![*c]).collect()
-            } else {
-                vec![conds.clone()]
-            };
-            for g in groups {
-                let rc = ctx.rule_add(action, nr, &g);
-                assert_eq!(rc, 0, "rule_add {name} {action:#x}");
-            }
+        for g in &groups {
+            let rc = ctx.rule_add(action, nr, g);
+            assert_eq!(rc, 0, "rule_add {name} {action:#x}");
         }
     }
-    let prog = export(&ctx);
-    drop(ctx);
-    // runc's -ENOSYS stub: per listed arch, the largest number libseccomp resolves there.
+}
+
+/// runc's -ENOSYS stub: per listed arch, the largest number libseccomp resolves there, unless the
+/// default action is permissive.
+fn runc_stub(l: &Libseccomp, s: &LinuxSeccomp, default: u32, listed: &[u32]) -> Stub {
     let mut stub = Stub::default();
     let permissive =
         matches!(default, ret::ALLOW | ret::LOG) || default & ret::ACTION == ret::TRACE;
     // (runc 1.1.5 means to skip the stub for `defaultErrnoRet: 38` but compares it with the
     // whole ERRNO(ENOSYS) action value, so it never does: checked against /usr/sbin/runc.)
-    if !permissive {
-        for &token in &listed {
-            let mut max = 0i32;
-            for sc in s.syscalls().iter().flatten() {
-                for name in sc.names() {
-                    let c = CString::new(name.as_str()).expect("name");
-                    max = max.max(l.resolve_arch(token, &c));
-                }
+    if permissive {
+        return stub;
+    }
+    for &token in listed {
+        let mut max = 0i32;
+        for sc in s.syscalls().iter().flatten() {
+            for name in sc.names() {
+                let c = CString::new(name.as_str()).expect("name");
+                max = max.max(l.resolve_arch(token, &c));
             }
-            if max > 0 {
-                match token {
-                    AUDIT_ARCH_X86_64 => stub.x86_64 = Some(max as u32),
-                    AUDIT_ARCH_I386 => stub.x86 = Some(max as u32),
-                    _ => stub.x32 = Some(max as u32),
-                }
+        }
+        if max > 0 {
+            match token {
+                AUDIT_ARCH_X86_64 => stub.x86_64 = Some(max as u32),
+                AUDIT_ARCH_I386 => stub.x86 = Some(max as u32),
+                _ => stub.x32 = Some(max as u32),
             }
         }
     }
-    (prog, stub)
+    stub
 }
 
 fn export(ctx: &Filter<'_>) -> Vec<Insn> {
@@ -258,15 +281,7 @@ fn random_profile(rng: &mut Rng, l: &Libseccomp) -> String {
         if !comparable(l, name) || !used.insert(name) {
             continue;
         }
-        // On i386 `semop` is also `ipc(SEMOP, …)`: a multiplexer and its sub-calls share one
-        // action, or they would be conflicting rules of one syscall (see above).
-        let family = match Abi::X86.multiplexed(name) {
-            Some((102, _)) => Some(0),
-            Some(_) => Some(1),
-            None if name == "socketcall" => Some(0),
-            None if name == "ipc" => Some(1),
-            None => None,
-        };
+        let family = mux_family(name);
         let action = match family {
             Some(f) => mux_actions[f],
             None => ACTIONS[rng.below(ACTIONS.len())],
@@ -275,59 +290,7 @@ fn random_profile(rng: &mut Rng, l: &Libseccomp) -> String {
             Some(f) => 100 + f,
             None => rng.below(200) + 1,
         };
-        let cond = |rng: &mut Rng, index: usize, op: &str| {
-            format!(
-                r#"{{"index":{index},"value":{},"valueTwo":{},"op":"{op}"}}"#,
-                POOL[rng.below(POOL.len())],
-                POOL[rng.below(POOL.len())],
-            )
-        };
-        // Several conditional rules for one syscall only in the shape libseccomp 2.5 merges
-        // correctly (equality on one argument, as Docker's `personality` rules): it loses rules
-        // when, say, one tests arg1 <= x and another arg1 >= y (sangja ORs them as runtime-spec
-        // says; see seccomp::compile).
-        let mut args: Vec<String> = Vec::new();
-        // (Multiplexed names get one rule: libseccomp 2.5.4 drops x86_64 rules of `semop` when
-        // the same rules collapse into one on i386's `ipc`.)
-        let shape = if family.is_some() {
-            rng.below(2)
-        } else {
-            rng.below(4)
-        };
-        match shape {
-            0 => args.push(String::new()),
-            1 => {
-                let n = rng.below(3) + 1;
-                let mut idx: Vec<usize> = (0..6).collect();
-                let conds: Vec<String> = (0..n)
-                    .map(|_| {
-                        let i = idx.remove(rng.below(idx.len()));
-                        let op = OPS[rng.below(OPS.len())];
-                        cond(rng, i, op)
-                    })
-                    .collect();
-                args.push(conds.join(","));
-            }
-            2 => {
-                let i = rng.below(6);
-                for _ in 0..rng.below(4) + 1 {
-                    args.push(cond(rng, i, "SCMP_CMP_EQ"));
-                }
-            }
-            _ => {
-                // The same index twice in one rule: runc splits it into one rule per condition.
-                let i = rng.below(6);
-                args.push(format!(
-                    "{},{}",
-                    cond(rng, i, "SCMP_CMP_EQ"),
-                    cond(rng, i, "SCMP_CMP_EQ")
-                ));
-                if rng.below(2) == 0 {
-                    args.push(String::new());
-                }
-            }
-        }
-        for a in args {
+        for a in random_args(rng, family.is_some()) {
             rules.push(format!(
                 r#"{{"names":["{name}"],"action":"{action}","errnoRet":{errno},"args":[{a}]}}"#
             ));
@@ -339,6 +302,76 @@ fn random_profile(rng: &mut Rng, l: &Libseccomp) -> String {
         arches[rng.below(arches.len())],
         rules.join(",")
     )
+}
+
+/// The i386 multiplexer family of `name`: 0 for `socketcall` and its sub-calls, 1 for `ipc` and
+/// its sub-calls. On i386 `semop` is also `ipc(SEMOP, …)`: a multiplexer and its sub-calls share
+/// one action, or they would be conflicting rules of one syscall (see [`random_profile`]).
+fn mux_family(name: &str) -> Option<usize> {
+    match Abi::X86.multiplexed(name) {
+        Some((102, _)) => Some(0),
+        Some(_) => Some(1),
+        None if name == "socketcall" => Some(0),
+        None if name == "ipc" => Some(1),
+        None => None,
+    }
+}
+
+/// One random argument condition on `index`, with values from [`POOL`].
+fn random_cond(rng: &mut Rng, index: usize, op: &str) -> String {
+    format!(
+        r#"{{"index":{index},"value":{},"valueTwo":{},"op":"{op}"}}"#,
+        POOL[rng.below(POOL.len())],
+        POOL[rng.below(POOL.len())],
+    )
+}
+
+/// The `args` of the rules for one syscall name (one rule each; an empty string is a rule without
+/// conditions).
+///
+/// Several conditional rules for one syscall only in the shape libseccomp 2.5 merges correctly
+/// (equality on one argument, as Docker's `personality` rules): it loses rules when, say, one
+/// tests arg1 <= x and another arg1 >= y (sangja ORs them as runtime-spec says; see
+/// seccomp::compile). Multiplexed names (`mux`) get one rule: libseccomp 2.5.4 drops x86_64
+/// rules of `semop` when the same rules collapse into one on i386's `ipc`.
+fn random_args(rng: &mut Rng, mux: bool) -> Vec<String> {
+    let shape = if mux { rng.below(2) } else { rng.below(4) };
+    match shape {
+        0 => vec![String::new()],
+        1 => {
+            // Up to three conditions on distinct arguments, any operator.
+            let n = rng.below(3) + 1;
+            let mut idx: Vec<usize> = (0..6).collect();
+            let conds: Vec<String> = (0..n)
+                .map(|_| {
+                    let i = idx.remove(rng.below(idx.len()));
+                    let op = OPS[rng.below(OPS.len())];
+                    random_cond(rng, i, op)
+                })
+                .collect();
+            vec![conds.join(",")]
+        }
+        2 => {
+            // Equality rules on one argument.
+            let i = rng.below(6);
+            (0..rng.below(4) + 1)
+                .map(|_| random_cond(rng, i, "SCMP_CMP_EQ"))
+                .collect()
+        }
+        _ => {
+            // The same index twice in one rule: runc splits it into one rule per condition.
+            let i = rng.below(6);
+            let mut args = vec![format!(
+                "{},{}",
+                random_cond(rng, i, "SCMP_CMP_EQ"),
+                random_cond(rng, i, "SCMP_CMP_EQ")
+            )];
+            if rng.below(2) == 0 {
+                args.push(String::new());
+            }
+            args
+        }
+    }
 }
 
 #[test]
