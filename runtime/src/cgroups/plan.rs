@@ -2,11 +2,12 @@
 //! by its JSON field, placed in the hierarchy that has its controller), and the one pass that
 //! performs them ([`Cgroup::execute`]).
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxNetwork, LinuxResources};
 
 use super::error::CgroupError;
 use super::files::{self, write_file, Mode, Write, W};
@@ -118,6 +119,9 @@ impl Cgroup {
 
     /// Every write `resources` needs on this host, in order, validated: pure but for a few reads
     /// in [`Mode::Update`] (current limits that decide the order of memory and swap writes).
+    /// The sections are planned one after the other, in this order (cpuset, devices at create,
+    /// memory, cpu, pids, blockIO, hugepageLimits, network, rdma, unified); the first invalid one
+    /// ends the plan with its error.
     pub(crate) fn plan(
         &self,
         resources: Option<&LinuxResources>,
@@ -134,49 +138,13 @@ impl Cgroup {
             )?;
         }
         if mode == Mode::Create {
-            let spec_rules = r.and_then(|r| r.devices().as_deref());
-            let rules = devices::rules(spec_rules)?;
-            match self.locate(&DEVICES) {
-                Some(Loc::V1(i)) => out.extend(v1::devices(&rules).into_iter().map(|w| Write {
-                    dir: i,
-                    v2_controller: None,
-                    w,
-                })),
-                // cgroup2 controls devices with an eBPF program, not files: `create` attaches it.
-                _ if self.layout == Layout::V2 => {}
-                // No devices hierarchy: only the config's own rules are an error (as runc).
-                _ if spec_rules.is_some_and(|s| !s.is_empty()) => {
-                    return Err(CgroupError::NoController {
-                        field: "linux.resources.devices".into(),
-                        controller: "devices",
-                    })
-                }
-                _ => {}
-            }
+            self.plan_devices(&mut out, r.and_then(|r| r.devices().as_deref()))?;
         }
         if let Some(m) = r.and_then(|r| r.memory().as_ref()) {
-            let loc = self.locate(&MEMORY);
-            let dir = |i: usize| self.dirs[i].1.as_path();
-            self.place(
-                &mut out,
-                &MEMORY,
-                || match loc {
-                    Some(Loc::V1(i)) => v1::memory(m, mode, Some(dir(i))),
-                    _ => v1::memory(m, mode, None),
-                },
-                || match loc {
-                    Some(Loc::V2(i)) => v2::memory(m, mode, Some(dir(i))),
-                    _ => v2::memory(m, mode, None),
-                },
-            )?;
+            self.plan_memory(&mut out, m, mode)?;
         }
         if let Some(cpu) = r.and_then(|r| r.cpu().as_ref()) {
-            check_shares(cpu.shares())?;
-            let dir = match self.locate(&CPU) {
-                Some(Loc::V2(i)) if mode == Mode::Update => Some(self.dirs[i].1.as_path()),
-                _ => None,
-            };
-            self.place(&mut out, &CPU, || Ok(v1::cpu(cpu)), || v2::cpu(cpu, dir))?;
+            self.plan_cpu(&mut out, cpu, mode)?;
         }
         if let Some(p) = r.and_then(|r| r.pids().as_ref()) {
             let v = pids_value(p.limit());
@@ -194,16 +162,7 @@ impl Cgroup {
             self.place(&mut out, &HUGETLB, || v1::hugetlb(h), || v2::hugetlb(h))?;
         }
         if let Some(n) = r.and_then(|r| r.network().as_ref()) {
-            if self.layout == Layout::V2 {
-                if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
-                {
-                    // As runc: cgroup2 has no net_cls/net_prio files (use eBPF or tc).
-                    log::warn!("linux.resources.network is ignored on cgroup v2");
-                }
-            } else {
-                self.place(&mut out, &NET_CLS, || Ok(v1::net_cls(n)), || Ok(vec![]))?;
-                self.place(&mut out, &NET_PRIO, || Ok(v1::net_prio(n)), || Ok(vec![]))?;
-            }
+            self.plan_network(&mut out, n)?;
         }
         if let Some(rdma) = r.and_then(|r| r.rdma().as_ref()) {
             let ws = || Ok(rdma_writes(rdma));
@@ -213,30 +172,128 @@ impl Cgroup {
             .and_then(|r| r.unified().as_ref())
             .filter(|u| !u.is_empty())
         {
-            let i = match (self.layout, self.index_of("")) {
-                (Layout::V2, Some(i)) => i,
-                _ => {
-                    return Err(CgroupError::Invalid {
-                        field: "linux.resources.unified".into(),
-                        reason: format!(
-                            "needs a cgroup v2 host (this host is {}): use the v1 resource fields",
-                            match self.layout {
-                                Layout::Hybrid => "hybrid, its controllers are v1",
-                                _ => "cgroup v1",
-                            }
-                        ),
-                    })
-                }
-            };
-            for (ctrl, w) in v2::unified(u)? {
-                out.push(Write {
-                    dir: i,
-                    v2_controller: ctrl.map(Cow::Owned),
-                    w,
-                });
-            }
+            self.plan_unified(&mut out, u)?;
         }
         Ok(out)
+    }
+
+    /// The device rules at create (`spec_rules`: `linux.resources.devices`, with the default
+    /// rules added by [`devices::rules`]): files of the v1 devices hierarchy. cgroup2 has no
+    /// files for them (`create` attaches an eBPF program instead); a v1 or hybrid host without
+    /// a devices hierarchy is an error only when the config has rules of its own, as runc.
+    fn plan_devices(
+        &self,
+        out: &mut Vec<Write>,
+        spec_rules: Option<&[oci_spec::runtime::LinuxDeviceCgroup]>,
+    ) -> Result<(), CgroupError> {
+        let rules = devices::rules(spec_rules)?;
+        match self.locate(&DEVICES) {
+            Some(Loc::V1(i)) => out.extend(v1::devices(&rules).into_iter().map(|w| Write {
+                dir: i,
+                v2_controller: None,
+                w,
+            })),
+            // cgroup2 controls devices with an eBPF program, not files: `create` attaches it.
+            _ if self.layout == Layout::V2 => {}
+            // No devices hierarchy: only the config's own rules are an error (as runc).
+            _ if spec_rules.is_some_and(|s| !s.is_empty()) => {
+                return Err(CgroupError::NoController {
+                    field: "linux.resources.devices".into(),
+                    controller: "devices",
+                })
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// `linux.resources.memory`: the v1 or v2 writes, given the cgroup's directory where the
+    /// controller is found (at `update` they read current values there: the usage a new limit
+    /// must exceed under `checkBeforeUpdate`, and the limits that order memory and swap writes).
+    fn plan_memory(
+        &self,
+        out: &mut Vec<Write>,
+        m: &LinuxMemory,
+        mode: Mode,
+    ) -> Result<(), CgroupError> {
+        let loc = self.locate(&MEMORY);
+        let dir = |i: usize| self.dirs[i].1.as_path();
+        self.place(
+            out,
+            &MEMORY,
+            || match loc {
+                Some(Loc::V1(i)) => v1::memory(m, mode, Some(dir(i))),
+                _ => v1::memory(m, mode, None),
+            },
+            || match loc {
+                Some(Loc::V2(i)) => v2::memory(m, mode, Some(dir(i))),
+                _ => v2::memory(m, mode, None),
+            },
+        )
+    }
+
+    /// `linux.resources.cpu` (its cpus and mems are planned with cpuset): shares checked first, on
+    /// every layout; at `update` on cgroup2 the directory is passed so that `cpu.max` can keep
+    /// the half (quota or period) the config leaves out.
+    fn plan_cpu(
+        &self,
+        out: &mut Vec<Write>,
+        cpu: &LinuxCpu,
+        mode: Mode,
+    ) -> Result<(), CgroupError> {
+        check_shares(cpu.shares())?;
+        let dir = match self.locate(&CPU) {
+            Some(Loc::V2(i)) if mode == Mode::Update => Some(self.dirs[i].1.as_path()),
+            _ => None,
+        };
+        self.place(out, &CPU, || Ok(v1::cpu(cpu)), || v2::cpu(cpu, dir))
+    }
+
+    /// `linux.resources.network`: net_cls then net_prio on v1 and hybrid hosts. cgroup2 has no
+    /// such files: the section is ignored there with a warning (as runc), never an error.
+    fn plan_network(&self, out: &mut Vec<Write>, n: &LinuxNetwork) -> Result<(), CgroupError> {
+        if self.layout == Layout::V2 {
+            if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+                // As runc: cgroup2 has no net_cls/net_prio files (use eBPF or tc).
+                log::warn!("linux.resources.network is ignored on cgroup v2");
+            }
+            return Ok(());
+        }
+        self.place(out, &NET_CLS, || Ok(v1::net_cls(n)), || Ok(vec![]))?;
+        self.place(out, &NET_PRIO, || Ok(v1::net_prio(n)), || Ok(vec![]))
+    }
+
+    /// A non-empty `linux.resources.unified`: raw cgroup2 files, written in the cgroup2
+    /// directory in key order. Only a pure v2 host has one for them; v1 and hybrid hosts refuse
+    /// the field, saying which layout they have.
+    fn plan_unified(
+        &self,
+        out: &mut Vec<Write>,
+        u: &HashMap<String, String>,
+    ) -> Result<(), CgroupError> {
+        let i = match (self.layout, self.index_of("")) {
+            (Layout::V2, Some(i)) => i,
+            _ => {
+                return Err(CgroupError::Invalid {
+                    field: "linux.resources.unified".into(),
+                    reason: format!(
+                        "needs a cgroup v2 host (this host is {}): use the v1 resource fields",
+                        match self.layout {
+                            Layout::Hybrid => "hybrid, its controllers are v1",
+                            _ => "cgroup v1",
+                        }
+                    ),
+                })
+            }
+        };
+        for (ctrl, w) in v2::unified(u)? {
+            out.push(Write {
+                dir: i,
+                v2_controller: ctrl.map(Cow::Owned),
+                w,
+            });
+        }
+        Ok(())
     }
 
     /// Perform planned writes in order. Consecutive writes to one file reuse its open fd (the
@@ -340,7 +397,7 @@ fn pids_value(limit: i64) -> Option<String> {
 }
 
 /// `rdma.max` lines (same format on v1 and v2), sorted by device for a stable order.
-fn rdma_writes(rdma: &std::collections::HashMap<String, oci_spec::runtime::LinuxRdma>) -> Vec<W> {
+fn rdma_writes(rdma: &HashMap<String, oci_spec::runtime::LinuxRdma>) -> Vec<W> {
     let mut devs: Vec<_> = rdma.iter().collect();
     devs.sort_by(|a, b| a.0.cmp(b.0));
     devs.into_iter()

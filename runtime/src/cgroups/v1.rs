@@ -1,5 +1,6 @@
 //! cgroup v1: one hierarchy per controller. Resource files, the freezer, OOM notification through
 //! `cgroup.event_control`, and statistics in runc's shape.
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
@@ -43,6 +44,20 @@ pub(super) fn memory(
     if let (Mode::Update, Some(d)) = (mode, dir) {
         check_usage(m, &d.join("memory.usage_in_bytes"))?;
     }
+    if let Some(s) = swappiness(m)? {
+        out.push(W::new("memory.swappiness", s, format!("{MEM}.swappiness")));
+    }
+    memory_limits(m, mode, dir, &mut out);
+    memory_knobs(m, mode, &mut out);
+    Ok(out)
+}
+
+/// `memory.limit_in_bytes` and `memory.memsw.limit_in_bytes`, in the order the kernel accepts.
+/// At `update`, `limit: -1` without a swap value also lifts the swap limit (as runc), as an
+/// optional write (a kernel without swap accounting has no memsw file). With both limits on
+/// `update`, swap goes first when it is unlimited or above the current memory limit (read from
+/// `dir`; an unreadable one counts as unlimited), so `limit <= memsw` holds after each write.
+fn memory_limits(m: &LinuxMemory, mode: Mode, dir: Option<&Path>, out: &mut Vec<W>) {
     let limit = m.limit().filter(|&l| l != 0);
     let mut swap = m.swap().filter(|&s| s != 0);
     let mut swap_implied = false;
@@ -50,9 +65,6 @@ pub(super) fn memory(
         // Unlimited memory without a swap value means unlimited swap too (runc).
         swap = Some(-1);
         swap_implied = true;
-    }
-    if let Some(s) = swappiness(m)? {
-        out.push(W::new("memory.swappiness", s, format!("{MEM}.swappiness")));
     }
     let lim = limit.map(|l| W::new("memory.limit_in_bytes", l, format!("{MEM}.limit")));
     let sw = swap.map(|s| {
@@ -79,6 +91,12 @@ pub(super) fn memory(
         out.extend(lim);
         out.extend(sw);
     }
+}
+
+/// The rest of `linux.resources.memory`, after the limits: reservation, kernelTCP, the OOM
+/// killer switch (`false` written only at `update`, where it turns a `true` off), useHierarchy.
+/// `kernel` is warned about and ignored: Linux no longer enforces kernel memory limits.
+fn memory_knobs(m: &LinuxMemory, mode: Mode, out: &mut Vec<W>) {
     if let Some(r) = m.reservation().filter(|&r| r != 0) {
         out.push(W::new(
             "memory.soft_limit_in_bytes",
@@ -118,7 +136,6 @@ pub(super) fn memory(
             format!("{MEM}.useHierarchy"),
         ));
     }
-    Ok(out)
 }
 
 /// `linux.resources.cpu` (cpus/mems are [`cpuset`]): realtime first (a process already running
@@ -339,49 +356,21 @@ fn memory_entry(dir: &Path, prefix: &str) -> MemoryEntry {
     }
 }
 
-/// Statistics of every v1 controller the cgroup has.
+/// Statistics of every v1 controller the cgroup has (a controller without a hierarchy leaves
+/// its part of `s` as it was; a file that cannot be read counts as 0 or empty).
 pub(super) fn stats(cg: &Cgroup, s: &mut Stats) {
     if let Some(d) = cg.dir_of("cpuacct") {
-        s.cpu.usage.total = num(d, "cpuacct.usage");
-        s.cpu.usage.percpu =
-            stats::numbers(&read_trim(&d.join("cpuacct.usage_percpu")).unwrap_or_default());
-        if let Some(all) = read_trim(&d.join("cpuacct.usage_all")) {
-            // "cpu user system" per line, in ns.
-            for l in all.lines().skip(1) {
-                let f: Vec<u64> = stats::numbers(l);
-                if f.len() == 3 {
-                    s.cpu.usage.percpu_user.push(f[1]);
-                    s.cpu.usage.percpu_kernel.push(f[2]);
-                }
-            }
-        }
-        // cpuacct.stat is in USER_HZ ticks.
-        let kv = stats::flat_keyed(&read_trim(&d.join("cpuacct.stat")).unwrap_or_default());
-        let tick = 1_000_000_000 / stats::clock_ticks();
-        s.cpu.usage.user = kv.get("user").copied().unwrap_or(0) * tick;
-        s.cpu.usage.kernel = kv.get("system").copied().unwrap_or(0) * tick;
+        cpuacct_stats(d, &mut s.cpu.usage);
     }
     if let Some(d) = cg.dir_of("cpu") {
         let kv = stats::flat_keyed(&read_trim(&d.join("cpu.stat")).unwrap_or_default());
-        s.cpu.throttling.periods = kv.get("nr_periods").copied().unwrap_or(0);
-        s.cpu.throttling.throttled_periods = kv.get("nr_throttled").copied().unwrap_or(0);
-        s.cpu.throttling.throttled_time = kv.get("throttled_time").copied().unwrap_or(0);
+        let t = &mut s.cpu.throttling;
+        t.periods = kv.get("nr_periods").copied().unwrap_or(0);
+        t.throttled_periods = kv.get("nr_throttled").copied().unwrap_or(0);
+        t.throttled_time = kv.get("throttled_time").copied().unwrap_or(0);
     }
     if let Some(d) = cg.dir_of("cpuset") {
-        let c = &mut s.cpuset;
-        c.cpus = stats::cpu_list(&read_trim(&d.join("cpuset.cpus")).unwrap_or_default());
-        c.mems = stats::cpu_list(&read_trim(&d.join("cpuset.mems")).unwrap_or_default());
-        c.cpu_exclusive = num(d, "cpuset.cpu_exclusive");
-        c.mem_hardwall = num(d, "cpuset.mem_hardwall");
-        c.mem_exclusive = num(d, "cpuset.mem_exclusive");
-        c.memory_migrate = num(d, "cpuset.memory_migrate");
-        c.memory_spread_page = num(d, "cpuset.memory_spread_page");
-        c.memory_spread_slab = num(d, "cpuset.memory_spread_slab");
-        c.memory_pressure = num(d, "cpuset.memory_pressure");
-        c.sched_load_balance = num(d, "cpuset.sched_load_balance");
-        c.sched_relax_domain_level = read_trim(&d.join("cpuset.sched_relax_domain_level"))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        cpuset_stats(d, &mut s.cpuset);
     }
     if let Some(d) = cg.dir_of("memory") {
         let m = &mut s.memory;
@@ -397,33 +386,83 @@ pub(super) fn stats(cg: &Cgroup, s: &mut Stats) {
         s.pids.limit = num(d, "pids.max");
     }
     if let Some(d) = cg.dir_of("blkio") {
-        let b = &mut s.blkio;
-        // BFQ where it is the scheduler, else the throttle layer's counters (as runc).
-        let (bytes, ios) = if d.join("blkio.bfq.io_service_bytes_recursive").exists() {
-            (
-                "blkio.bfq.io_service_bytes_recursive",
-                "blkio.bfq.io_serviced_recursive",
-            )
-        } else {
-            (
-                "blkio.throttle.io_service_bytes_recursive",
-                "blkio.throttle.io_serviced_recursive",
-            )
-        };
-        b.io_service_bytes_recursive = blkio_entries(d, bytes);
-        b.io_serviced_recursive = blkio_entries(d, ios);
+        blkio_stats(d, &mut s.blkio);
     }
     if let Some(d) = cg.dir_of("hugetlb") {
-        for size in stats::hugepage_sizes() {
-            s.hugetlb.insert(
-                size.clone(),
-                stats::Hugetlb {
-                    usage: num(d, &format!("hugetlb.{size}.usage_in_bytes")),
-                    max: num(d, &format!("hugetlb.{size}.max_usage_in_bytes")),
-                    failcnt: num(d, &format!("hugetlb.{size}.failcnt")),
-                },
-            );
+        hugetlb_stats(d, &mut s.hugetlb);
+    }
+}
+
+/// CPU time from the cpuacct hierarchy `d`, in ns: total and per CPU, the per-CPU user/system
+/// split of `cpuacct.usage_all`, and user/system from `cpuacct.stat` (converted from ticks).
+fn cpuacct_stats(d: &Path, u: &mut stats::CpuUsage) {
+    u.total = num(d, "cpuacct.usage");
+    u.percpu = stats::numbers(&read_trim(&d.join("cpuacct.usage_percpu")).unwrap_or_default());
+    if let Some(all) = read_trim(&d.join("cpuacct.usage_all")) {
+        // "cpu user system" per line, in ns.
+        for l in all.lines().skip(1) {
+            let f: Vec<u64> = stats::numbers(l);
+            if f.len() == 3 {
+                u.percpu_user.push(f[1]);
+                u.percpu_kernel.push(f[2]);
+            }
         }
+    }
+    // cpuacct.stat is in USER_HZ ticks.
+    let kv = stats::flat_keyed(&read_trim(&d.join("cpuacct.stat")).unwrap_or_default());
+    let tick = 1_000_000_000 / stats::clock_ticks();
+    u.user = kv.get("user").copied().unwrap_or(0) * tick;
+    u.kernel = kv.get("system").copied().unwrap_or(0) * tick;
+}
+
+/// The cpuset hierarchy `d`'s CPU and memory-node lists and its flags, as runc reports them.
+fn cpuset_stats(d: &Path, c: &mut stats::CpuSet) {
+    c.cpus = stats::cpu_list(&read_trim(&d.join("cpuset.cpus")).unwrap_or_default());
+    c.mems = stats::cpu_list(&read_trim(&d.join("cpuset.mems")).unwrap_or_default());
+    c.cpu_exclusive = num(d, "cpuset.cpu_exclusive");
+    c.mem_hardwall = num(d, "cpuset.mem_hardwall");
+    c.mem_exclusive = num(d, "cpuset.mem_exclusive");
+    c.memory_migrate = num(d, "cpuset.memory_migrate");
+    c.memory_spread_page = num(d, "cpuset.memory_spread_page");
+    c.memory_spread_slab = num(d, "cpuset.memory_spread_slab");
+    c.memory_pressure = num(d, "cpuset.memory_pressure");
+    c.sched_load_balance = num(d, "cpuset.sched_load_balance");
+    // The one signed value (-1: the system default).
+    c.sched_relax_domain_level = read_trim(&d.join("cpuset.sched_relax_domain_level"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+}
+
+/// Bytes and operations per device from the blkio hierarchy `d`: BFQ's counters where BFQ is
+/// the scheduler, else the throttle layer's (as runc).
+fn blkio_stats(d: &Path, b: &mut stats::Blkio) {
+    let (bytes, ios) = if d.join("blkio.bfq.io_service_bytes_recursive").exists() {
+        (
+            "blkio.bfq.io_service_bytes_recursive",
+            "blkio.bfq.io_serviced_recursive",
+        )
+    } else {
+        (
+            "blkio.throttle.io_service_bytes_recursive",
+            "blkio.throttle.io_serviced_recursive",
+        )
+    };
+    b.io_service_bytes_recursive = blkio_entries(d, bytes);
+    b.io_serviced_recursive = blkio_entries(d, ios);
+}
+
+/// Usage, peak and failure count of every huge page size the host has, from the hugetlb
+/// hierarchy `d` (keyed by size, e.g. `2MB`).
+fn hugetlb_stats(d: &Path, h: &mut BTreeMap<String, stats::Hugetlb>) {
+    for size in stats::hugepage_sizes() {
+        h.insert(
+            size.clone(),
+            stats::Hugetlb {
+                usage: num(d, &format!("hugetlb.{size}.usage_in_bytes")),
+                max: num(d, &format!("hugetlb.{size}.max_usage_in_bytes")),
+                failcnt: num(d, &format!("hugetlb.{size}.failcnt")),
+            },
+        );
     }
 }
 
