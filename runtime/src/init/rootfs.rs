@@ -36,83 +36,130 @@ pub fn open_or_create(root: BorrowedFd<'_>, dest: &CStr, file: bool) -> Result<O
     }
     path[..len].copy_from_slice(dest.to_bytes());
     let mut hops = 0;
-    'walk: loop {
-        let mut buf = [0u8; PATH_BUF];
-        let mut name = [0u8; PATH_BUF];
-        let mut parent = sys::open_in_root(root, c"/", libc::O_PATH | libc::O_DIRECTORY)?;
-        let mut i = 0;
-        while i < len {
-            while i < len && path[i] == b'/' {
-                i += 1;
-            }
-            if i >= len {
-                break;
-            }
-            let start = i;
-            while i < len && path[i] != b'/' {
-                i += 1;
-            }
-            let is_last = path[i..len].iter().all(|b| *b == b'/');
-            let prefix = to_buf(&path[..i], &mut buf).ok_or(Errno::ENAMETOOLONG)?;
-            match sys::open_in_root(root, prefix, libc::O_PATH) {
-                Ok(fd) => {
-                    parent = fd;
-                    continue;
+    loop {
+        let mut link = [0u8; PATH_BUF];
+        match walk_creating(root, &path[..len], file, &mut link)? {
+            Walk::Opened(fd) => return Ok(fd),
+            Walk::Dangling { start, end, n } => {
+                // A dangling symlink: splice its target into the path and walk again.
+                hops += 1;
+                if hops > 40 || n >= PATH_BUF {
+                    return Err(Errno::ELOOP);
                 }
-                Err(Errno::ENOENT) => {}
-                Err(e) => return Err(e),
+                len = splice_link(&mut path, len, start, end, &link[..n])?;
             }
-            let comp = to_buf(&path[start..i], &mut name).ok_or(Errno::ENAMETOOLONG)?;
-            let mut link = [0u8; PATH_BUF];
-            match sys::readlinkat(parent.as_fd(), comp, &mut link) {
-                Ok(n) => {
-                    // A dangling symlink: splice its target into the path and walk again.
-                    hops += 1;
-                    if hops > 40 || n >= PATH_BUF {
-                        return Err(Errno::ELOOP);
-                    }
-                    let mut next = [0u8; PATH_BUF];
-                    let mut nlen = 0;
-                    let mut push = |bytes: &[u8], nlen: &mut usize| -> Result<(), Errno> {
-                        if *nlen + bytes.len() >= PATH_BUF {
-                            return Err(Errno::ENAMETOOLONG);
-                        }
-                        next[*nlen..*nlen + bytes.len()].copy_from_slice(bytes);
-                        *nlen += bytes.len();
-                        Ok(())
-                    };
-                    if link[0] != b'/' {
-                        push(&path[..start], &mut nlen)?;
-                    }
-                    push(&link[..n], &mut nlen)?;
-                    push(&path[i..len], &mut nlen)?;
-                    path = next;
-                    len = nlen;
-                    continue 'walk;
-                }
-                Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
-                Err(e) => return Err(e),
-            }
-            let created = if is_last && file {
-                sys::openat(
-                    parent.as_fd(),
-                    comp,
-                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
-                    0o644,
-                )
-                .map(drop)
-            } else {
-                sys::mkdirat(parent.as_fd(), comp, 0o755)
-            };
-            match created {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(e),
-            }
-            let prefix = to_buf(&path[..i], &mut buf).ok_or(Errno::ENAMETOOLONG)?;
-            parent = sys::open_in_root(root, prefix, libc::O_PATH)?;
         }
-        return Ok(parent);
     }
+}
+
+/// How one walk of [`walk_creating`] ended.
+enum Walk {
+    /// Every component exists now: the last one, opened `O_PATH` (the rootfs's `/` when the
+    /// path has no component).
+    Opened(OwnedFd),
+    /// The component at `path[start..end]` is a dangling symlink, its target (`n` bytes) read
+    /// into the caller's buffer: nothing was created at or below it.
+    Dangling { start: usize, end: usize, n: usize },
+}
+
+/// One walk along `path` from the rootfs's `/`, one component at a time. Each prefix is opened
+/// with `RESOLVE_IN_ROOT` (its symlinks and `..` stay inside the rootfs); a missing component is
+/// checked for a dangling symlink in the directory that resolution reached (`readlinkat`, into
+/// `link`: the walk stops there, see [`Walk::Dangling`]), else created in it by
+/// [`create_component`] (a file when it is the last and `file`) and its prefix opened again.
+fn walk_creating(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    file: bool,
+    link: &mut [u8; PATH_BUF],
+) -> Result<Walk, Errno> {
+    let len = path.len();
+    let mut buf = [0u8; PATH_BUF];
+    let mut name = [0u8; PATH_BUF];
+    let mut parent = sys::open_in_root(root, c"/", libc::O_PATH | libc::O_DIRECTORY)?;
+    let mut i = 0;
+    while i < len {
+        while i < len && path[i] == b'/' {
+            i += 1;
+        }
+        if i >= len {
+            break;
+        }
+        let start = i;
+        while i < len && path[i] != b'/' {
+            i += 1;
+        }
+        let is_last = path[i..len].iter().all(|b| *b == b'/');
+        let prefix = to_buf(&path[..i], &mut buf).ok_or(Errno::ENAMETOOLONG)?;
+        match sys::open_in_root(root, prefix, libc::O_PATH) {
+            Ok(fd) => {
+                parent = fd;
+                continue;
+            }
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        let comp = to_buf(&path[start..i], &mut name).ok_or(Errno::ENAMETOOLONG)?;
+        match sys::readlinkat(parent.as_fd(), comp, link) {
+            Ok(n) => return Ok(Walk::Dangling { start, end: i, n }),
+            Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        create_component(parent.as_fd(), comp, is_last && file)?;
+        parent = sys::open_in_root(root, prefix, libc::O_PATH)?;
+    }
+    Ok(Walk::Opened(parent))
+}
+
+/// Create `comp` in `parent`: an empty file (`O_EXCL | O_NOFOLLOW`: never through a symlink
+/// planted meanwhile) when `as_file`, else a directory. One that appeared since the walk looked
+/// (`EEXIST`) is fine: the caller opens the prefix again by resolution inside the rootfs.
+fn create_component(parent: BorrowedFd<'_>, comp: &CStr, as_file: bool) -> Result<(), Errno> {
+    let created = if as_file {
+        sys::openat(
+            parent,
+            comp,
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
+            0o644,
+        )
+        .map(drop)
+    } else {
+        sys::mkdirat(parent, comp, 0o755)
+    };
+    match created {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replace the symlink at `path[start..end]` (of `len` bytes in all) by its `target`: an absolute
+/// target replaces everything before it too (it is resolved from the rootfs's `/` again), a
+/// relative one is joined to the directory holding the link; the rest of the path follows.
+/// Returns the new length; `ENAMETOOLONG` when the result would not fit `path`.
+fn splice_link(
+    path: &mut [u8; PATH_BUF],
+    len: usize,
+    start: usize,
+    end: usize,
+    target: &[u8],
+) -> Result<usize, Errno> {
+    let mut next = [0u8; PATH_BUF];
+    let mut nlen = 0;
+    let mut push = |bytes: &[u8], nlen: &mut usize| -> Result<(), Errno> {
+        if *nlen + bytes.len() >= PATH_BUF {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        next[*nlen..*nlen + bytes.len()].copy_from_slice(bytes);
+        *nlen += bytes.len();
+        Ok(())
+    };
+    if target.first() != Some(&b'/') {
+        push(&path[..start], &mut nlen)?;
+    }
+    push(target, &mut nlen)?;
+    push(&path[end..len], &mut nlen)?;
+    *path = next;
+    Ok(nlen)
 }
 
 /// Split an absolute path into its parent directory (opened/created inside the rootfs) and the
@@ -199,16 +246,12 @@ fn lands_in_proc(op: &MountOp) -> bool {
     by_name || matches!(&op.kind, MountKind::Fs { fstype, .. } if fstype.to_bytes() == b"proc")
 }
 
-/// Perform one mount operation.
+/// Perform one mount operation: a symlink, or a mount onto `op.dest` (opened, or created, inside
+/// the rootfs; into procfs only where [`lands_in_proc`] allows it) followed by the new mount's
+/// own attributes and propagation.
 fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
-    let mut name = [0u8; PATH_BUF];
     if let MountKind::Symlink { target } = &op.kind {
-        let (parent, leaf) = open_parent(root, &op.dest, &mut name)
-            .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
-        return match sys::symlinkat(target, parent.as_fd(), leaf) {
-            Ok(()) | Err(Errno::EEXIST) => Ok(()),
-            Err(e) => Err(fail(Step::DevSymlink, e, &op.dest)),
-        };
+        return make_symlink(root, op, target);
     }
     if let MountKind::Fs { fstype, .. } = &op.kind {
         // As runc: procfs and sysfs only on an ordinary directory, never through a symlink the
@@ -228,25 +271,49 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
     if !lands_in_proc(op) && crate::procfs::is_procfs(target.as_fd()) {
         return Err(fail(Step::MountIntoProc, sys::WRONG_OBJECT, &op.dest));
     }
+    if mount_onto(op, target.as_fd())? {
+        set_top(root, op)?;
+    }
+    Ok(())
+}
+
+/// A [`MountKind::Symlink`]: `op.dest` made a symlink to `target`, its parent directories
+/// created inside the rootfs. Whatever is at `op.dest` already (`EEXIST`) is left as it is.
+fn make_symlink<'a>(root: BorrowedFd<'_>, op: &'a MountOp, target: &CStr) -> Result<(), Fail<'a>> {
+    let mut name = [0u8; PATH_BUF];
+    let (parent, leaf) =
+        open_parent(root, &op.dest, &mut name).map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
+    match sys::symlinkat(target, parent.as_fd(), leaf) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(fail(Step::DevSymlink, e, &op.dest)),
+    }
+}
+
+/// The mount itself, on exactly the `target` that was resolved and checked (a bind or a new
+/// filesystem through its `/proc/self/fd` path, a tmpfs's data from [`tmpfs_data`]; the
+/// read-only remount of an earlier destination on the fd itself). Returns whether the new mount
+/// still needs its own attributes or propagation, set through [`set_top`].
+fn mount_onto<'a>(op: &'a MountOp, target: BorrowedFd<'_>) -> Result<bool, Fail<'a>> {
     let mut pbuf = [0u8; 32];
     let tpath = sys::proc_fd_path(target.as_raw_fd(), &mut pbuf);
-    let needs_top = match &op.kind {
+    let own_attrs = op.attr_set | op.rattr_set | op.rattr_clr != 0 || !op.propagation.is_empty();
+    match &op.kind {
         MountKind::Bind { source, recursive } => {
             let flags = libc::MS_BIND | if *recursive { libc::MS_REC } else { 0 };
             sys::mount(Some(source), tpath, None, flags, None)
                 .map_err(|e| fail(Step::Mount, e, &op.dest))?;
-            op.attr_set | op.rattr_set | op.rattr_clr != 0 || !op.propagation.is_empty()
+            Ok(own_attrs)
         }
         MountKind::Fs { fstype, source } => {
             let mut buf = [0u8; PATH_BUF];
             let data = if fstype.to_bytes() == b"tmpfs" {
-                tmpfs_data(op.data.as_deref(), target.as_fd(), &mut buf)
+                tmpfs_data(op.data.as_deref(), target, &mut buf)
             } else {
                 op.data.as_deref()
             };
             sys::mount(Some(source), tpath, Some(fstype), op.flags, data)
                 .map_err(|e| fail(Step::Mount, e, &op.dest))?;
-            op.attr_set | op.rattr_set | op.rattr_clr != 0 || !op.propagation.is_empty()
+            Ok(own_attrs)
         }
         MountKind::RemountRo => {
             sys::mount_setattr(
@@ -257,30 +324,34 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
                 0,
             )
             .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
-            false
+            Ok(false)
         }
-        MountKind::Symlink { .. } => false,
-    };
-    if needs_top {
-        // The O_PATH fd still points below the new mount: reopen to reach the mount's root.
-        let top = sys::open_in_root(root, &op.dest, libc::O_PATH)
-            .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
-        if op.attr_set != 0 && !op.defer_attr {
-            let flags = libc::AT_EMPTY_PATH as libc::c_uint;
-            sys::mount_setattr(top.as_raw_fd(), c"", flags, op.attr_set, 0)
-                .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
-        }
-        if op.rattr_set | op.rattr_clr != 0 {
-            let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
-            sys::mount_setattr(top.as_raw_fd(), c"", flags, op.rattr_set, op.rattr_clr)
-                .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
-        }
-        let mut tbuf = [0u8; 32];
-        let tp = sys::proc_fd_path(top.as_raw_fd(), &mut tbuf);
-        for p in &op.propagation {
-            sys::mount(None, tp, None, *p, None)
-                .map_err(|e| fail(Step::MountPropagation, e, &op.dest))?;
-        }
+        MountKind::Symlink { .. } => Ok(false),
+    }
+}
+
+/// A new mount's own attributes and propagation, set on its root: `attr_set` on the top mount
+/// (unless deferred until every mount point below exists, see [`prepare`]), the recursive set
+/// and clear with `AT_RECURSIVE`, then each propagation change in order.
+fn set_top<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
+    // The O_PATH fd still points below the new mount: reopen to reach the mount's root.
+    let top = sys::open_in_root(root, &op.dest, libc::O_PATH)
+        .map_err(|e| fail(Step::MountTarget, e, &op.dest))?;
+    if op.attr_set != 0 && !op.defer_attr {
+        let flags = libc::AT_EMPTY_PATH as libc::c_uint;
+        sys::mount_setattr(top.as_raw_fd(), c"", flags, op.attr_set, 0)
+            .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
+    }
+    if op.rattr_set | op.rattr_clr != 0 {
+        let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
+        sys::mount_setattr(top.as_raw_fd(), c"", flags, op.rattr_set, op.rattr_clr)
+            .map_err(|e| fail(Step::MountAttr, e, &op.dest))?;
+    }
+    let mut tbuf = [0u8; 32];
+    let tp = sys::proc_fd_path(top.as_raw_fd(), &mut tbuf);
+    for p in &op.propagation {
+        sys::mount(None, tp, None, *p, None)
+            .map_err(|e| fail(Step::MountPropagation, e, &op.dest))?;
     }
     Ok(())
 }
