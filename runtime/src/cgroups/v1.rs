@@ -138,7 +138,7 @@ fn memory_knobs(m: &LinuxMemory, mode: Mode, out: &mut Vec<W>) {
     }
 }
 
-/// `linux.resources.cpu` (cpus/mems are [`cpuset`]): realtime first (a process already running
+/// `linux.resources.cpu` (cpus/mems are [`cpuset`](super::files::cpuset)): realtime first (a process already running
 /// SCHED_RR cannot join a group without runtime), shares, CFS period before quota, burst, idle.
 pub(super) fn cpu(c: &LinuxCpu) -> Vec<W> {
     const F: &str = "linux.resources.cpu";
