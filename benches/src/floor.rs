@@ -12,7 +12,8 @@
 //!
 //! Everything the child does is planned in the parent as a list of [`Step`]s with every C string built
 //! beforehand, so the child (a raw `clone` of this single-threaded process) only issues syscalls. A failing
-//! step makes the child exit with `100 + step index`; the parent names the step.
+//! step makes the child exit with `100 + step index`; the parent names the step. Level 4's mounts, device
+//! nodes, paths and process steps (all but its `umask`) are planned in [`default_spec`].
 
 use std::ffi::CString;
 use std::fs;
@@ -23,6 +24,9 @@ use std::time::{Duration, Instant};
 
 use crate::runtime::reap;
 use crate::sys::cpath;
+
+mod default_spec;
+use default_spec::DEVICE_RULES;
 
 /// The levels, in order, as labelled in the report.
 pub const LEVELS: [&str; 5] = [
@@ -100,6 +104,81 @@ struct Plan {
     names: Vec<String>,
 }
 
+impl Plan {
+    /// Appends `st` to the child's steps; `name` is what a failure report calls it.
+    fn step(&mut self, name: &str, st: Step) {
+        self.names.push(name.to_string());
+        self.steps.push(st);
+    }
+}
+
+impl Step {
+    /// `mount(src, target, fstype, flags, data)` (`None`: NULL), any error a failure.
+    fn mount(
+        src: Option<&str>,
+        target: CString,
+        fstype: Option<&str>,
+        flags: libc::c_ulong,
+        data: Option<&str>,
+    ) -> Result<Step, String> {
+        Ok(Step::Mount {
+            src: src.map(cstr).transpose()?,
+            target,
+            fstype: fstype.map(cstr).transpose()?,
+            flags,
+            data: data.map(cstr).transpose()?,
+            optional: false,
+        })
+    }
+
+    /// `mount(src, target, NULL, flags, NULL)`: a bind (`flags` holds `MS_BIND`).
+    fn bind(src: CString, target: CString, flags: libc::c_ulong, optional: bool) -> Step {
+        Step::Mount {
+            src: Some(src),
+            target,
+            fstype: None,
+            flags,
+            data: None,
+            optional,
+        }
+    }
+
+    /// `mount(NULL, target, NULL, flags, NULL)`: a remount of `target` (`flags` holds `MS_REMOUNT`).
+    fn remount(target: CString, flags: libc::c_ulong, optional: bool) -> Step {
+        Step::Mount {
+            src: None,
+            target,
+            fstype: None,
+            flags,
+            data: None,
+            optional,
+        }
+    }
+
+    /// [`Step::LoopbackUp`] for `lo`: its `ifreq` (name, and the flags up, loopback, running) built here,
+    /// in the parent.
+    fn loopback_up() -> Step {
+        // SAFETY: ifreq is plain old data; all-zero is a valid value.
+        let mut ifr: Box<libc::ifreq> = Box::new(unsafe { std::mem::zeroed() });
+        for (d, b) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *d = *b as libc::c_char;
+        }
+        ifr.ifr_ifru.ifru_flags =
+            (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as libc::c_short;
+        Step::LoopbackUp(ifr)
+    }
+}
+
+/// `t` as a C string (the error says where it holds a NUL).
+fn cstr(t: &str) -> Result<CString, String> {
+    CString::new(t).map_err(|e| e.to_string())
+}
+
+/// A host path as a C string (the error names the path).
+fn path_cstr(p: &Path) -> Result<CString, String> {
+    cpath(p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
 /// Host state every level needs, found once.
 #[derive(Debug)]
 pub struct Floor {
@@ -161,9 +240,9 @@ impl Floor {
         }
     }
 
+    /// The plan of `level` (see the module's list): each level adds its steps to the ones of the level below,
+    /// in the order the child performs them, and ends with the `execve` of `/bin/true`.
     fn plan(&self, level: usize) -> Result<Plan, String> {
-        let c = |p: &Path| cpath(p).map_err(|e| format!("{}: {e}", p.display()));
-        let s = |t: &str| CString::new(t).map_err(|e| e.to_string());
         let r = &self.rootfs;
         let mut p = Plan {
             flags: if level == 0 { 0 } else { NS_FLAGS },
@@ -174,394 +253,74 @@ impl Floor {
             steps: Vec::new(),
             names: Vec::new(),
         };
-        let mut step = |p: &mut Plan, name: &str, st: Step| {
-            p.names.push(name.to_string());
-            p.steps.push(st);
-        };
-        let mount = |src: Option<&str>,
-                     target: CString,
-                     fstype: Option<&str>,
-                     flags,
-                     data: Option<&str>| {
-            Ok::<Step, String>(Step::Mount {
-                src: src.map(s).transpose()?,
-                target,
-                fstype: fstype.map(s).transpose()?,
-                flags,
-                data: data.map(s).transpose()?,
-                optional: false,
-            })
-        };
         let nsd = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
         if level == 0 {
-            step(&mut p, "execve", Step::Exec(c(&r.join("bin/true"))?));
+            p.step("execve", Step::Exec(path_cstr(&r.join("bin/true"))?));
             return Ok(p);
         }
         if level >= 3 {
-            for (i, h) in self.hierarchies.iter().enumerate() {
-                if h.join("cpuset.cpus").exists() {
-                    p.cpuset = Some(i);
-                }
-                if h.join("devices.allow").exists() {
-                    p.devices = Some(i);
-                }
-                p.cgroups.push(h.join(format!(
-                    "sangja-floor-{}-{}-{i}",
-                    std::process::id(),
-                    self.seq
-                )));
-            }
-            // The fds are opened by `run` after the mkdirs; steps refer to them by index, patched there.
-            for i in 0..p.cgroups.len() {
-                step(&mut p, "join cgroup", Step::JoinCgroup(i as libc::c_int));
-            }
+            self.plan_cgroups(&mut p);
         }
         if level >= 4 {
-            step(&mut p, "umask", Step::Umask(0));
+            p.step("umask", Step::Umask(0));
             p.device_rules = DEVICE_RULES.to_vec();
         }
-        step(
-            &mut p,
+        let rprivate = libc::MS_REC | libc::MS_PRIVATE;
+        p.step(
             "make / rprivate",
-            mount(None, s("/")?, None, libc::MS_REC | libc::MS_PRIVATE, None)?,
+            Step::mount(None, cstr("/")?, None, rprivate, None)?,
         );
         if level == 1 {
-            step(
-                &mut p,
-                "mount /proc",
-                mount(Some("proc"), s("/proc")?, Some("proc"), nsd, None)?,
-            );
-            step(&mut p, "execve", Step::Exec(c(&r.join("bin/true"))?));
+            let proc = Step::mount(Some("proc"), cstr("/proc")?, Some("proc"), nsd, None)?;
+            p.step("mount /proc", proc);
+            p.step("execve", Step::Exec(path_cstr(&r.join("bin/true"))?));
             return Ok(p);
         }
-        let rc = c(r)?;
-        step(
-            &mut p,
+        let rc = path_cstr(r)?;
+        let rbind = libc::MS_BIND | libc::MS_REC;
+        p.step(
             "bind rootfs",
-            Step::Mount {
-                src: Some(rc.clone()),
-                target: rc.clone(),
-                fstype: None,
-                flags: libc::MS_BIND | libc::MS_REC,
-                data: None,
-                optional: false,
-            },
+            Step::bind(rc.clone(), rc.clone(), rbind, false),
         );
-        step(
-            &mut p,
-            "mount proc",
-            mount(Some("proc"), c(&r.join("proc"))?, Some("proc"), nsd, None)?,
-        );
+        let proc_dir = path_cstr(&r.join("proc"))?;
+        let proc = Step::mount(Some("proc"), proc_dir, Some("proc"), nsd, None)?;
+        p.step("mount proc", proc);
         if level >= 4 {
-            self.default_spec_mounts(&mut p, &mut step)?;
+            self.default_spec_mounts(&mut p)?;
         }
-        step(&mut p, "chdir rootfs", Step::Chdir(rc));
-        step(&mut p, "pivot_root", Step::PivotRoot);
-        step(&mut p, "chdir /", Step::Chdir(s("/")?));
+        p.step("chdir rootfs", Step::Chdir(rc));
+        p.step("pivot_root", Step::PivotRoot);
+        p.step("chdir /", Step::Chdir(cstr("/")?));
         if level >= 4 {
-            self.default_spec_after_pivot(&mut p, &mut step)?;
+            self.default_spec_after_pivot(&mut p)?;
         }
-        step(&mut p, "execve", Step::Exec(s("/bin/true")?));
+        p.step("execve", Step::Exec(cstr("/bin/true")?));
         Ok(p)
     }
 
-    /// Level 4, before `pivot_root`: the spec's mounts, device nodes and symlinks.
-    fn default_spec_mounts(
-        &self,
-        p: &mut Plan,
-        step: &mut impl FnMut(&mut Plan, &str, Step),
-    ) -> Result<(), String> {
-        let r = &self.rootfs;
-        let c = |rel: &str| cpath(&r.join(rel)).map_err(|e| format!("{rel}: {e}"));
-        let s = |t: &str| CString::new(t).map_err(|e| e.to_string());
-        let m =
-            |src: &str, target: CString, fstype: &str, flags: libc::c_ulong, data: Option<&str>| {
-                Ok::<Step, String>(Step::Mount {
-                    src: Some(s(src)?),
-                    target,
-                    fstype: Some(s(fstype)?),
-                    flags,
-                    data: data.map(s).transpose()?,
-                    optional: false,
-                })
-            };
-        let (nosuid, nodev, noexec) = (libc::MS_NOSUID, libc::MS_NODEV, libc::MS_NOEXEC);
-        let dev_flags = nosuid | libc::MS_STRICTATIME;
-        step(
-            p,
-            "mount /dev",
-            m(
-                "tmpfs",
-                c("dev")?,
-                "tmpfs",
-                dev_flags,
-                Some("mode=755,size=65536k"),
-            )?,
-        );
-        step(p, "mkdir /dev/pts", Step::Mkdir(c("dev/pts")?, 0o755));
-        let pts = "newinstance,ptmxmode=0666,mode=0620,gid=5";
-        step(
-            p,
-            "mount /dev/pts",
-            m(
-                "devpts",
-                c("dev/pts")?,
-                "devpts",
-                nosuid | noexec,
-                Some(pts),
-            )?,
-        );
-        step(p, "mkdir /dev/shm", Step::Mkdir(c("dev/shm")?, 0o755));
-        let shm = Some("mode=1777,size=65536k");
-        step(
-            p,
-            "mount /dev/shm",
-            m("shm", c("dev/shm")?, "tmpfs", nosuid | noexec | nodev, shm)?,
-        );
-        step(p, "mkdir /dev/mqueue", Step::Mkdir(c("dev/mqueue")?, 0o755));
-        step(
-            p,
-            "mount /dev/mqueue",
-            m(
-                "mqueue",
-                c("dev/mqueue")?,
-                "mqueue",
-                nosuid | noexec | nodev,
-                None,
-            )?,
-        );
-        let ro = nosuid | noexec | nodev | libc::MS_RDONLY;
-        step(p, "mount /sys", m("sysfs", c("sys")?, "sysfs", ro, None)?);
-        // cgroup v1 as runc mounts it: a tmpfs, and the container's own cgroup of each hierarchy bound
-        // read-only under it; then the tmpfs itself made read-only.
-        let cg = "sys/fs/cgroup";
-        step(
-            p,
-            "mount /sys/fs/cgroup",
-            m(
-                "tmpfs",
-                c(cg)?,
-                "tmpfs",
-                nosuid | noexec | nodev,
-                Some("mode=755"),
-            )?,
-        );
+    /// Levels 3 and 4: a fresh cgroup in every hierarchy (named after this process and the run, made and
+    /// removed by [`run`]), which hierarchies are cpuset's and devices', and a join step for each.
+    fn plan_cgroups(&self, p: &mut Plan) {
         for (i, h) in self.hierarchies.iter().enumerate() {
-            let name = h
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let target = c(&format!("{cg}/{name}"))?;
-            step(p, "mkdir cgroup dir", Step::Mkdir(target.clone(), 0o755));
-            let src = cpath(&p.cgroups[i]).map_err(|e| e.to_string())?;
-            let bind = libc::MS_BIND | libc::MS_REC;
-            step(
-                p,
-                "bind cgroup",
-                Step::Mount {
-                    src: Some(src),
-                    target: target.clone(),
-                    fstype: None,
-                    flags: bind,
-                    data: None,
-                    optional: false,
-                },
-            );
-            let remount = libc::MS_BIND | libc::MS_REMOUNT | ro;
-            step(
-                p,
-                "remount cgroup ro",
-                Step::Mount {
-                    src: None,
-                    target,
-                    fstype: None,
-                    flags: remount,
-                    data: None,
-                    optional: false,
-                },
-            );
+            if h.join("cpuset.cpus").exists() {
+                p.cpuset = Some(i);
+            }
+            if h.join("devices.allow").exists() {
+                p.devices = Some(i);
+            }
+            p.cgroups.push(h.join(format!(
+                "sangja-floor-{}-{}-{i}",
+                std::process::id(),
+                self.seq
+            )));
         }
-        let remount = libc::MS_REMOUNT | ro;
-        step(
-            p,
-            "remount cgroup tmpfs ro",
-            Step::Mount {
-                src: None,
-                target: c(cg)?,
-                fstype: None,
-                flags: remount,
-                data: None,
-                optional: false,
-            },
-        );
-        for (name, major, minor) in [
-            ("null", 1, 3),
-            ("zero", 1, 5),
-            ("full", 1, 7),
-            ("random", 1, 8),
-            ("urandom", 1, 9),
-            ("tty", 5, 0),
-        ] {
-            let dev = libc::makedev(major, minor);
-            step(
-                p,
-                "mknod",
-                Step::Mknod(c(&format!("dev/{name}"))?, libc::S_IFCHR | 0o666, dev),
-            );
+        // The fds are opened by `run` after the mkdirs; steps refer to them by their index in the list `run`
+        // hands to the child.
+        for i in 0..p.cgroups.len() {
+            p.step("join cgroup", Step::JoinCgroup(i as libc::c_int));
         }
-        for (link, target) in [
-            ("fd", "/proc/self/fd"),
-            ("stdin", "/proc/self/fd/0"),
-            ("stdout", "/proc/self/fd/1"),
-            ("stderr", "/proc/self/fd/2"),
-            ("ptmx", "pts/ptmx"),
-            ("core", "/proc/kcore"),
-        ] {
-            step(
-                p,
-                "symlink",
-                Step::Symlink(s(target)?, c(&format!("dev/{link}"))?),
-            );
-        }
-        Ok(())
-    }
-
-    /// Level 4, after `pivot_root`: masked and read-only paths, read-only root, identity, exec prep.
-    fn default_spec_after_pivot(
-        &self,
-        p: &mut Plan,
-        step: &mut impl FnMut(&mut Plan, &str, Step),
-    ) -> Result<(), String> {
-        let s = |t: &str| CString::new(t).map_err(|e| e.to_string());
-        let ro_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
-        for path in MASKED {
-            // The container's /proc and /sys have the host's shape: decide file or directory here.
-            let Ok(meta) = fs::metadata(path) else {
-                continue;
-            };
-            let st = if meta.is_dir() {
-                Step::Mount {
-                    src: Some(s("tmpfs")?),
-                    target: s(path)?,
-                    fstype: Some(s("tmpfs")?),
-                    flags: ro_flags,
-                    data: None,
-                    optional: true,
-                }
-            } else {
-                Step::Mount {
-                    src: Some(s("/dev/null")?),
-                    target: s(path)?,
-                    fstype: None,
-                    flags: libc::MS_BIND,
-                    data: None,
-                    optional: true,
-                }
-            };
-            step(p, "masked path", st);
-        }
-        for path in READONLY {
-            let bind = libc::MS_BIND | libc::MS_REC;
-            step(
-                p,
-                "readonly path bind",
-                Step::Mount {
-                    src: Some(s(path)?),
-                    target: s(path)?,
-                    fstype: None,
-                    flags: bind,
-                    data: None,
-                    optional: true,
-                },
-            );
-            let remount = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_REC | ro_flags;
-            step(
-                p,
-                "readonly path remount",
-                Step::Mount {
-                    src: None,
-                    target: s(path)?,
-                    fstype: None,
-                    flags: remount,
-                    data: None,
-                    optional: true,
-                },
-            );
-        }
-        let remount = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
-        step(
-            p,
-            "remount / ro",
-            Step::Mount {
-                src: None,
-                target: s("/")?,
-                fstype: None,
-                flags: remount,
-                data: None,
-                optional: false,
-            },
-        );
-        step(p, "sethostname", Step::SetHostname(s("runc")?));
-        // SAFETY: ifreq is plain old data; all-zero is a valid value.
-        let mut ifr: Box<libc::ifreq> = Box::new(unsafe { std::mem::zeroed() });
-        for (d, b) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
-            *d = *b as libc::c_char;
-        }
-        ifr.ifr_ifru.ifru_flags =
-            (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as libc::c_short;
-        step(p, "loopback up", Step::LoopbackUp(ifr));
-        step(
-            p,
-            "rlimit nofile",
-            Step::NoFileLimit(libc::rlimit {
-                rlim_cur: 1024,
-                rlim_max: 1024,
-            }),
-        );
-        step(p, "no_new_privs", Step::NoNewPrivs);
-        // CAP_AUDIT_WRITE (29), CAP_KILL (5), CAP_NET_BIND_SERVICE (10): the `runc spec` set.
-        let keep = (1u64 << 29) | (1u64 << 5) | (1u64 << 10);
-        step(p, "capabilities", Step::Capabilities { keep });
-        Ok(())
     }
 }
-
-const MASKED: [&str; 10] = [
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/sys/firmware",
-    "/proc/scsi",
-];
-const READONLY: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
-
-/// runc's default device cgroup rules for the `runc spec` config (deny all, then the default devices).
-const DEVICE_RULES: [(&str, &str); 13] = [
-    ("devices.deny", "a"),
-    ("devices.allow", "c *:* m"),
-    ("devices.allow", "b *:* m"),
-    ("devices.allow", "c 1:3 rwm"),
-    ("devices.allow", "c 1:8 rwm"),
-    ("devices.allow", "c 1:7 rwm"),
-    ("devices.allow", "c 5:0 rwm"),
-    ("devices.allow", "c 1:5 rwm"),
-    ("devices.allow", "c 1:9 rwm"),
-    ("devices.allow", "c 5:1 rwm"),
-    ("devices.allow", "c 136:* rwm"),
-    ("devices.allow", "c 5:2 rwm"),
-    ("devices.allow", "c 10:200 rwm"),
-];
 
 /// Parent side: cgroups, clone, reap, cgroups removed.
 fn run(plan: &Plan) -> Result<(), String> {
@@ -667,98 +426,153 @@ fn opt_ptr(s: &Option<CString>) -> *const libc::c_char {
     s.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())
 }
 
-/// One step with raw syscalls only (no allocation); `false` on failure.
+/// One step with raw syscalls only (no allocation); `false` on failure. The paths and names are CStrings
+/// owned by the plan, which lives until execve or _exit.
 fn do_step(st: &Step, cgroup_fds: &[libc::c_int]) -> bool {
-    // SAFETY: for every call below, the pointers come from CStrings and structs owned by the plan, which lives
-    // until execve or _exit; integer arguments are plain values.
+    match st {
+        Step::Umask(m) => {
+            // SAFETY: umask takes a plain value and cannot fail.
+            unsafe { libc::umask(*m) };
+            true
+        }
+        Step::Mount {
+            src,
+            target,
+            fstype,
+            flags,
+            data,
+            optional,
+        } => sys_mount(src, target, fstype, *flags, data, *optional),
+        // SAFETY: `path` is a C string of the plan.
+        Step::Mkdir(path, mode) => unsafe { libc::mkdir(path.as_ptr(), *mode) == 0 },
+        // SAFETY: `path` is a C string of the plan; mode and dev are plain values.
+        Step::Mknod(path, mode, dev) => unsafe { libc::mknod(path.as_ptr(), *mode, *dev) == 0 },
+        // SAFETY: `target` and `link` are C strings of the plan.
+        Step::Symlink(target, link) => unsafe {
+            libc::symlink(target.as_ptr(), link.as_ptr()) == 0
+        },
+        // SAFETY: `path` is a C string of the plan.
+        Step::Chdir(path) => unsafe { libc::chdir(path.as_ptr()) == 0 },
+        Step::PivotRoot => pivot_root(),
+        Step::JoinCgroup(i) => join_cgroup(*i, cgroup_fds),
+        // SAFETY: `name` is a C string of the plan, passed with its length (without the NUL).
+        Step::SetHostname(name) => unsafe {
+            libc::sethostname(name.as_ptr(), name.as_bytes().len()) == 0
+        },
+        Step::LoopbackUp(ifr) => set_if_flags(ifr),
+        // SAFETY: `rl` is an rlimit of the plan.
+        Step::NoFileLimit(rl) => unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, rl) == 0 },
+        // SAFETY: prctl with plain integer arguments.
+        Step::NoNewPrivs => unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 },
+        Step::Capabilities { keep } => drop_bounding_set(*keep) && capset(*keep),
+        Step::Exec(path) => exec(path),
+    }
+}
+
+/// `mount(2)` with the plan's C strings (`None`: NULL); an `optional` mount may find its target missing.
+fn sys_mount(
+    src: &Option<CString>,
+    target: &CString,
+    fstype: &Option<CString>,
+    flags: libc::c_ulong,
+    data: &Option<CString>,
+    optional: bool,
+) -> bool {
+    // SAFETY: the pointers are NULL or C strings owned by the plan, which outlives the call; errno is this
+    // thread's.
     unsafe {
-        match st {
-            Step::Umask(m) => {
-                libc::umask(*m);
-                true
-            }
-            Step::Mount {
-                src,
-                target,
-                fstype,
-                flags,
-                data,
-                optional,
-            } => {
-                let r = libc::mount(
-                    opt_ptr(src),
-                    target.as_ptr(),
-                    opt_ptr(fstype),
-                    *flags,
-                    opt_ptr(data).cast(),
-                );
-                r == 0 || (*optional && *libc::__errno_location() == libc::ENOENT)
-            }
-            Step::Mkdir(path, mode) => libc::mkdir(path.as_ptr(), *mode) == 0,
-            Step::Mknod(path, mode, dev) => libc::mknod(path.as_ptr(), *mode, *dev) == 0,
-            Step::Symlink(target, link) => libc::symlink(target.as_ptr(), link.as_ptr()) == 0,
-            Step::Chdir(path) => libc::chdir(path.as_ptr()) == 0,
-            Step::PivotRoot => {
-                let dot = c".".as_ptr();
-                libc::syscall(libc::SYS_pivot_root, dot, dot) == 0
-                    && libc::umount2(dot, libc::MNT_DETACH) == 0
-            }
-            Step::JoinCgroup(i) => match usize::try_from(*i).ok().and_then(|i| cgroup_fds.get(i)) {
-                Some(fd) => libc::write(*fd, c"0".as_ptr().cast(), 1) == 1,
-                None => false,
-            },
-            Step::SetHostname(name) => libc::sethostname(name.as_ptr(), name.as_bytes().len()) == 0,
-            Step::LoopbackUp(ifr) => {
-                let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-                let ok = fd >= 0
-                    && libc::ioctl(fd, libc::SIOCSIFFLAGS, &**ifr as *const libc::ifreq) == 0;
-                if fd >= 0 {
-                    libc::close(fd);
+        let r = libc::mount(
+            opt_ptr(src),
+            target.as_ptr(),
+            opt_ptr(fstype),
+            flags,
+            opt_ptr(data).cast(),
+        );
+        r == 0 || (optional && *libc::__errno_location() == libc::ENOENT)
+    }
+}
+
+/// `pivot_root(".", ".")` then `umount2(".", MNT_DETACH)`: the old root is stacked under the new one.
+fn pivot_root() -> bool {
+    let dot = c".".as_ptr();
+    // SAFETY: `dot` points at a static C string.
+    unsafe {
+        libc::syscall(libc::SYS_pivot_root, dot, dot) == 0
+            && libc::umount2(dot, libc::MNT_DETACH) == 0
+    }
+}
+
+/// Writes "0" (this task) to the `i`th inherited `cgroup.procs` fd.
+fn join_cgroup(i: libc::c_int, cgroup_fds: &[libc::c_int]) -> bool {
+    match usize::try_from(i).ok().and_then(|i| cgroup_fds.get(i)) {
+        // SAFETY: the buffer is a static C string of one byte and its NUL.
+        Some(fd) => unsafe { libc::write(*fd, c"0".as_ptr().cast(), 1) == 1 },
+        None => false,
+    }
+}
+
+/// Sets the planned interface flags (`lo` up) through a datagram socket closed right after.
+fn set_if_flags(ifr: &libc::ifreq) -> bool {
+    // SAFETY: `ifr` is a valid ifreq owned by the plan; the socket is ours and closed once.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        let ok = fd >= 0 && libc::ioctl(fd, libc::SIOCSIFFLAGS, ifr as *const libc::ifreq) == 0;
+        if fd >= 0 {
+            libc::close(fd);
+        }
+        ok
+    }
+}
+
+/// Drops every capability not in `keep` from the bounding set, up to the kernel's last one.
+fn drop_bounding_set(keep: u64) -> bool {
+    for cap in 0..64u64 {
+        // SAFETY: prctl with plain integer arguments; errno is this thread's.
+        unsafe {
+            if keep & (1 << cap) == 0 && libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                // Past the kernel's last capability: done.
+                if *libc::__errno_location() == libc::EINVAL {
+                    break;
                 }
-                ok
-            }
-            Step::NoFileLimit(rl) => libc::setrlimit(libc::RLIMIT_NOFILE, rl) == 0,
-            Step::NoNewPrivs => libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0,
-            Step::Capabilities { keep } => {
-                for cap in 0..64u64 {
-                    if keep & (1 << cap) == 0
-                        && libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
-                    {
-                        // Past the kernel's last capability: done.
-                        if *libc::__errno_location() == libc::EINVAL {
-                            break;
-                        }
-                        return false;
-                    }
-                }
-                let header = CapHeader {
-                    version: 0x2008_0522,
-                    pid: 0,
-                };
-                let low = (keep & 0xffff_ffff) as u32;
-                let high = (keep >> 32) as u32;
-                let data = [
-                    CapData {
-                        effective: low,
-                        permitted: low,
-                        inheritable: 0,
-                    },
-                    CapData {
-                        effective: high,
-                        permitted: high,
-                        inheritable: 0,
-                    },
-                ];
-                libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) == 0
-            }
-            Step::Exec(path) => {
-                let argv = [c"true".as_ptr(), std::ptr::null()];
-                let envp = [c"PATH=/bin".as_ptr(), std::ptr::null()];
-                libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
-                false
+                return false;
             }
         }
     }
+    true
+}
+
+/// `capset`: exactly `keep` effective and permitted, nothing inheritable (version 3: two 32-bit halves).
+fn capset(keep: u64) -> bool {
+    let header = CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let low = (keep & 0xffff_ffff) as u32;
+    let high = (keep >> 32) as u32;
+    let data = [
+        CapData {
+            effective: low,
+            permitted: low,
+            inheritable: 0,
+        },
+        CapData {
+            effective: high,
+            permitted: high,
+            inheritable: 0,
+        },
+    ];
+    // SAFETY: `header` and `data` are the kernel's structs, live across the call.
+    unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) == 0 }
+}
+
+/// `execve` of `path` as `true` with `PATH=/bin`; returns (`false`) only if the exec failed.
+fn exec(path: &CString) -> bool {
+    let argv = [c"true".as_ptr(), std::ptr::null()];
+    let envp = [c"PATH=/bin".as_ptr(), std::ptr::null()];
+    // SAFETY: `path` is a C string owned by the plan; argv and envp are NULL-terminated arrays of static C
+    // strings, live across the call.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    false
 }
 
 /// `struct __user_cap_header_struct`.

@@ -201,12 +201,110 @@ fn run(args: Args) -> Result<(), String> {
     result
 }
 
+/// Everything measured, in order: the runtimes found, the bundles, the VM prepared, the interleaved rounds of
+/// the runtimes' phases and the kernel floor, then scale, preload, seccomp, clients and VM boots; then the
+/// report.
 fn bench(
     args: &Args,
     work: &Path,
     cgroups: &str,
     spawner: &spawner::Spawner,
 ) -> Result<(), String> {
+    let runtimes = runtimes(args, work)?;
+    let true_bundle =
+        bundle::Bundle::create(&work.join("bundle-true"), &args.busybox, &["/bin/true"])?;
+    let sleep_bundle = bundle::Bundle::create(
+        &work.join("bundle-sleep"),
+        &args.busybox,
+        &["/bin/sleep", "3600"],
+    )?;
+    let mut res = Results::default();
+    let mut meta = meta(args, cgroups);
+
+    // The VM first: a missing kernel download fails here, before minutes of measurement.
+    let vm = if args.vm_boots > 0 {
+        prepare_vm(args, work, &mut meta)
+    } else {
+        None
+    };
+
+    // Per-phase rounds, with the kernel floor levels interleaved into the same rounds.
+    let mut floor = floor::Floor::new(&true_bundle.rootfs())?;
+    meta.floor_hierarchies = floor.hierarchies();
+    let round = lifecycle::Round {
+        true_bundle: &true_bundle.dir,
+        sleep_bundle: &sleep_bundle.dir,
+        work,
+        spawner,
+    };
+    rounds(args, &runtimes, &round, &mut floor, &mut res);
+
+    scale_tests(args, &runtimes, &true_bundle.dir, work, &mut res);
+    seccomp::measure(args.seccomp_runs, &mut res);
+    if args.client_rounds > 0 {
+        let t0 = std::time::Instant::now();
+        clients::measure(&runtimes, args.client_rounds, &mut res, &mut meta.clients);
+        eprintln!("clients: {:.0} s", t0.elapsed().as_secs_f64());
+    }
+    if let Some(vm) = &vm {
+        boot_vm(vm, args.vm_boots, &mut res);
+    }
+
+    meta.rss_floor_kib = spawner.own_hwm();
+    write_report(&args.out, &res, &runtimes, &meta)
+}
+
+/// The report's description of this run: date, machine, command line, cgroup layout, and the options that
+/// decide what was measured (the rest is filled in as the parts run).
+fn meta(args: &Args, cgroups: &str) -> Meta {
+    Meta {
+        date: utc_now(),
+        machine: machine(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        cgroups: cgroups.to_string(),
+        rounds: args.rounds,
+        preload: args.preload,
+        scale_secs: args.scale_secs,
+        client_rounds: args.client_rounds,
+        seccomp_runs: args.seccomp_runs,
+        ..Meta::default()
+    }
+}
+
+/// The scale tests the options ask for: concurrency levels (`--scale-secs`, `--scale-levels`), then
+/// `state` and `create` with the root dir preloaded (`--preload`).
+fn scale_tests(
+    args: &Args,
+    runtimes: &[Runtime],
+    true_bundle: &Path,
+    work: &Path,
+    res: &mut Results,
+) {
+    if args.scale_secs > 0.0 && !args.scale_levels.is_empty() {
+        scale::concurrency(
+            runtimes,
+            true_bundle,
+            work,
+            &args.scale_levels,
+            args.scale_secs,
+            res,
+        );
+    }
+    if args.preload > 0 {
+        scale::preloaded(
+            runtimes,
+            true_bundle,
+            work,
+            args.preload,
+            args.preload_samples,
+            res,
+        );
+    }
+}
+
+/// The runtimes to measure: `--runtime NAME=PATH` as given, else [`default_runtimes`]; each named on stderr
+/// with its version. A name is not empty and holds no '/', ' ', ',' or '"'.
+fn runtimes(args: &Args, work: &Path) -> Result<Vec<Runtime>, String> {
     let specs: Vec<(String, PathBuf)> = if args.runtimes.is_empty() {
         default_runtimes()
     } else {
@@ -239,67 +337,46 @@ fn bench(
             rt.path.display()
         );
     }
+    Ok(runtimes)
+}
 
-    let true_bundle =
-        bundle::Bundle::create(&work.join("bundle-true"), &args.busybox, &["/bin/true"])?;
-    let sleep_bundle = bundle::Bundle::create(
-        &work.join("bundle-sleep"),
-        &args.busybox,
-        &["/bin/sleep", "3600"],
-    )?;
-    let mut res = Results::default();
-    let mut meta = Meta {
-        date: utc_now(),
-        machine: machine(),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-        cgroups: cgroups.to_string(),
-        rounds: args.rounds,
-        preload: args.preload,
-        scale_secs: args.scale_secs,
-        client_rounds: args.client_rounds,
-        seccomp_runs: args.seccomp_runs,
-        ..Meta::default()
-    };
-
-    // The VM first: a missing kernel download fails here, before minutes of measurement.
-    let vm = if args.vm_boots > 0 {
-        match vm::Vm::prepare(&args.cache, work, &args.busybox) {
-            Ok(vm) => {
-                eprintln!(
-                    "vm: {}, {}, {}; {}",
-                    vm.qemu_version, vm.label, vm.kernel_package, vm.probe
-                );
-                meta.vm_probe = Some(vm.probe.clone());
-                meta.vm_label = Some(vm.label.clone());
-                meta.vm_kernel = Some(vm.kernel_package.clone());
-                meta.vm_qemu = Some(vm.qemu_version.clone());
-                Some(vm)
-            }
-            Err(e) => {
-                eprintln!("vm: not measured: {e}");
-                meta.vm_missing = Some(e);
-                None
-            }
+/// The VM anchor, with its description recorded in `meta`; `None` (and why, in `meta`) when it cannot run
+/// here.
+fn prepare_vm(args: &Args, work: &Path, meta: &mut Meta) -> Option<vm::Vm> {
+    match vm::Vm::prepare(&args.cache, work, &args.busybox) {
+        Ok(vm) => {
+            eprintln!(
+                "vm: {}, {}, {}; {}",
+                vm.qemu_version, vm.label, vm.kernel_package, vm.probe
+            );
+            meta.vm_probe = Some(vm.probe.clone());
+            meta.vm_label = Some(vm.label.clone());
+            meta.vm_kernel = Some(vm.kernel_package.clone());
+            meta.vm_qemu = Some(vm.qemu_version.clone());
+            Some(vm)
         }
-    } else {
-        None
-    };
+        Err(e) => {
+            eprintln!("vm: not measured: {e}");
+            meta.vm_missing = Some(e);
+            None
+        }
+    }
+}
 
-    // Per-phase rounds, with the kernel floor levels interleaved into the same rounds.
-    let mut floor = floor::Floor::new(&true_bundle.rootfs())?;
-    meta.floor_hierarchies = floor.hierarchies();
-    let round = lifecycle::Round {
-        true_bundle: &true_bundle.dir,
-        sleep_bundle: &sleep_bundle.dir,
-        work,
-        spawner,
-    };
-    // Every runtime and every floor level is one subject of the round-robin: round r starts at subject r.
+/// `--rounds` rounds in which every runtime and every floor level is one subject of the round-robin: round r
+/// starts at subject r, so no subject always runs first.
+fn rounds(
+    args: &Args,
+    runtimes: &[Runtime],
+    round: &lifecycle::Round<'_>,
+    floor: &mut floor::Floor,
+    res: &mut Results,
+) {
     let subjects = runtimes.len() + floor::LEVELS.len();
     for r in 0..args.rounds {
         for k in 0..subjects {
             match (r + k) % subjects {
-                i if i < runtimes.len() => round.run(&runtimes[i], r, &mut res),
+                i if i < runtimes.len() => round.run(&runtimes[i], r, res),
                 i => {
                     let level = i - runtimes.len();
                     match floor.measure_level(level) {
@@ -317,74 +394,56 @@ fn bench(
         }
     }
     eprintln!();
+}
 
-    if args.scale_secs > 0.0 && !args.scale_levels.is_empty() {
-        scale::concurrency(
-            &runtimes,
-            &true_bundle.dir,
-            work,
-            &args.scale_levels,
-            args.scale_secs,
-            &mut res,
-        );
-    }
-    if args.preload > 0 {
-        scale::preloaded(
-            &runtimes,
-            &true_bundle.dir,
-            work,
-            args.preload,
-            args.preload_samples,
-            &mut res,
-        );
-    }
-    seccomp::measure(args.seccomp_runs, &mut res);
-    if args.client_rounds > 0 {
-        let t0 = std::time::Instant::now();
-        clients::measure(&runtimes, args.client_rounds, &mut res, &mut meta.clients);
-        eprintln!("clients: {:.0} s", t0.elapsed().as_secs_f64());
-    }
-    if let Some(vm) = &vm {
-        for b in 0..args.vm_boots {
-            match vm.boot(Duration::from_secs(120)) {
-                Ok(boot) => {
-                    res.push("vm", "vm", "boot→poweroff", boot.wall.as_secs_f64() * 1e3);
-                    if let Some(up) = boot.guest_init {
-                        res.push("vm", "vm", "guest uptime at /init", up * 1e3);
-                    }
-                    eprintln!(
-                        "vm: boot {}/{}: {:.2} s",
-                        b + 1,
-                        args.vm_boots,
-                        boot.wall.as_secs_f64()
-                    );
+/// `boots` VM boots to power-off, each with the guest's uptime at `/init` when it reports one.
+fn boot_vm(vm: &vm::Vm, boots: usize, res: &mut Results) {
+    for b in 0..boots {
+        match vm.boot(Duration::from_secs(120)) {
+            Ok(boot) => {
+                res.push("vm", "vm", "boot→poweroff", boot.wall.as_secs_f64() * 1e3);
+                if let Some(up) = boot.guest_init {
+                    res.push("vm", "vm", "guest uptime at /init", up * 1e3);
                 }
-                Err(e) => res.fail("vm", "boot", e),
+                eprintln!(
+                    "vm: boot {}/{}: {:.2} s",
+                    b + 1,
+                    boots,
+                    boot.wall.as_secs_f64()
+                );
             }
+            Err(e) => res.fail("vm", "boot", e),
         }
     }
+}
 
-    meta.rss_floor_kib = spawner.own_hwm();
-    fs::create_dir_all(&args.out).map_err(|e| format!("mkdir {}: {e}", args.out.display()))?;
-    report::write_csv(&args.out, &res)?;
-    let md = report::markdown(&res, &runtimes, &meta);
-    let md_path = args.out.join("results.md");
+/// `results.csv`, `samples.csv`, `results.md` and `latency.svg` in `out`; the markdown also to stdout.
+fn write_report(
+    out: &Path,
+    res: &Results,
+    runtimes: &[Runtime],
+    meta: &Meta,
+) -> Result<(), String> {
+    fs::create_dir_all(out).map_err(|e| format!("mkdir {}: {e}", out.display()))?;
+    report::write_csv(out, res)?;
+    let md = report::markdown(res, runtimes, meta);
+    let md_path = out.join("results.md");
     fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
     let title = format!(
         "Container start-up vs a VM and the kernel floor — {}, {}",
         meta.date, meta.machine
     );
     plot::write_svg(
-        &args.out.join("latency.svg"),
-        &res,
-        &runtimes,
+        &out.join("latency.svg"),
+        res,
+        runtimes,
         meta.vm_label.as_deref(),
         &title,
     )?;
     println!("{md}");
     eprintln!(
         "report: {}/{{results.md,results.csv,samples.csv,latency.svg}}",
-        args.out.display()
+        out.display()
     );
     Ok(())
 }

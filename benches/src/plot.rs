@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::RangedCoordi32;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -31,6 +32,21 @@ struct Bar {
     series: usize,
 }
 
+/// The legend: one colour per runtime, then the kernel floor, the VM and Firecracker's figure, whose
+/// entries' indices are kept for their bars.
+struct Legend {
+    entries: Vec<(String, RGBColor)>,
+    floor: usize,
+    vm: usize,
+    firecracker: usize,
+}
+
+/// The chart: log-scale milliseconds across, one segment per bar down.
+type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<LogCoord<f64>, SegmentedCoord<RangedCoordi32>>>;
+
+/// Writes the chart to `path`: a bar per plotted phase and runtime, per floor series, for the VM when it
+/// booted, and Firecracker's published figure, top to bottom in that order.
 pub fn write_svg(
     path: &Path,
     res: &Results,
@@ -38,69 +54,8 @@ pub fn write_svg(
     vm_label: Option<&str>,
     title: &str,
 ) -> Result<(), String> {
-    let mut legend: Vec<(String, RGBColor)> = rts
-        .iter()
-        .enumerate()
-        .map(|(i, rt)| {
-            let c = Palette99::pick(i).to_rgba();
-            (rt.name.clone(), RGBColor(c.0, c.1, c.2))
-        })
-        .collect();
-    let floor_series = legend.len();
-    legend.push((
-        "kernel floor (raw syscalls)".into(),
-        RGBColor(120, 120, 120),
-    ));
-    let vm_series = legend.len();
-    legend.push((
-        "VM boot → power-off (measured)".into(),
-        RGBColor(150, 30, 30),
-    ));
-    let fc_series = legend.len();
-    legend.push((
-        "Firecracker, published, not measured".into(),
-        RGBColor(240, 170, 90),
-    ));
-
-    let mut bars = Vec::new();
-    for phase in PLOTTED {
-        for (i, rt) in rts.iter().enumerate() {
-            if let Some(ms) = res.median("lifecycle", &rt.name, phase) {
-                bars.push(Bar {
-                    label: format!("{phase} · {}", rt.name),
-                    ms,
-                    series: i,
-                });
-            }
-        }
-    }
-    for series in SERIES {
-        if let Some(ms) = res.median("floor", "floor", series) {
-            bars.push(Bar {
-                label: format!("floor {series}"),
-                ms,
-                series: floor_series,
-            });
-        }
-    }
-    if let (Some(ms), Some(label)) = (res.median("vm", "vm", "boot→poweroff"), vm_label) {
-        let short = if label.starts_with("KVM") {
-            "KVM microvm"
-        } else {
-            "qemu TCG -M pc"
-        };
-        bars.push(Bar {
-            label: format!("VM boot → power-off, {short}"),
-            ms,
-            series: vm_series,
-        });
-    }
-    bars.push(Bar {
-        label: "Firecracker ≤ 125 ms to guest init".into(),
-        ms: FIRECRACKER_MS,
-        series: fc_series,
-    });
-
+    let legend = legend(rts);
+    let bars = bars(res, rts, vm_label, &legend);
     let n = bars.len() as i32;
     let max = bars.iter().map(|b| b.ms).fold(1.0, f64::max);
     let xmax = 10f64.powf((max * 3.0).log10().ceil());
@@ -131,6 +86,107 @@ pub fn write_svg(
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(e)?;
+    draw_bars(&mut chart, &bars, &legend.entries, xmin)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// The runtimes' colours from plotters' palette, then fixed ones for the floor, the VM and Firecracker.
+fn legend(rts: &[Runtime]) -> Legend {
+    let mut entries: Vec<(String, RGBColor)> = rts
+        .iter()
+        .enumerate()
+        .map(|(i, rt)| {
+            let c = Palette99::pick(i).to_rgba();
+            (rt.name.clone(), RGBColor(c.0, c.1, c.2))
+        })
+        .collect();
+    let floor = entries.len();
+    entries.push((
+        "kernel floor (raw syscalls)".into(),
+        RGBColor(120, 120, 120),
+    ));
+    let vm = entries.len();
+    entries.push((
+        "VM boot → power-off (measured)".into(),
+        RGBColor(150, 30, 30),
+    ));
+    let firecracker = entries.len();
+    entries.push((
+        "Firecracker, published, not measured".into(),
+        RGBColor(240, 170, 90),
+    ));
+    Legend {
+        entries,
+        floor,
+        vm,
+        firecracker,
+    }
+}
+
+/// The bars, in drawing order from the top: each plotted phase for every runtime that has a median of it,
+/// each floor series measured, the VM boot when measured, and Firecracker's published figure.
+fn bars(res: &Results, rts: &[Runtime], vm_label: Option<&str>, legend: &Legend) -> Vec<Bar> {
+    let mut bars = Vec::new();
+    for phase in PLOTTED {
+        for (i, rt) in rts.iter().enumerate() {
+            if let Some(ms) = res.median("lifecycle", &rt.name, phase) {
+                bars.push(Bar {
+                    label: format!("{phase} · {}", rt.name),
+                    ms,
+                    series: i,
+                });
+            }
+        }
+    }
+    for series in SERIES {
+        if let Some(ms) = res.median("floor", "floor", series) {
+            bars.push(Bar {
+                label: format!("floor {series}"),
+                ms,
+                series: legend.floor,
+            });
+        }
+    }
+    if let (Some(ms), Some(label)) = (res.median("vm", "vm", "boot→poweroff"), vm_label) {
+        let short = if label.starts_with("KVM") {
+            "KVM microvm"
+        } else {
+            "qemu TCG -M pc"
+        };
+        bars.push(Bar {
+            label: format!("VM boot → power-off, {short}"),
+            ms,
+            series: legend.vm,
+        });
+    }
+    bars.push(Bar {
+        label: "Firecracker ≤ 125 ms to guest init".into(),
+        ms: FIRECRACKER_MS,
+        series: legend.firecracker,
+    });
+    bars
+}
+
+/// One series per legend entry that has bars: the bars in its colour from `xmin`, each with its value
+/// written just right of its end (in s from 1000 ms), and the entry in the legend.
+fn draw_bars(
+    chart: &mut Chart<'_, '_>,
+    bars: &[Bar],
+    legend: &[(String, RGBColor)],
+    xmin: f64,
+) -> Result<(), String> {
+    let n = bars.len() as i32;
+    let row = |i: i32| n - 1 - i;
+    let e = |e: DrawingAreaErrorKind<_>| format!("plot: {e}");
     let value_style =
         TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     for (s, (name, color)) in legend.iter().enumerate() {
@@ -174,14 +230,5 @@ pub fn write_svg(
             }))
             .map_err(e)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(e)?;
-    root.present().map_err(e)?;
     Ok(())
 }
