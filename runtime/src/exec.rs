@@ -251,7 +251,9 @@ impl Container {
                 "cannot use console socket if runc will not detach or allocate tty".into(),
             ));
         }
-        opts.stdio.check_terminal(terminal)?;
+        opts.stdio
+            .check_terminal(terminal)
+            .map_err(|m| Error::Usage(m.into()))?;
         crate::spec::validate_process(process)?;
         Ok(terminal)
     }

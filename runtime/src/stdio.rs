@@ -8,7 +8,6 @@
 //! with every other fd it does not pass on.
 use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
 
-use crate::error::Error;
 use crate::sys::{self, Errno};
 
 /// Fds to give the process as its stdin, stdout and stderr; `None` leaves the caller's own fd
@@ -31,12 +30,10 @@ impl Stdio {
     }
 
     /// Refuse fds given for a `terminal` process (`process.terminal: true`): its stdio is its
-    /// terminal.
-    pub(crate) fn check_terminal(&self, terminal: bool) -> Result<(), Error> {
+    /// terminal. The error is the usage message, for the caller's [`crate::Error::Usage`].
+    pub(crate) fn check_terminal(&self, terminal: bool) -> Result<(), &'static str> {
         if terminal && self.is_set() {
-            return Err(Error::Usage(
-                "process.terminal: the process's stdio is its terminal: give no stdio fds".into(),
-            ));
+            return Err("process.terminal: the process's stdio is its terminal: give no stdio fds");
         }
         Ok(())
     }

@@ -111,7 +111,9 @@ pub(crate) fn prepare(id: &str, source: Source<'_>, opts: &CreateOptions) -> Res
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    opts.stdio.check_terminal(terminal)?;
+    opts.stdio
+        .check_terminal(terminal)
+        .map_err(|m| Error::Usage(m.into()))?;
     crate::spec::validate(
         &bundle.spec,
         opts.console_socket.is_some(),

@@ -11,8 +11,8 @@ use super::arch::X32_SYSCALL_BIT;
 #[cfg(not(target_arch = "aarch64"))]
 use super::bpf::JSET;
 use super::bpf::{data, Emitter, Insn, Label, JEQ, JGE, JGT};
-use super::compile::{Cond, Rule, Section};
 use super::ret;
+use super::table::{Cond, Rule, Section};
 use oci_spec::runtime::LinuxSeccompOperator;
 
 /// What a syscall of an architecture the filter does not cover gets: killed, as libseccomp's

@@ -19,6 +19,7 @@ mod arch;
 mod bpf;
 mod compile;
 mod emit;
+mod table;
 #[cfg(all(test, not(target_arch = "aarch64")))]
 mod tests;
 #[cfg(all(test, not(target_arch = "aarch64")))]
