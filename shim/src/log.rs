@@ -72,7 +72,7 @@ impl Logger {
             .create(true)
             .mode(0o644)
             .open(path)
-            .map_err(|e| format!("open {}: {}", path.display(), crate::commands::os_error(&e)))?;
+            .map_err(|e| format!("open {}: {}", path.display(), crate::context::os_error(&e)))?;
         Ok(Logger {
             sink: Sink::File(file),
             format,

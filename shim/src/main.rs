@@ -16,10 +16,11 @@ use clap::{CommandFactory, Parser};
 
 mod cli;
 mod commands;
+mod context;
 mod log;
 
 use crate::cli::Cli;
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::log::{Format, Logger};
 
 fn main() {
@@ -58,10 +59,10 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
     };
     let result = std::path::absolute(&cli.root)
         .map_err(|e| {
-            commands::CliError::Message(format!(
+            context::CliError::Message(format!(
                 "abs {}: {}",
                 cli.root.display(),
-                commands::os_error(&e)
+                context::os_error(&e)
             ))
         })
         .and_then(|root| {
@@ -90,10 +91,10 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
 /// Commands that put a process into a container run from a write-protected view of this binary
 /// (re-executing once if needed), so that a container can never write it through
 /// `/proc/<pid>/exe` (CVE-2019-5736; see `sangja::exe`). The others never enter a container.
-fn protect_binary(command: &cli::Command) -> Result<(), commands::CliError> {
+fn protect_binary(command: &cli::Command) -> Result<(), context::CliError> {
     match command {
         cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_) => {
-            sangja::exe::ensure_sealed().map_err(|e| commands::CliError::Message(e.to_string()))
+            sangja::exe::ensure_sealed().map_err(|e| context::CliError::Message(e.to_string()))
         }
         _ => Ok(()),
     }
@@ -125,7 +126,7 @@ fn version_text() -> String {
 
 /// Print `text` to stdout: exit 0, or 1 when stdout is gone.
 fn print_or_fail(text: &str) -> i32 {
-    match commands::print(text) {
+    match context::print(text) {
         Ok(()) => 0,
         Err(_) => 1,
     }

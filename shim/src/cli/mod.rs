@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod update;
+
+pub use update::UpdateArgs;
+
 /// `sangja [global options] command [command options] [arguments...]`
 #[derive(Debug, Parser)]
 #[command(
@@ -65,7 +69,7 @@ pub enum Command {
     /// delete any resources held by the container often used with detached container
     Delete(DeleteArgs),
     /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
-    Events(crate::commands::events::EventsArgs),
+    Events(EventsArgs),
     /// execute new process inside the container
     Exec(Box<ExecArgs>),
     /// kill sends the specified signal (default: SIGTERM) to the container's init process
@@ -75,7 +79,7 @@ pub enum Command {
     /// pause suspends all processes inside the container
     Pause(IdArg),
     /// ps displays the processes running inside a container
-    Ps(crate::commands::ps::PsArgs),
+    Ps(PsArgs),
     /// restore a container from a previous checkpoint (not implemented yet)
     Restore(Loose),
     /// resumes all processes that have been previously paused
@@ -89,7 +93,7 @@ pub enum Command {
     /// output the state of a container
     State(IdArg),
     /// update container resource constraints
-    Update(Box<crate::commands::update::UpdateArgs>),
+    Update(Box<UpdateArgs>),
     /// show the enabled features (takes no arguments, as runc; `Loose` so that the refusal is
     /// runc's one line rather than a usage error)
     Features(Loose),
@@ -294,6 +298,42 @@ pub struct Loose {
     /// Flags and arguments, unparsed.
     #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
     pub args: Vec<String>,
+}
+
+/// `events` flags.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// the container id
+    #[arg(value_name = "container-id")]
+    pub id: String,
+
+    /// set the stats collection interval
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub interval: String,
+
+    /// display the container's stats then exit
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// `ps` flags.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// select one of: table or json
+    #[arg(short, long, value_name = "FORMAT", default_value = "table")]
+    pub format: String,
+
+    /// the container id
+    #[arg(value_name = "container-id")]
+    pub id: String,
+
+    /// options passed to ps (default -ef)
+    #[arg(
+        value_name = "ps options",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_args: Vec<String>,
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! [--preserve-fds N]`: set the container up and leave its init waiting for `start`. Prints nothing.
 use sangja::{Container, CreateOptions};
 
-use super::{absolute, CliError, CmdResult, Ctx};
 use crate::cli::CreateArgs;
+use crate::context::{absolute, CliError, CmdResult, Ctx};
 
 /// The refusal for `--systemd-cgroup`, until the systemd driver exists.
 pub const SYSTEMD_UNSUPPORTED: &str = "systemd cgroup driver is not supported yet";
@@ -37,7 +37,7 @@ fn options(ctx: &Ctx, args: &CreateArgs) -> Result<CreateOptions, CliError> {
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
         preserve_fds: args.preserve_fds,
-        listen_fds: super::listen_fds(),
+        listen_fds: crate::context::listen_fds(),
         foreground: false,
         trace: false,
         ..CreateOptions::default()

@@ -3,8 +3,8 @@
 //! containerd and podman call `delete --force` to clean up after exactly such failures.
 use sangja::Container;
 
-use super::{CmdResult, Ctx};
 use crate::cli::DeleteArgs;
+use crate::context::{CmdResult, Ctx};
 
 /// Run `delete`.
 pub fn run(ctx: &Ctx, args: &DeleteArgs) -> CmdResult {

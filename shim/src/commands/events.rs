@@ -4,26 +4,10 @@
 //! container stops.
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use sangja::{Container, Event, Status};
 
-use super::{print, CliError, CmdResult, Ctx};
-
-/// `events` flags.
-#[derive(Debug, Args)]
-pub struct EventsArgs {
-    /// the container id
-    #[arg(value_name = "container-id")]
-    pub id: String,
-
-    /// set the stats collection interval
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
-    pub interval: String,
-
-    /// display the container's stats then exit
-    #[arg(long)]
-    pub stats: bool,
-}
+use crate::cli::EventsArgs;
+use crate::context::{print, CliError, CmdResult, Ctx};
 
 /// A Go duration (`5s`, `100ms`, `1m30s`, `1.5h`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

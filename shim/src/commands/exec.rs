@@ -3,8 +3,8 @@
 //! exits 255 with the reason, as runc.
 use sangja::{Container, ExecArgs as LibExecArgs, ExecOptions};
 
-use super::{absolute, CliError, CmdResult, Ctx};
 use crate::cli::ExecArgs;
+use crate::context::{absolute, CliError, CmdResult, Ctx};
 
 /// Run `exec`.
 pub fn run(ctx: &Ctx, args: &ExecArgs) -> CmdResult {
@@ -55,7 +55,7 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> CmdResult {
         console_socket: args.console_socket.as_deref().map(absolute).transpose()?,
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,
-        listen_fds: super::listen_fds(),
+        listen_fds: crate::context::listen_fds(),
         ..ExecOptions::default()
     };
     let proc = container

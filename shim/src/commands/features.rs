@@ -1,6 +1,6 @@
 //! `features`: print the runtime-spec Features structure of this build, indented by four spaces
 //! and ending in a newline, exactly as `runc features` prints it.
-use super::{print, CliError, CmdResult};
+use crate::context::{print, CliError, CmdResult};
 
 /// Run `features`. Like runc, it takes no arguments.
 pub fn run(args: &[String]) -> CmdResult {

@@ -3,8 +3,8 @@
 use sangja::parse_signal;
 use sangja::Container;
 
-use super::{CmdResult, Ctx};
 use crate::cli::KillArgs;
+use crate::context::{CmdResult, Ctx};
 
 /// Run `kill`.
 pub fn run(ctx: &Ctx, args: &KillArgs) -> CmdResult {

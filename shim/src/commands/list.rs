@@ -9,8 +9,8 @@
 //! owning the container's state directory ([`Container::owner`]).
 use sangja::{Container, State};
 
-use super::{print, CliError, CmdResult, Ctx};
 use crate::cli::ListArgs;
+use crate::context::{print, CliError, CmdResult, Ctx};
 
 /// Run `list`.
 pub fn run(ctx: &Ctx, args: &ListArgs) -> CmdResult {

@@ -2,8 +2,8 @@
 //! freezer). `state` then says `paused`, and `running` again after `resume`.
 use sangja::Container;
 
-use super::{CmdResult, Ctx};
 use crate::cli::IdArg;
+use crate::context::{CmdResult, Ctx};
 
 /// Run `pause`.
 pub fn pause(ctx: &Ctx, args: &IdArg) -> CmdResult {

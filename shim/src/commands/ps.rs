@@ -4,30 +4,10 @@
 //! column is one of the container's.
 use std::process::Command;
 
-use clap::Args;
 use sangja::Container;
 
-use super::{print, CliError, CmdResult, Ctx};
-
-/// `ps` flags.
-#[derive(Debug, Args)]
-pub struct PsArgs {
-    /// select one of: table or json
-    #[arg(short, long, value_name = "FORMAT", default_value = "table")]
-    pub format: String,
-
-    /// the container id
-    #[arg(value_name = "container-id")]
-    pub id: String,
-
-    /// options passed to ps (default -ef)
-    #[arg(
-        value_name = "ps options",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    pub ps_args: Vec<String>,
-}
+use crate::cli::PsArgs;
+use crate::context::{print, CliError, CmdResult, Ctx};
 
 /// Run `ps`.
 pub fn run(ctx: &Ctx, args: &PsArgs) -> CmdResult {
@@ -50,10 +30,9 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> CmdResult {
             } else {
                 args.ps_args.iter().map(String::as_str).collect()
             };
-            let out = Command::new("ps")
-                .args(&ps_args)
-                .output()
-                .map_err(|e| CliError::Message(format!("exec ps: {}", super::os_error(&e))))?;
+            let out = Command::new("ps").args(&ps_args).output().map_err(|e| {
+                CliError::Message(format!("exec ps: {}", crate::context::os_error(&e)))
+            })?;
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));
             if !out.status.success() {

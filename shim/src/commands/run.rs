@@ -1,7 +1,8 @@
 //! `run ID [create's flags] [--detach] [--keep] [--no-subreaper]`: `create` then `start`; in the
 //! foreground, wait for the container and exit with its code, deleting it unless `--keep`.
-use super::{create, CliError, CmdResult, Ctx};
+use super::create;
 use crate::cli::RunArgs;
+use crate::context::{CliError, CmdResult, Ctx};
 
 /// Run `run`; errors read `sangja run failed: …`, as runc's `runc run failed: …`.
 pub fn run(ctx: &Ctx, args: &RunArgs) -> CmdResult {

@@ -4,8 +4,8 @@ use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
 use std::path::Path;
 
-use super::{os_error, CliError, CmdResult};
 use crate::cli::SpecArgs;
+use crate::context::{os_error, CliError, CmdResult};
 
 /// Run `spec`.
 pub fn run(args: &SpecArgs) -> CmdResult {

@@ -1,8 +1,8 @@
 //! `start ID`: release a created container's init, which then executes the user process.
 use sangja::Container;
 
-use super::{CmdResult, Ctx};
 use crate::cli::IdArg;
+use crate::context::{CmdResult, Ctx};
 
 /// Run `start`.
 pub fn run(ctx: &Ctx, args: &IdArg) -> CmdResult {

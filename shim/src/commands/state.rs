@@ -2,8 +2,8 @@
 //! newline, exactly as runc prints it (`json.MarshalIndent` written as is).
 use sangja::Container;
 
-use super::{print, CliError, CmdResult, Ctx};
 use crate::cli::IdArg;
+use crate::context::{print, CliError, CmdResult, Ctx};
 
 /// Run `state`.
 pub fn run(ctx: &Ctx, args: &IdArg) -> CmdResult {

@@ -1,7 +1,7 @@
 //! Verbs parsed but not implemented yet: `exec`, `pause`, `resume`, `ps`, `update`, `events`,
 //! `checkpoint`, `restore`, `features`. They fail with one clear line instead of a usage error, so
 //! a client's log says what is missing.
-use super::{CliError, CmdResult};
+use crate::context::{CliError, CmdResult};
 
 /// Refuse `verb`.
 pub fn run(verb: &str) -> CmdResult {
