@@ -12,25 +12,23 @@ use crate::sys::cpath;
 /// `nosuid,nodev,noexec,ro`: sysfs, the cgroup mounts, masking tmpfs and read-only paths.
 const RO: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
 
-const MASKED: [&str; 10] = [
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/sys/firmware",
-    "/proc/scsi",
-];
-const READONLY: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+/// `linux.<key>` of the default config (`sangja spec`, the same as `runc spec`): the masked or read-only
+/// paths, so the floor masks exactly what the runtimes it is compared with mask.
+fn template_paths(key: &str) -> Result<Vec<String>, String> {
+    let spec: serde_json::Value = serde_json::from_str(&sangja::default_spec(false))
+        .map_err(|e| format!("default spec: {e}"))?;
+    let paths = spec["linux"][key]
+        .as_array()
+        .ok_or_else(|| format!("default spec: no linux.{key}"))?;
+    paths
+        .iter()
+        .map(|p| {
+            p.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("default spec: linux.{key}: {p} is not a string"))
+        })
+        .collect()
+}
 
 /// runc's default device cgroup rules for the `runc spec` config (deny all, then the default devices).
 pub(super) const DEVICE_RULES: [(&str, &str); 13] = [
@@ -165,7 +163,8 @@ impl Floor {
 /// The masked paths that exist: a read-only tmpfs over a directory, `/dev/null` bound over anything else.
 /// Optional mounts: a path gone by the time the child gets there is skipped.
 fn masked_paths(p: &mut Plan) -> Result<(), String> {
-    for path in MASKED {
+    for path in template_paths("maskedPaths")? {
+        let path = path.as_str();
         // The container's /proc and /sys have the host's shape: decide file or directory here.
         let Ok(meta) = fs::metadata(path) else {
             continue;
@@ -190,7 +189,8 @@ fn masked_paths(p: &mut Plan) -> Result<(), String> {
 /// The read-only paths: each bound onto itself, then that bind remounted read-only (both optional: a path
 /// this kernel does not have is skipped).
 fn readonly_paths(p: &mut Plan) -> Result<(), String> {
-    for path in READONLY {
+    for path in template_paths("readonlyPaths")? {
+        let path = path.as_str();
         let bind = libc::MS_BIND | libc::MS_REC;
         p.step(
             "readonly path bind",
