@@ -134,6 +134,7 @@ mod tests {
             layout: crate::cgroups::Layout::V2,
             path: "/sangja/x".into(),
             dirs: vec![("".into(), "/sys/fs/cgroup/sangja/x".into())],
+            unit: None,
         };
         let line = serde_json::to_string(&cg).expect("json");
         assert_eq!(

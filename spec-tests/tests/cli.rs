@@ -337,15 +337,78 @@ fn version_lines() {
 // 3. --systemd-cgroup
 
 #[test]
-fn systemd_cgroup_is_refused_cleanly() {
+fn systemd_cgroup_paths_and_annotations_are_checked_first() {
     let h = harness!();
+    for (path, annotation, want) in [
+        (
+            "/sangja/x",
+            None,
+            "linux.cgroupsPath: expected cgroupsPath to be of format",
+        ),
+        (
+            "system:p:n",
+            None,
+            "linux.cgroupsPath: invalid slice name: system",
+        ),
+        (
+            "a--b.slice:p:n",
+            None,
+            "linux.cgroupsPath: invalid slice name: a--b.slice",
+        ),
+        ("system.slice:p:../n", None, "linux.cgroupsPath"),
+        (
+            "system.slice:p:n",
+            Some(("org.systemd.property.Ab", "1")),
+            "annotations.org.systemd.property.Ab: name incorrect: too short",
+        ),
+        (
+            "system.slice:p:n",
+            Some(("org.systemd.property.TimeoutStopSec", "'x'")),
+            "not a number",
+        ),
+    ] {
+        let mut b = h.bundle_private();
+        b.args(&["sleep", "100"]);
+        b.set("/linux/cgroupsPath", json!(path));
+        if let Some((k, v)) = annotation {
+            b.set(&format!("/annotations/{k}"), json!(v));
+        }
+        b.write();
+        for verb in ["create", "run"] {
+            let id = h.id();
+            let out = h.cmd(&["--systemd-cgroup", verb, "--bundle", b.dir_str(), &id]);
+            out.assert_error(want);
+            assert_nothing_left(&h, &id, &b);
+        }
+    }
+}
+
+/// On a host that is not cgroup v2 (this one is hybrid) or has no systemd, a valid systemd path
+/// fails with one line that says so, and leaves nothing. (The driver itself is shown in the
+/// stock-distro guest: tests/stock_distro.rs.)
+#[test]
+fn systemd_cgroup_without_a_v2_systemd_host_fails_cleanly() {
+    let h = harness!();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let systemd = std::path::Path::new("/run/systemd/system").exists();
+    if v2 && systemd {
+        spec_tests::skip!(
+            "the systemd driver's refusal on a host without it",
+            "this host is cgroup v2 with systemd: the driver works here"
+        );
+    }
     let mut b = h.bundle_private();
     b.args(&["sleep", "100"]);
+    b.set("/linux/cgroupsPath", json!("system.slice:sangja-test:x"));
     b.write();
     for verb in ["create", "run"] {
         let id = h.id();
         let out = h.cmd(&["--systemd-cgroup", verb, "--bundle", b.dir_str(), &id]);
-        out.assert_error("systemd");
+        out.assert_error(if v2 {
+            "systemd"
+        } else {
+            "the systemd cgroup driver needs a cgroup v2 host"
+        });
         assert_nothing_left(&h, &id, &b);
     }
 }

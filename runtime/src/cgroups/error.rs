@@ -83,9 +83,19 @@ pub enum CgroupError {
         /// The last state read.
         state: String,
     },
-    /// The host's cgroup setup could not be read.
+    /// The host's cgroup setup could not be read (or does not suit the driver).
     #[error("cgroup: {0}")]
     Host(String),
+    /// systemd refused or failed a unit operation (systemd driver).
+    #[error("cgroup: systemd: {op} {unit}: {source}")]
+    Systemd {
+        /// What was asked (`start`, `stop`, …).
+        op: &'static str,
+        /// The unit.
+        unit: String,
+        /// The bus's answer.
+        source: crate::dbus::BusError,
+    },
 }
 
 /// `map_err` adapter: a [`CgroupError::Io`] for `op` on `path`.

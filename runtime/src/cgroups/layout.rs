@@ -138,6 +138,9 @@ pub struct Cgroup {
     pub path: String,
     /// (controllers, directory) of each hierarchy.
     pub dirs: Vec<(String, PathBuf)>,
+    /// Under the systemd driver: the unit whose cgroup this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<super::systemd::Unit>,
 }
 
 impl Cgroup {

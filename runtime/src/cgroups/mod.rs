@@ -32,7 +32,9 @@ mod error;
 mod files;
 mod layout;
 mod plan;
+mod scope;
 pub mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -47,6 +49,9 @@ impl Cgroup {
     /// Apply `resources` to the live cgroup (`update`): only the fields given are written;
     /// devices are left alone.
     pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        if self.unit.is_some() {
+            return self.update_unit(resources);
+        }
         let writes = self.plan(Some(resources), Mode::Update)?;
         self.execute(&writes)
     }
@@ -193,6 +198,8 @@ impl Cgroup {
     /// Remove the cgroup in every hierarchy, killing stragglers (processes that outlived the
     /// init, e.g. without a pid namespace) and retrying while the kernel still sees them.
     pub fn remove(&self) -> Result<(), CgroupError> {
+        // systemd removes a unit's cgroup when the unit stops; what is left is removed below.
+        self.stop_unit()?;
         let mut failed = self.remove_dirs();
         let mut tries = 0;
         while !failed.is_empty() && tries < 200 {

@@ -40,6 +40,7 @@ fn fake(layout: Layout, controllers: &[&str]) -> Fake {
             layout,
             path: "/sangja/x".into(),
             dirs,
+            unit: None,
         },
     }
 }

@@ -128,6 +128,13 @@ impl ContainerBuilder {
         self
     }
 
+    /// Who makes the container's cgroup: the runtime (default) or systemd, a transient scope
+    /// unit (runc's `--systemd-cgroup`; `linux.cgroupsPath` is then `slice:prefix:name`).
+    pub fn cgroup_driver(mut self, driver: crate::CgroupDriver) -> Self {
+        self.opts.cgroup_driver = driver;
+        self
+    }
+
     /// Record per-phase timings ([`Container::trace`]).
     pub fn trace(mut self, yes: bool) -> Self {
         self.opts.trace = yes;

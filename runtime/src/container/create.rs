@@ -11,7 +11,7 @@ use oci_spec::runtime::Spec;
 
 use super::{write_pid_file, Container};
 use crate::bundle::Bundle;
-use crate::cgroups::{Cgroup, Host};
+use crate::cgroups::{systemd, Cgroup, Host};
 use crate::creating::Journal;
 use crate::error::{sys_err, Error, Result};
 use crate::join::Join;
@@ -51,6 +51,20 @@ pub struct CreateOptions {
     pub stdio: Stdio,
     /// Run none of the config's hooks (the embedder does what they would).
     pub no_hooks: bool,
+    /// Who makes the container's cgroup (runc's `--systemd-cgroup` picks systemd).
+    pub cgroup_driver: CgroupDriver,
+}
+
+/// Who makes the container's cgroup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CgroupDriver {
+    /// The runtime, writing the cgroup filesystem (`linux.cgroupsPath` is a path, default
+    /// `/sangja/<id>`).
+    #[default]
+    Cgroupfs,
+    /// systemd: a transient scope unit with the init in it (`linux.cgroupsPath` is
+    /// `slice:prefix:name`, default `:sangja:<id>`), over D-Bus; cgroup v2 hosts.
+    Systemd,
 }
 
 impl Default for CreateOptions {
@@ -67,6 +81,7 @@ impl Default for CreateOptions {
             trace: false,
             stdio: Stdio::default(),
             no_hooks: false,
+            cgroup_driver: CgroupDriver::Cgroupfs,
         }
     }
 }
@@ -120,15 +135,7 @@ pub(crate) fn prepare(id: &str, source: Source<'_>, opts: &CreateOptions) -> Res
         !opts.foreground,
     )?;
     let host = Host::detect()?;
-    let cgroups_path = bundle
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.cgroups_path().as_ref())
-        .map(|p| p.to_string_lossy().into_owned())
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| format!("/sangja/{id}"));
-    let cgroup = Cgroup::new(&host, &cgroups_path);
+    let cgroup = container_cgroup(&bundle.spec, id, &host, opts.cgroup_driver)?;
     let dir = opts.root.join(id);
     let plan = Plan::build(
         &bundle.spec,
@@ -151,6 +158,25 @@ pub(crate) fn prepare(id: &str, source: Source<'_>, opts: &CreateOptions) -> Res
         dir,
         plan,
         terminal,
+    })
+}
+
+/// The container's cgroup as `linux.cgroupsPath` names it for `driver` (not made yet). Under
+/// systemd the unit's annotations are checked here too, before anything is made.
+fn container_cgroup(spec: &Spec, id: &str, host: &Host, driver: CgroupDriver) -> Result<Cgroup> {
+    let path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(match driver {
+        CgroupDriver::Cgroupfs if path.is_empty() => Cgroup::new(host, &format!("/sangja/{id}")),
+        CgroupDriver::Cgroupfs => Cgroup::new(host, &path),
+        CgroupDriver::Systemd => {
+            systemd::props::annotation_properties(spec.annotations().as_ref())?;
+            Cgroup::systemd(host, &path, id)?
+        }
     })
 }
 
@@ -227,7 +253,11 @@ impl Container {
             .create(linux.and_then(|l| l.resources().as_ref()))?;
         mark(&mut trace, "cgroup");
         undo.cgroup = Some(&p.cgroup);
-        let join = Join::open(&p.cgroup)?;
+        // A systemd unit is started with the init in it, after the clone.
+        let join = match p.cgroup.unit {
+            Some(_) => Join::default(),
+            None => Join::open(&p.cgroup)?,
+        };
         let (console, own_console_sock) = console_for(p.terminal, opts)?;
         let (spawned, saved) = spawn_init(&p, id, opts, &join, console, &mut journal)?;
         let pid = spawned.pid;
@@ -289,7 +319,10 @@ fn spawn_init(
         &mut |pid| {
             let start = journal.init_cloned(pid).map_err(|e| {
                 let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-                ("record the init's pid", errno)
+                LaunchError::Parent {
+                    call: "record the init's pid",
+                    source: errno,
+                }
             })?;
             if start == 0 {
                 // Gone already: nothing to save; its message on the channel says why.
@@ -299,7 +332,17 @@ fn spawn_init(
             let r = rec.save(&p.dir).map(|()| rec);
             let ok = r.is_ok();
             saved = Some(r);
-            ok.then_some(()).ok_or(("write state.json", Errno::EIO))
+            if !ok {
+                return Err(LaunchError::Parent {
+                    call: "write state.json",
+                    source: Errno::EIO,
+                });
+            }
+            let spec = &p.bundle.spec;
+            let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+            p.cgroup
+                .start_unit(id, pid, resources, spec.annotations().as_ref())
+                .map_err(LaunchError::from)
         },
     );
     let saved = saved.transpose()?;

@@ -58,11 +58,7 @@ pub fn run(
     fds: ChildFds,
     join: &crate::join::Join,
 ) -> ! {
-    let chan = channel::ChildSide::new(
-        sock.as_fd(),
-        Some(saved.as_fd()),
-        plan.cgroupns_at.is_some(),
-    );
+    let chan = channel::ChildSide::new(sock.as_fd(), Some(saved.as_fd()), plan.joined_at.is_some());
     let mut scratch = Scratch {
         hook_state: [0; channel::HOOK_STATE_MAX],
         hook_msg: [0; 1024],
@@ -150,11 +146,22 @@ fn after_start(plan: &Plan, ready: Ready<'_>) -> ! {
     sys::exit_now(if e == Errno::ENOENT { 127 } else { 126 });
 }
 
-/// Wait for the parent's cgroup join, then unshare a cgroup namespace rooted at that cgroup.
-pub(crate) fn enter_cgroupns(chan: &channel::ChildSide<'_>) -> Result<(), Fail<'static>> {
-    chan.wait_joined()
-        .map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
-    sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| fail(Step::CgroupNamespace, e, b"cgroup"))
+/// Before `mounts[i]` (or after the last, `i == mounts.len()`): wait for the parent's cgroup
+/// join where the plan says, then unshare a cgroup namespace rooted at that cgroup where it says.
+pub(crate) fn at_mount(
+    plan: &Plan,
+    i: usize,
+    chan: &channel::ChildSide<'_>,
+) -> Result<(), Fail<'static>> {
+    if plan.joined_at == Some(i) {
+        chan.wait_joined()
+            .map_err(|e| fail(Step::JoinCgroup, e, b"cgroup"))?;
+    }
+    if plan.cgroupns_at == Some(i) {
+        sys::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| fail(Step::CgroupNamespace, e, b"cgroup"))?;
+    }
+    Ok(())
 }
 
 /// Every set-up step, up to the process's identity and its resolved `args[0]`.

@@ -405,14 +405,10 @@ pub fn prepare<'a>(
     let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
     for (i, op) in plan.mounts.iter().enumerate() {
-        if plan.cgroupns_at == Some(i) {
-            super::enter_cgroupns(chan)?;
-        }
+        super::at_mount(plan, i, chan)?;
         do_mount(root.as_fd(), op).map_err(|f| f.at(i))?;
     }
-    if plan.cgroupns_at == Some(plan.mounts.len()) {
-        super::enter_cgroupns(chan)?;
-    }
+    super::at_mount(plan, plan.mounts.len(), chan)?;
     for (i, d) in plan.devices.iter().enumerate() {
         make_device(root.as_fd(), d).map_err(|f| f.at(i))?;
     }

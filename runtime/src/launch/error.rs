@@ -92,6 +92,9 @@ pub enum LaunchError {
     /// A runtime-side hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// The parent's cgroup step after the clone failed (the systemd driver's unit).
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
     /// The init was OOM-killed while setting up: the memory limit is below what it needs.
     #[error("unable to start container process: the init was OOM-killed during set-up: linux.resources.memory.limit ({limit} bytes) is too low")]
     OomKilled {

@@ -29,14 +29,15 @@ pub struct Spawned {
 
 /// Clone the init per `plan` and call `cloned(pid)` at once: the caller records the pid and
 /// puts the state on disk while the init sets up (the init keeps its parent-death signal until
-/// then: see crate::channel), or says which step failed. Returns once the init reported
+/// then: see crate::channel), and starts a systemd unit with the init in it, or says which step
+/// failed. Returns once the init reported
 /// `Ready`; on failure (of `cloned` too) the init has been killed and reaped.
 pub fn spawn(
     plan: &Plan,
     join: &crate::join::Join,
     fds: ChildFds,
     hooks: Option<&RuntimeHooks<'_>>,
-    cloned: &mut dyn FnMut(libc::pid_t) -> Result<(), (&'static str, Errno)>,
+    cloned: &mut dyn FnMut(libc::pid_t) -> Result<(), LaunchError>,
 ) -> Result<Spawned, LaunchError> {
     let pair = || {
         sys::seqpacket_pair().map_err(|source| LaunchError::Parent {
@@ -77,8 +78,8 @@ pub fn spawn(
     drop(child_sock);
     drop(saved_theirs);
     drop(fds);
-    if let Err((call, source)) = cloned(pid) {
-        return reap_on_error(pid, Err(LaunchError::Parent { call, source }));
+    if let Err(e) = cloned(pid) {
+        return reap_on_error(pid, Err(e));
     }
     // An init that failed already cannot take `Saved` (EPIPE): its message on the channel is
     // what to report, so go on and read it.
@@ -127,9 +128,9 @@ fn await_ready(
     } else {
         0
     };
-    // Only an init that unshares a cgroup namespace reads this: an unread message would make its
-    // close of the channel reset the connection under our read of `Ready`.
-    if plan.cgroupns_at.is_some() {
+    // Only an init that waits for its join reads this (see `Plan::joined_at`): an unread message
+    // would make its close of the channel reset the connection under our read of `Ready`.
+    if plan.joined_at.is_some() {
         let _ = channel::send_joined(sock);
     }
     loop {

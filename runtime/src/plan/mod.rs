@@ -60,6 +60,12 @@ pub struct Plan {
     /// Unshare a cgroup namespace (after the parent joined us to the cgroup) just before
     /// `mounts[cgroupns_at]` (or after the last mount when it equals `mounts.len()`).
     pub cgroupns_at: Option<usize>,
+    /// Where the init waits for the parent's `Joined` (its cgroup join done): before
+    /// `mounts[joined_at]` (after the last mount when it equals `mounts.len()`). With a new cgroup
+    /// namespace, where it is unshared; under the systemd driver (the parent starts the unit with
+    /// the init in it while the init sets up), before the first cgroup mount, so the container's
+    /// cgroup exists when it is bound and the init is in it before hooks and the user process.
+    pub joined_at: Option<usize>,
     /// Namespaces to join in the init (mount last, so paths resolve in the host's view).
     pub join: Vec<JoinNs>,
     /// A pid namespace to join: done by the parent around the clone (setns on pid namespaces only
@@ -272,6 +278,12 @@ fn dev_bound(mounts: &[MountOp]) -> bool {
 
 /// Where the init unshares a new cgroup namespace: before the first cgroup mount, else after
 /// the last mount.
+/// Is the init put in its cgroup by the parent after the clone (the systemd driver's unit)?
+fn late_join(input: &PlanInput<'_>) -> bool {
+    input.cgroups.is_some_and(|(_, cg)| cg.unit.is_some())
+}
+
+/// The first cgroup mount (else the end).
 fn cgroupns_position(mounts: &[MountOp]) -> usize {
     mounts
         .iter()
@@ -411,6 +423,8 @@ impl Plan {
             id: cstr(input.id.to_string(), "id")?,
             clone_flags: ns.clone_flags,
             cgroupns_at: ns.unshare_cgroupns.then(|| cgroupns_position(&mounts)),
+            joined_at: (ns.unshare_cgroupns || late_join(input))
+                .then(|| cgroupns_position(&mounts)),
             join: ns.join,
             join_pid: ns.join_pid,
             rootfs: path_cstr(input.rootfs, "root.path")?,

@@ -33,7 +33,7 @@ pub struct Cli {
     #[arg(long)]
     pub debug: bool,
 
-    /// enable systemd cgroup support (not supported yet: create and run refuse it)
+    /// enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" for e.g. "system.slice:runc:434234"
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
 

@@ -1,12 +1,9 @@
 //! `create ID [--bundle DIR] [--pid-file F] [--console-socket S] [--no-pivot] [--no-new-keyring]
 //! [--preserve-fds N]`: set the container up and leave its init waiting for `start`. Prints nothing.
-use sangja::{Container, CreateOptions};
+use sangja::{CgroupDriver, Container, CreateOptions};
 
 use crate::cli::CreateArgs;
 use crate::context::{absolute, CliError, CmdResult, Ctx};
-
-/// The refusal for `--systemd-cgroup`, until the systemd driver exists.
-pub const SYSTEMD_UNSUPPORTED: &str = "systemd cgroup driver is not supported yet";
 
 /// Run `create`.
 pub fn run(ctx: &Ctx, args: &CreateArgs) -> CmdResult {
@@ -18,9 +15,6 @@ pub fn run(ctx: &Ctx, args: &CreateArgs) -> CmdResult {
 /// Create the container of `args` (shared with `run`, which waits in the `foreground` unless
 /// detached).
 pub fn create(ctx: &Ctx, args: &CreateArgs, foreground: bool) -> Result<Container, CliError> {
-    if ctx.systemd_cgroup {
-        return Err(CliError::Message(SYSTEMD_UNSUPPORTED.to_string()));
-    }
     let mut opts = options(ctx, args)?;
     opts.foreground = foreground;
     opts.trace = ctx.trace.is_some();
@@ -40,6 +34,11 @@ fn options(ctx: &Ctx, args: &CreateArgs) -> Result<CreateOptions, CliError> {
         listen_fds: crate::context::listen_fds(),
         foreground: false,
         trace: false,
+        cgroup_driver: if ctx.systemd_cgroup {
+            CgroupDriver::Systemd
+        } else {
+            CgroupDriver::Cgroupfs
+        },
         ..CreateOptions::default()
     })
 }
@@ -82,13 +81,14 @@ mod tests {
     }
 
     #[test]
-    fn systemd_cgroup_is_refused() {
-        let ctx = Ctx {
+    fn systemd_cgroup_picks_the_systemd_driver() {
+        let ctx = |systemd_cgroup| Ctx {
             root: PathBuf::from("/r"),
-            systemd_cgroup: true,
+            systemd_cgroup,
             trace: None,
         };
-        let e = create(&ctx, &args(), false).err().map(|e| e.to_string());
-        assert_eq!(e.as_deref(), Some(SYSTEMD_UNSUPPORTED));
+        let driver = |s| options(&ctx(s), &args()).map(|o| o.cgroup_driver).ok();
+        assert_eq!(driver(true), Some(CgroupDriver::Systemd));
+        assert_eq!(driver(false), Some(CgroupDriver::Cgroupfs));
     }
 }
