@@ -12,6 +12,9 @@ pub fn now_ns() -> u64 {
 pub struct Trace {
     /// (phase, monotonic ns when it ended).
     pub phases: Vec<(&'static str, u64)>,
+    /// (name, start ns, end ns) of steps that overlap the phases (the systemd unit's start,
+    /// while the init sets up).
+    pub spans: Vec<(&'static str, u64, u64)>,
 }
 
 impl Trace {
@@ -19,6 +22,7 @@ impl Trace {
     pub fn start() -> Trace {
         Trace {
             phases: vec![("begin", now_ns())],
+            spans: Vec::new(),
         }
     }
 
@@ -27,13 +31,19 @@ impl Trace {
         self.phases.push((phase, now_ns()));
     }
 
+    /// Record a step from `start` to `end` (ns) that overlaps the phases.
+    pub fn span(&mut self, name: &'static str, start: u64, end: u64) {
+        self.spans.push((name, start, end));
+    }
+
     /// Record that `phase` ended at `ns` (an instant taken elsewhere, e.g. in the init).
     pub fn mark_at(&mut self, phase: &'static str, ns: u64) {
         self.phases.push((phase, ns));
     }
 
     /// One JSON line: `{"command":…,"id":…,"clock":"monotonic","begin_ns":…,"phases":[{"phase":…,"us":…}],"total_us":…}`
-    /// where `us` is each phase's duration since the previous instant.
+    /// where `us` is each phase's duration since the previous instant; with spans, also
+    /// `"spans":[{"span":…,"us":…}]`.
     pub fn to_json_line(&self, command: &str, id: &str) -> String {
         let begin = self.phases.first().map_or(0, |p| p.1);
         let mut prev = begin;
@@ -48,15 +58,25 @@ impl Trace {
             })
             .collect();
         let total = prev.saturating_sub(begin) as f64 / 1000.0;
-        serde_json::json!({
+        let mut line = serde_json::json!({
             "command": command,
             "id": id,
             "clock": "monotonic",
             "begin_ns": begin,
             "phases": phases,
             "total_us": total,
-        })
-        .to_string()
+        });
+        if !self.spans.is_empty() {
+            let spans: Vec<serde_json::Value> = self
+                .spans
+                .iter()
+                .map(|(name, a, b)| {
+                    serde_json::json!({ "span": name, "us": b.saturating_sub(*a) as f64 / 1000.0 })
+                })
+                .collect();
+            line["spans"] = serde_json::Value::from(spans);
+        }
+        line.to_string()
     }
 }
 
@@ -66,15 +86,20 @@ mod tests {
 
     #[test]
     fn durations_are_between_consecutive_instants() {
-        let t = Trace {
+        let mut t = Trace {
             phases: vec![("begin", 1_000), ("parse", 3_000), ("ready", 10_000)],
+            spans: Vec::new(),
         };
+        assert!(!t.to_json_line("create", "c1").contains("spans"));
+        t.span("parent:systemd-unit", 4_000, 6_500);
         let v: serde_json::Value =
             serde_json::from_str(&t.to_json_line("create", "c1")).expect("json");
         assert_eq!(v["phases"][0]["phase"], "parse");
         assert_eq!(v["phases"][0]["us"], 2.0);
         assert_eq!(v["phases"][1]["us"], 7.0);
         assert_eq!(v["total_us"], 9.0);
+        assert_eq!(v["spans"][0]["span"], "parent:systemd-unit");
+        assert_eq!(v["spans"][0]["us"], 2.5);
         assert!(now_ns() > 0);
     }
 }

@@ -29,6 +29,7 @@ pub mod console;
 pub mod containerd;
 pub mod daemon;
 pub mod dockerd;
+pub mod guest;
 pub mod harness;
 pub mod host;
 pub mod image;

@@ -317,6 +317,22 @@ fn boot_raw(kernel: &Path, initrd: &Path, accel: &str, extra: &str, timeout: Dur
     String::from_utf8_lossy(&fs::read(&log).unwrap_or_default()).into_owned()
 }
 
+/// The qemu accelerator for a stock kernel here: `kvm` where the probe boots under it, else
+/// `tcg` (probed once per host boot with the cached Debian kernel, see [`kernel`]).
+pub fn accel() -> &'static str {
+    let kernel = kernel();
+    let probe = std::env::temp_dir().join(format!("sangja-vm-probe-{}.cpio", std::process::id()));
+    let _ = fs::write(&probe, Initramfs::default().finish());
+    let works = kvm_works(&kernel, &probe);
+    let _ = fs::remove_file(&probe);
+    let _ = fs::remove_file(probe.with_extension("serial.log"));
+    if works {
+        "kvm"
+    } else {
+        "tcg"
+    }
+}
+
 /// Boot `kernel` with `initrd` (the archive's `/init` runs as pid 1) and return what the serial
 /// console printed; the VM is killed after `timeout`. `cmdline`: more kernel parameters.
 pub fn boot(kernel: &Path, initrd: &Path, cmdline: &str, timeout: Duration) -> String {

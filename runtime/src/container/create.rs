@@ -259,7 +259,12 @@ impl Container {
             None => Join::open(&p.cgroup)?,
         };
         let (console, own_console_sock) = console_for(p.terminal, opts)?;
-        let (spawned, saved) = spawn_init(&p, id, opts, &join, console, &mut journal)?;
+        let mut unit_span = None;
+        let spawned = spawn_init(&p, id, opts, &join, console, &mut journal, &mut unit_span);
+        if let (Some(t), Some((a, b))) = (trace.as_mut(), unit_span) {
+            t.span("parent:systemd-unit", a, b);
+        }
+        let (spawned, saved) = spawned?;
         let pid = spawned.pid;
         trace_init(&mut trace, &spawned);
         undo.pid = Some(pid);
@@ -300,6 +305,7 @@ fn spawn_init(
     join: &Join,
     console: Option<OwnedFd>,
     journal: &mut Journal,
+    unit_span: &mut Option<(u64, u64)>,
 ) -> Result<(Spawned, Option<Record>)> {
     let stdio = opts
         .stdio
@@ -340,9 +346,15 @@ fn spawn_init(
             }
             let spec = &p.bundle.spec;
             let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-            p.cgroup
-                .start_unit(id, pid, resources, spec.annotations().as_ref())
-                .map_err(LaunchError::from)
+            if p.cgroup.unit.is_none() {
+                return Ok(());
+            }
+            let began = crate::trace::now_ns();
+            let started = p
+                .cgroup
+                .start_unit(id, pid, resources, spec.annotations().as_ref());
+            *unit_span = Some((began, crate::trace::now_ns()));
+            started.map_err(LaunchError::from)
         },
     );
     let saved = saved.transpose()?;
