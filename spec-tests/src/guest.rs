@@ -135,7 +135,7 @@ impl Report {
     pub fn check(&self, name: &str) -> Option<Result<(), String>> {
         let ok = format!("CHECK {name} ok");
         let fail = format!("CHECK {name} FAIL: ");
-        self.report.lines().find_map(|l| {
+        self.report.lines().map(str::trim_end).find_map(|l| {
             if l == ok {
                 Some(Ok(()))
             } else {
@@ -149,7 +149,7 @@ impl Report {
         let prefix = format!("METRIC {name} ");
         self.report
             .lines()
-            .filter_map(|l| l.strip_prefix(&prefix))
+            .filter_map(|l| l.trim_end().strip_prefix(&prefix))
             .filter_map(|v| v.trim().parse().ok())
             .collect()
     }

@@ -283,13 +283,16 @@ fn late_join(input: &PlanInput<'_>) -> bool {
     input.cgroups.is_some_and(|(_, cg)| cg.unit.is_some())
 }
 
-/// The first cgroup mount (else the end).
-fn cgroupns_position(mounts: &[MountOp]) -> usize {
+/// The first cgroup mount (else the end): a cgroup filesystem, or the bind of the container's
+/// cgroup that stands for a `cgroup` mount without a cgroup namespace.
+fn cgroupns_position(spec: &Spec, mounts: &[MountOp]) -> usize {
+    let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
+    let is_cgroup = |t: Option<&str>| t.is_some_and(|t| t.starts_with("cgroup"));
     mounts
         .iter()
         .position(|m| match &m.kind {
             MountKind::Fs { fstype, .. } => fstype.to_bytes().starts_with(b"cgroup"),
-            _ => false,
+            _ => is_cgroup(spec_mounts.get(m.origin).and_then(|sm| sm.typ().as_deref())),
         })
         .unwrap_or(mounts.len())
 }
@@ -422,9 +425,11 @@ impl Plan {
         Ok(Plan {
             id: cstr(input.id.to_string(), "id")?,
             clone_flags: ns.clone_flags,
-            cgroupns_at: ns.unshare_cgroupns.then(|| cgroupns_position(&mounts)),
+            cgroupns_at: ns
+                .unshare_cgroupns
+                .then(|| cgroupns_position(spec, &mounts)),
             joined_at: (ns.unshare_cgroupns || late_join(input))
-                .then(|| cgroupns_position(&mounts)),
+                .then(|| cgroupns_position(spec, &mounts)),
             join: ns.join,
             join_pid: ns.join_pid,
             rootfs: path_cstr(input.rootfs, "root.path")?,

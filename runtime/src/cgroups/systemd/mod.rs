@@ -70,9 +70,12 @@ impl Systemd {
             e.str("Version");
         });
         let reply = serial.and_then(|s| self.bus.reply(s, JOB_TIMEOUT));
-        let Ok(m) = reply else {
-            log::warn!("systemd: unable to read its version");
-            return 0;
+        let m = match reply {
+            Ok(m) => m,
+            Err(e) => {
+                log::warn!("systemd: unable to read its version: {e}");
+                return 0;
+            }
         };
         let mut d = Dec::new(&m.body);
         let text = d.sig().filter(|s| s == "s").and_then(|_| d.str());

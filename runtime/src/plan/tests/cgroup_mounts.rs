@@ -17,6 +17,36 @@ fn cgroup_mount_on_v2_binds_the_containers_cgroup_without_a_namespace() {
     assert_eq!(cg.data, None);
 }
 
+/// Under the systemd driver the init waits for the parent's join (the unit's start) before it
+/// binds the container's cgroup; under cgroupfs it is born in the cgroup and waits for nothing.
+#[test]
+fn a_systemd_unit_is_waited_for_before_the_cgroup_bind() {
+    let host = host(Layout::V2);
+    let cg = Cgroup::systemd(&host, "system.slice:docker:abc", "abc").expect("systemd cgroup");
+    let p = plan_with(
+        &runc_spec(),
+        &Opts {
+            cgroups: Some((&host, &cg)),
+            ..Opts::default()
+        },
+    );
+    assert_eq!(
+        kind(op(&p, "/sys/fs/cgroup")),
+        "bind /sys/fs/cgroup/system.slice/docker-abc.scope"
+    );
+    assert_eq!((p.joined_at, p.cgroupns_at), (Some(6), None));
+    let with_ns = plan_with(
+        &with_cgroupns(),
+        &Opts {
+            cgroups: Some((&host, &cg)),
+            ..Opts::default()
+        },
+    );
+    assert_eq!((with_ns.joined_at, with_ns.cgroupns_at), (Some(6), Some(6)));
+    assert_eq!(plan_on(Layout::V2, &runc_spec()).joined_at, None);
+    assert_eq!(plan_on(Layout::V2, &with_cgroupns()).joined_at, Some(6));
+}
+
 #[test]
 fn cgroup_mount_on_v2_is_a_fresh_cgroup2_in_a_namespace() {
     let p = plan_on(Layout::V2, &with_cgroupns());
