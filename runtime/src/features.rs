@@ -170,7 +170,7 @@ pub struct CgroupFeatures {
     pub v1: bool,
     /// The cgroup v2 unified hierarchy is managed.
     pub v2: bool,
-    /// The systemd cgroup driver (`--systemd-cgroup`).
+    /// The systemd cgroup driver (`--systemd-cgroup`, cgroup v2 hosts).
     pub systemd: bool,
     /// The systemd user-instance driver.
     pub systemd_user: bool,
@@ -214,7 +214,7 @@ pub fn features() -> Features {
             cgroup: CgroupFeatures {
                 v1: true,
                 v2: true,
-                systemd: false,
+                systemd: true,
                 systemd_user: false,
             },
             seccomp: SeccompFeatures {

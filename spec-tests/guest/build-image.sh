@@ -16,9 +16,9 @@
 set -euo pipefail
 
 dir=${1:?usage: build-image.sh DIR}
-RECIPE=1
+RECIPE=2
 mirror=${SANGJA_GUEST_MIRROR:-http://deb.debian.org/debian}
-packages=containernetworking-plugins,systemd,systemd-sysv,dbus,linux-image-amd64,docker.io,podman,containerd,runc,iptables,iproute2,kmod,procps,python3,e2fsprogs,uidmap,fuse-overlayfs,slirp4netns,util-linux,mount
+packages=apparmor,containernetworking-plugins,systemd,systemd-sysv,dbus,linux-image-amd64,docker.io,podman,containerd,runc,iptables,iproute2,kmod,procps,python3,e2fsprogs,uidmap,fuse-overlayfs,slirp4netns,util-linux,mount
 
 if [ -f "$dir/stamp-$RECIPE" ]; then
     exit 0

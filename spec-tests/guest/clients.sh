@@ -86,7 +86,8 @@ eq podman.exec "$(podman exec p1 echo hi 2>&1)" hi
 run podman.update podman update -m 128m --cpus 1 p1
 eq podman.updated "$(cat $D/memory.max) $(cat $D/pids.max) $(cat $D/cpu.max)" "134217728 32 100000 100000"
 mem=$(podman stats --no-stream --format '{{.MemUsage}}' p1 2>&1)
-case "$mem" in *" / 134.2MB"*) ok podman.stats ;; *) fail podman.stats "MemUsage '$mem'" ;; esac
+# podman 4.3 shows the limit the container was created with (with runc too), not the updated one.
+case "$mem" in 0B*) fail podman.stats "MemUsage '$mem'" ;; *" / 134.2MB" | *" / 67.11MB") ok podman.stats ;; *) fail podman.stats "MemUsage '$mem'" ;; esac
 run podman.pause podman pause p1
 eq podman.paused "$(podman inspect -f '{{.State.Status}}' p1) $(cat $D/cgroup.freeze)" "paused 1"
 run podman.unpause podman unpause p1
@@ -95,12 +96,15 @@ run podman.stop podman stop -t 2 p1
 eq podman.stopped "$(podman inspect -f '{{.State.Status}}' p1)" exited
 run podman.rm podman rm p1
 no_unit podman.no_scope "libpod-$id.scope"
-podman run --name poom --runtime sangja -m 16m --memory-swap 16m localhost/sangja-busybox sh -c "$CHEW" >/dev/null 2>&1
-eq podman.oom "$(podman inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' poom 2>&1)" "true 137"
-podman rm poom >/dev/null 2>&1
-podman run --name poom-runc --runtime runc -m 16m --memory-swap 16m localhost/sangja-busybox sh -c "$CHEW" >/dev/null 2>&1
-echo "INFO podman with runc: OOMKilled ExitCode $(podman inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' poom-runc 2>&1)"
-podman rm poom-runc >/dev/null 2>&1
+# An OOM kill: podman 4.3 with conmon 2.1 reports OOMKilled false on this system with runc too, so what
+# sangja must give is what runc gives, with the kill's exit status (137).
+for rt in sangja runc; do
+    podman run --name poom-$rt --runtime $rt -m 16m --memory-swap 16m localhost/sangja-busybox sh -c "$CHEW" >/dev/null 2>&1
+done
+with_runc=$(podman inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' poom-runc 2>&1)
+echo "INFO podman OOM with runc: OOMKilled ExitCode $with_runc"
+eq podman.oom "$(podman inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' poom-sangja 2>&1)" "${with_runc% *} 137"
+podman rm poom-sangja poom-runc >/dev/null 2>&1
 eq podman.no_scopes_left "$(systemctl list-units --all --plain --no-legend 'libpod-*.scope')" ""
 
 # ---------------------------------------------------------------------------------------------------
@@ -110,7 +114,12 @@ cat >/etc/containerd/config.toml <<'EOF'
 version = 2
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "localhost/sangja-pause:latest"
-  disable_apparmor = true
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "runc"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  SystemdCgroup = true
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.sangja]
   runtime_type = "io.containerd.runc.v2"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.sangja.options]
@@ -123,7 +132,8 @@ SOCK=/run/containerd/containerd.sock
 cri() { python3 $P/cri/cri_client.py $SOCK "$@"; }
 # jget KEY: the first "KEY": "value" of stdin.
 jget() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -1; }
-if wait_for cri.up 120 cri Version; then
+wait_for cri.up 120 cri Version || journalctl -b -u containerd --no-pager | grep -iE 'cri|level=(error|warn)' | tail -8 | sed 's/^/INFO containerd log: /'
+if cri Version >/dev/null 2>&1; then
     ctr -n k8s.io images import $P/pause.tar >/dev/null 2>&1
     POD='{"metadata": {"name": "p", "uid": "pod-uid-1", "namespace": "sangja-test"}, "log_directory": "/var/log/sangja-pod",
           "linux": {"cgroup_parent": "kubepods-besteffort-podpoduid1.slice", "security_context": {"namespace_options": {"network": "NODE"}}}}'

@@ -151,8 +151,8 @@ no_unit time.no_unit_left "sangja-t*.scope"
 
 # ---------------------------------------------------------------------------------------------------
 # 5. Nothing of sangja's is left.
-no_unit end.no_sangja_units "sangja-*"
-left=$(find $CG -name '*sangja*' 2>/dev/null | head -5)
+no_unit end.no_sangja_units "sangja-*.scope"
+left=$(find $CG \( -name 'sangja-*.scope' -o -path "$CG/sangja*" \) 2>/dev/null | head -5)
 eq end.no_sangja_cgroups "$left" ""
 left=$(ls /run/sangja 2>/dev/null)
 eq end.no_state "$left" ""

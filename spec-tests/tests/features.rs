@@ -88,7 +88,7 @@ fn features_json_shape() {
     assert!(caps.contains(&"CAP_SYS_ADMIN".to_string()), "{caps:?}");
     assert_eq!(
         f["linux"]["cgroup"],
-        json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false})
+        json!({"v1": true, "v2": true, "systemd": true, "systemdUser": false})
     );
     for lsm in ["apparmor", "selinux"] {
         assert_eq!(f["linux"][lsm], json!({"enabled": true}), "linux.{lsm}");
