@@ -127,22 +127,27 @@ rmdir $CG/sangja-fs 2>/dev/null
 rounds=${SANGJA_GUEST_ROUNDS:-15}
 i=0
 while [ $i -lt $rounds ]; do
-    for rt in sangja runc; do
+    for rt in sangja_systemd runc_systemd sangja_cgroupfs; do
         t0=$(now_ms)
-        if [ $rt = sangja ]; then
+        if [ $rt = sangja_systemd ]; then
             sangja-dist --systemd-cgroup --trace /tmp/trace.jsonl create --bundle $B/time t$i >/dev/null 2>&1 &&
                 sangja-dist start t$i && sangja-dist delete --force t$i
+        elif [ $rt = sangja_cgroupfs ]; then
+            sangja-dist create --bundle $B/time f$i >/dev/null 2>&1 &&
+                sangja-dist start f$i && sangja-dist delete --force f$i
         else
             runc --systemd-cgroup create --bundle $B/time r$i >/dev/null 2>&1 &&
                 runc start r$i && runc delete --force r$i
         fi
         rc=$?
         t1=$(now_ms)
-        [ $rc = 0 ] && echo "METRIC ${rt}_systemd_create_delete_ms $((t1 - t0))" || echo "INFO $rt round $i failed"
+        [ $rc = 0 ] && echo "METRIC ${rt}_create_delete_ms $((t1 - t0))" || echo "INFO $rt round $i failed"
     done
     i=$((i + 1))
 done
 sed -n 's/.*"span":"parent:systemd-unit","us":\([0-9.]*\).*/METRIC sangja_systemd_step_us \1/p' /tmp/trace.jsonl
+tail -1 /tmp/trace.jsonl | sed 's/^/INFO trace of the last create: /'
+rmdir $CG/sangja 2>/dev/null
 no_unit time.no_unit_left "sangja-t*.scope"
 
 # ---------------------------------------------------------------------------------------------------

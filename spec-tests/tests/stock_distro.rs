@@ -210,13 +210,15 @@ fn create_delete_against_runc_and_the_systemd_step() {
     let sangja = median(r.metric("sangja_systemd_create_delete_ms"));
     let runc = median(r.metric("runc_systemd_create_delete_ms"));
     let step = median(r.metric("sangja_systemd_step_us"));
+    let cgroupfs = median(r.metric("sangja_cgroupfs_create_delete_ms"));
     // Figures, not assertions on speed (the benches measure): each series must have run.
     eprintln!(
-        "guest ({}): create→delete median sangja {sangja:?} ms, runc {runc:?} ms; systemd step {step:?} µs",
+        "guest ({}): create→delete median sangja {sangja:?} ms, runc {runc:?} ms (both --systemd-cgroup), \
+         sangja with cgroupfs {cgroupfs:?} ms; systemd step {step:?} µs",
         r.accel
     );
     assert!(
-        sangja.is_some() && runc.is_some() && step.is_some(),
+        sangja.is_some() && runc.is_some() && step.is_some() && cgroupfs.is_some(),
         "a timing series is missing\n{}",
         r.tail()
     );
