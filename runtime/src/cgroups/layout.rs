@@ -140,7 +140,7 @@ pub struct Cgroup {
     pub dirs: Vec<(String, PathBuf)>,
     /// Under the systemd driver: the unit whose cgroup this is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<super::systemd::Unit>,
+    pub unit: Option<super::systemd::path::Unit>,
 }
 
 impl Cgroup {

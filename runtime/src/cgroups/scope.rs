@@ -6,9 +6,12 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::LinuxResources;
 
+use super::error::CgroupError;
+use super::files::Mode;
 use super::layout::CGROUP_ROOT;
+use super::layout::{Cgroup, Host, Layout};
 use super::systemd::{path, props, Systemd};
-use super::{devices, v2, Cgroup, CgroupError, Host, Layout, Mode};
+use super::{devices, v2};
 
 fn connect() -> Result<Systemd, CgroupError> {
     Systemd::connect().map_err(|source| CgroupError::Systemd {

@@ -130,7 +130,7 @@ impl ContainerBuilder {
 
     /// Who makes the container's cgroup: the runtime (default) or systemd, a transient scope
     /// unit (runc's `--systemd-cgroup`; `linux.cgroupsPath` is then `slice:prefix:name`).
-    pub fn cgroup_driver(mut self, driver: crate::CgroupDriver) -> Self {
+    pub fn cgroup_driver(mut self, driver: super::create::CgroupDriver) -> Self {
         self.opts.cgroup_driver = driver;
         self
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::dbus::{Bus, BusError, Call, Dec, Message, Value};
 
-use super::CgroupError;
+use crate::cgroups::error::CgroupError;
 
 pub mod path;
 pub mod props;

@@ -4,7 +4,7 @@
 //! `/a.slice/a-b.slice`) with the unit below it.
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::CgroupError;
+use crate::cgroups::error::CgroupError;
 
 /// The slice a unit goes in when `cgroupsPath` names none.
 pub const DEFAULT_SLICE: &str = "system.slice";

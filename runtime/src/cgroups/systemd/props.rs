@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 
 use crate::cgroups::devices::Rule;
+use crate::cgroups::error::CgroupError;
 use crate::cgroups::files::Write;
-use crate::cgroups::CgroupError;
 use crate::dbus::Value;
 
 use super::path::Unit;
