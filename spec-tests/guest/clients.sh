@@ -3,7 +3,10 @@
 # driver, containerd's SystemdCgroup = true). The configuration is the README's.
 
 tar -C $T/rootfs -cf $T/rootfs.tar .
-CHEW='x=a; while true; do x=$x$x$x$x; done'
+# An OOM kill inside the container: a child eats memory and is killed; the container lives on for a few
+# seconds, so the client reads the kill from the cgroup before the scope goes away with the last process
+# (when the killed process is the last one, whether the client sees the kill is a race, with runc as well).
+CHEW='(x=a; while true; do x=$x$x$x$x; done); sleep 3'
 
 # wait_for NAME SECONDS CMD...: retry CMD until it succeeds, for SECONDS of wall-clock time.
 wait_for() {
@@ -54,7 +57,7 @@ if wait_for docker.up 180 docker info; then
     run docker.rm docker rm d1
     no_unit docker.no_scope "docker-$id.scope"
     docker run --name doom --runtime sangja -m 16m --memory-swap 16m sangja-busybox sh -c "$CHEW" >/dev/null 2>&1
-    eq docker.oom "$(docker inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' doom)" "true 137"
+    eq docker.oom "$(docker inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' doom)" "true 0"
     docker rm doom >/dev/null 2>&1
     docker run --name doom-runc -m 16m --memory-swap 16m sangja-busybox sh -c "$CHEW" >/dev/null 2>&1
     echo "INFO docker with runc: OOMKilled ExitCode $(docker inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' doom-runc 2>&1)"
@@ -96,14 +99,14 @@ run podman.stop podman stop -t 2 p1
 eq podman.stopped "$(podman inspect -f '{{.State.Status}}' p1)" exited
 run podman.rm podman rm p1
 no_unit podman.no_scope "libpod-$id.scope"
-# An OOM kill: podman 4.3 with conmon 2.1 reports OOMKilled false on this system with runc too, so what
-# sangja must give is what runc gives, with the kill's exit status (137).
+# An OOM kill: podman 4.3 with conmon 2.1 may report OOMKilled false on this system with runc too, so what
+# sangja must give is what runc gives.
 for rt in sangja runc; do
     podman run --name poom-$rt --runtime $rt -m 16m --memory-swap 16m localhost/sangja-busybox sh -c "$CHEW" >/dev/null 2>&1
 done
 with_runc=$(podman inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' poom-runc 2>&1)
 echo "INFO podman OOM with runc: OOMKilled ExitCode $with_runc"
-eq podman.oom "$(podman inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' poom-sangja 2>&1)" "${with_runc% *} 137"
+eq podman.oom "$(podman inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' poom-sangja 2>&1)" "$with_runc"
 podman rm poom-sangja poom-runc >/dev/null 2>&1
 eq podman.no_scopes_left "$(systemctl list-units --all --plain --no-legend 'libpod-*.scope')" ""
 
