@@ -15,7 +15,9 @@
 //!
 //! 1. a private, detached, read-only **overlayfs** whose top layer is the binary's directory: no
 //!    copy, shares the page cache, and unlike a read-only bind mount it cannot be remounted
-//!    writable to reach the file below (an overlay without an upper layer has nowhere to write);
+//!    writable to reach the file below (an overlay without an upper layer has nowhere to write).
+//!    overlayfs needs a second layer below: `/run` when only root can write it (as runc uses its
+//!    state directory), else an empty detached tmpfs (only newer kernels take detached layers);
 //! 2. else (no overlayfs, no `CAP_SYS_ADMIN`, binary deleted) a **sealed memfd** copy of the binary
 //!    (`F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`).
 //!
@@ -143,26 +145,62 @@ fn sys_err<'a>(call: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> ExeE
 }
 
 /// An `O_PATH` fd of our binary seen through a new, detached, read-only overlayfs whose layers are
-/// the binary's directory (on top) and an empty, detached tmpfs made for it. overlayfs wants two
-/// layers when it has no upper one; the tmpfs is reached as `/proc/self/fd/N` and exists nowhere
-/// in the filesystem, so a runtime killed at any point here leaves nothing behind.
+/// the binary's directory (on top) and a layer below that overlayfs needs when it has no upper
+/// one: `/run` ([`BELOW`]) when only root can write it; else an empty, detached tmpfs reached as
+/// `/proc/self/fd/N` (which older kernels, Debian 12's 6.1 among them, refuse with a line in the
+/// kernel log: so it is not tried first). Neither is written, so a runtime killed at any point here leaves nothing behind.
+/// The file opened through the view must be the one we run (same size, mode and modification
+/// time): a name missing from the top layer would otherwise be looked up in the layer below.
 fn overlay_view() -> Result<OwnedFd, ExeError> {
     let exe = std::fs::read_link(SELF_EXE_PATH)
         .map_err(|e| sys_err("readlink", Path::new(SELF_EXE_PATH))(io_errno(&e)))?;
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Err(sys_err("readlink", &exe)(Errno::EINVAL));
     };
-    let empty = detached_mount(c"tmpfs", Path::new("tmpfs"), &[])?;
-    let lower = format!(
-        "{}:/proc/self/fd/{}",
-        escape_layer(dir.as_os_str().as_bytes()),
-        empty.as_raw_fd()
-    );
-    let lower = CString::new(lower).map_err(|_| ExeError::Nul)?;
     let name = CString::new(name.as_bytes()).map_err(|_| ExeError::Nul)?;
-    let mnt = detached_mount(c"overlay", dir, &[(c"lowerdir", &lower), (c"xino", c"off")])?;
-    sys::openat(mnt.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0)
-        .map_err(sys_err("open through overlay", &exe))
+    let top = escape_layer(dir.as_os_str().as_bytes());
+    let below_run = if below_is_root_only() {
+        overlay(dir, &top, BELOW).inspect_err(|e| log::debug!("{e}; trying a detached tmpfs"))
+    } else {
+        Err(sys_err("stat", Path::new(BELOW))(Errno::EPERM))
+    };
+    let mnt = match below_run {
+        Ok(mnt) => mnt,
+        Err(_) => {
+            let empty = detached_mount(c"tmpfs", Path::new("tmpfs"), &[])?;
+            overlay(dir, &top, &format!("/proc/self/fd/{}", empty.as_raw_fd()))?
+        }
+    };
+    let view = sys::openat(mnt.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+        .map_err(sys_err("open through overlay", &exe))?;
+    let ours = sys::stat(SELF_EXE).map_err(sys_err("stat", Path::new(SELF_EXE_PATH)))?;
+    let seen = sys::fstat(view.as_fd()).map_err(sys_err("stat through overlay", &exe))?;
+    let same = |a: &libc::stat, b: &libc::stat| {
+        (a.st_size, a.st_mtime, a.st_mtime_nsec, a.st_mode)
+            == (b.st_size, b.st_mtime, b.st_mtime_nsec, b.st_mode)
+    };
+    if !same(&ours, &seen) {
+        return Err(sys_err("open through overlay", &exe)(Errno::ESTALE));
+    }
+    Ok(view)
+}
+
+/// The layer below the binary's directory in the overlay view, as runc uses its state directory.
+const BELOW: &str = "/run";
+
+/// Whether [`BELOW`] is a directory owned by root that no one else can write, so nothing but root
+/// can put a file under the binary's name there.
+fn below_is_root_only() -> bool {
+    sys::stat(c"/run").is_ok_and(|st| {
+        st.st_mode & libc::S_IFMT == libc::S_IFDIR && st.st_uid == 0 && st.st_mode & 0o022 == 0
+    })
+}
+
+/// A read-only overlay of `top` (escaped) over `below`.
+fn overlay(dir: &Path, top: &str, below: &str) -> Result<OwnedFd, ExeError> {
+    let lower = CString::new(format!("{top}:{}", escape_layer(below.as_bytes())))
+        .map_err(|_| ExeError::Nul)?;
+    detached_mount(c"overlay", dir, &[(c"lowerdir", &lower), (c"xino", c"off")])
 }
 
 /// A new read-only, nodev, nosuid mount of `fstype` with these string options, attached
@@ -274,6 +312,57 @@ mod tests {
         assert_eq!(err.err().and_then(|e| e.raw_os_error()), Some(libc::EPERM));
         let len = std::fs::metadata(p.to_str().unwrap()).unwrap().len();
         assert_eq!(len, std::fs::metadata("/proc/self/exe").unwrap().len());
+    }
+
+    #[test]
+    fn the_view_over_run_shows_our_binary_on_top() {
+        // The binary's directory over /run: what the view is on every kernel with a root-only /run.
+        assert!(below_is_root_only(), "/run on this host");
+        let exe = std::fs::read_link(SELF_EXE_PATH).unwrap();
+        let dir = exe.parent().unwrap();
+        let top = escape_layer(dir.as_os_str().as_bytes());
+        let mnt = overlay(dir, &top, BELOW).unwrap();
+        let name = CString::new(exe.file_name().unwrap().as_bytes()).unwrap();
+        let fd = sys::openat(mnt.as_fd(), &name, libc::O_RDONLY, 0).unwrap();
+        let mut buf = [0u8; 32];
+        let p = sys::proc_fd_path(fd.as_raw_fd(), &mut buf)
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            std::fs::read(SELF_EXE_PATH).unwrap()
+        );
+        // Read-only: nothing can be made in it.
+        let err = sys::openat(
+            mnt.as_fd(),
+            c"sangja-test-new",
+            libc::O_CREAT | libc::O_WRONLY,
+            0o600,
+        );
+        assert_eq!(err.err(), Some(Errno::EROFS));
+    }
+
+    #[test]
+    fn a_detached_layer_below_works_on_newer_kernels() {
+        // The view where /run is not root's alone. Detached layers came with Linux 6.15; 6.1 says
+        // "failed to clone lowerpath".
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut v = release
+            .split(['.', '-'])
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        let newer = (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (6, 15);
+        let exe = std::fs::read_link(SELF_EXE_PATH).unwrap();
+        let dir = exe.parent().unwrap();
+        let empty = detached_mount(c"tmpfs", Path::new("tmpfs"), &[]).unwrap();
+        let below = format!("/proc/self/fd/{}", empty.as_raw_fd());
+        let top = escape_layer(dir.as_os_str().as_bytes());
+        let mnt = overlay(dir, &top, &below);
+        assert_eq!(mnt.is_ok(), newer, "kernel {release}");
+        if let Ok(mnt) = mnt {
+            let name = CString::new(exe.file_name().unwrap().as_bytes()).unwrap();
+            assert!(sys::openat(mnt.as_fd(), &name, libc::O_PATH, 0).is_ok());
+        }
     }
 
     #[test]

@@ -124,6 +124,15 @@ rmdir $CG/sangja-fs 2>/dev/null
 # ---------------------------------------------------------------------------------------------------
 # 3. create→start→delete with --systemd-cgroup, sangja (the shipped build) and runc interleaved; the
 # systemd step's cost (--trace).
+# The created init still runs the runtime: from the read-only overlay view of the binary, not a
+# memfd copy (6.1 takes no detached layer: the view's layer below is /run there).
+sangja-dist create --bundle $B/time exe1 >/dev/null 2>&1
+exe=$(readlink /proc/$(pid_of exe1)/exe)
+case "$exe" in
+/memfd:* | "") fail time.exe_overlay_view "init runs '$exe'" ;;
+*) ok time.exe_overlay_view ;;
+esac
+sangja-dist delete --force exe1
 rounds=${SANGJA_GUEST_ROUNDS:-15}
 i=0
 while [ $i -lt $rounds ]; do

@@ -87,8 +87,7 @@ fn bundles(p: &Payload) {
 }
 
 /// The binary we ship (`cargo dist`: release, static), for the timing against runc: the tests'
-/// debug binary is 60 MiB, which the CVE-2019-5736 protection copies into a memfd on Debian 12's
-/// kernel (6.1 cannot build the overlay view from detached mounts), and 15 times slower besides.
+/// debug binary is 60 MiB and many times slower.
 fn dist_binary() -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
