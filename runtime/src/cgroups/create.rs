@@ -130,11 +130,12 @@ impl Cgroup {
     /// Create the cgroup in every hierarchy (refusing a frozen or occupied one) and apply
     /// `resources`, with runc's default device rules. Values are validated and existing cgroups
     /// checked before anything is created; on failure nothing this call made is left behind.
-    /// Under the systemd driver this only checks: the unit is started once the init exists
+    /// Under the systemd driver this only refuses a unit that exists: `resources` were checked by
+    /// [`Cgroup::unit_start`], and the unit is started once the init exists
     /// ([`Cgroup::start_unit`]).
     pub fn create(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
         if self.unit.is_some() {
-            return self.check_unit(resources);
+            return self.check_unit_free();
         }
         let writes = self.plan(resources, Mode::Create)?;
         // cgroup2 (pure v2 only: on a hybrid host the v1 devices controller has the rules).

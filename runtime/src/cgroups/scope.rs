@@ -1,17 +1,29 @@
 //! The container's cgroup under the systemd driver ([`Cgroup::systemd`]): a transient scope,
 //! started once the init exists ([`Cgroup::start_unit`]), with the same resource files written
 //! inside it as the cgroupfs driver writes, and stopped through systemd on removal.
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use oci_spec::runtime::LinuxResources;
 
+use super::devices::Rule;
 use super::error::CgroupError;
-use super::files::Mode;
+use super::files::{Mode, Write};
 use super::layout::CGROUP_ROOT;
 use super::layout::{Cgroup, Host, Layout};
+use super::systemd::props::Gated;
 use super::systemd::{path, props, Systemd};
 use super::{devices, v2};
+use crate::dbus::Value;
+
+/// What a systemd unit is started with, planned and checked before anything is made
+/// ([`Cgroup::unit_start`]) and used once the init exists ([`Cgroup::start_unit`]).
+#[derive(Debug)]
+pub struct UnitStart {
+    pub(super) writes: Vec<Write>,
+    pub(super) resources: Vec<Gated>,
+    pub(super) rules: Vec<Rule>,
+    pub(super) annotated: Vec<(String, Value)>,
+}
 
 fn connect() -> Result<Systemd, CgroupError> {
     Systemd::connect().map_err(|source| CgroupError::Systemd {
@@ -42,11 +54,28 @@ impl Cgroup {
         })
     }
 
-    /// Before the clone, under the systemd driver: validate `resources` and refuse a unit whose
-    /// cgroup exists already (systemd would refuse it too, later and after more work).
-    pub(super) fn check_unit(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
-        self.plan(resources, Mode::Create)?;
-        devices::rules(resources.and_then(|r| r.devices().as_deref()))?;
+    /// Under the systemd driver, before anything is made: plan and check what the unit is started
+    /// with (the resource writes and their unit properties, the device rules, and `annotated`, the
+    /// `org.systemd.property.*` annotations already read), for [`Cgroup::start_unit`] once the
+    /// init exists.
+    pub fn unit_start(
+        &self,
+        resources: Option<&LinuxResources>,
+        annotated: Vec<(String, Value)>,
+    ) -> Result<UnitStart, CgroupError> {
+        let v2 = self.index_of("").unwrap_or_default();
+        let mut writes = self.plan(resources, Mode::Create)?;
+        Ok(UnitStart {
+            resources: props::resource_properties(&mut writes, v2)?,
+            writes,
+            rules: devices::rules(resources.and_then(|r| r.devices().as_deref()))?,
+            annotated,
+        })
+    }
+
+    /// Before the clone, under the systemd driver: refuse a unit whose cgroup exists already
+    /// (systemd would refuse it too, later and after more work).
+    pub(super) fn check_unit_free(&self) -> Result<(), CgroupError> {
         if let Some((unit, (_, dir))) = self.unit.as_ref().zip(self.dirs.first()) {
             if dir.exists() {
                 return Err(CgroupError::Invalid {
@@ -59,7 +88,7 @@ impl Cgroup {
     }
 
     /// Under the systemd driver, once the init `pid` exists: start the unit with it inside (the
-    /// resources and `annotations`' `org.systemd.property.*` as unit properties), then write the
+    /// resources and the annotated properties of `start` as unit properties), then write the
     /// resource files and attach the device program in the unit's cgroup, as `create` does for
     /// cgroupfs. A no-op for a cgroupfs cgroup. On failure the caller removes the cgroup
     /// ([`Cgroup::remove`] stops the unit).
@@ -67,22 +96,24 @@ impl Cgroup {
         &self,
         id: &str,
         pid: libc::pid_t,
-        resources: Option<&LinuxResources>,
-        annotations: Option<&HashMap<String, String>>,
+        start: UnitStart,
     ) -> Result<(), CgroupError> {
         let (Some(unit), Some(v2)) = (&self.unit, self.index_of("")) else {
             return Ok(());
         };
-        let mut writes = self.plan(resources, Mode::Create)?;
-        let rules = devices::rules(resources.and_then(|r| r.devices().as_deref()))?;
-        let annotated = props::annotation_properties(annotations)?;
+        let UnitStart {
+            writes,
+            resources,
+            rules,
+            annotated,
+        } = start;
         let mut sd = connect()?;
         // The default device rules allow whole majors (`c 136:* rwm`), said differently before
         // systemd 240: the version is always asked.
         let version = sd.version();
         let pid = u32::try_from(pid).unwrap_or_default();
         let mut all = props::unit_properties(unit, id, Some(pid));
-        all.extend(props::resource_properties(&mut writes, v2, version)?);
+        all.extend(props::for_version(resources, version));
         all.extend(props::device_properties(&rules, version));
         all.extend(annotated);
         sd.start(unit, &all)?;
@@ -95,13 +126,14 @@ impl Cgroup {
     pub(super) fn update_unit(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         let mut writes = self.plan(Some(resources), Mode::Update)?;
         if let (Some(unit), Some(v2)) = (&self.unit, self.index_of("")) {
+            let gated = props::resource_properties(&mut writes, v2)?;
             let mut sd = connect()?;
-            let version = if props::needs_version(&writes) {
+            let version = if props::needs_version(&gated) {
                 sd.version()
             } else {
                 0
             };
-            let set = props::resource_properties(&mut writes, v2, version)?;
+            let set = props::for_version(gated, version);
             sd.set(unit, &set)?;
         }
         self.execute(&writes)

@@ -11,7 +11,7 @@ use oci_spec::runtime::Spec;
 
 use super::{write_pid_file, Container};
 use crate::bundle::Bundle;
-use crate::cgroups::{systemd, Cgroup, Host};
+use crate::cgroups::{systemd, Cgroup, Host, UnitStart};
 use crate::creating::Journal;
 use crate::error::{sys_err, Error, Result};
 use crate::join::Join;
@@ -108,6 +108,8 @@ pub(crate) struct Prepared {
     pub plan: Plan,
     /// `process.terminal`: the init gets a pty.
     pub terminal: bool,
+    /// Under the systemd driver: what the unit is started with, checked already.
+    pub unit: Option<UnitStart>,
 }
 
 /// Validate the id, the config and the options and build the plan: reads, but changes nothing.
@@ -135,7 +137,7 @@ pub(crate) fn prepare(id: &str, source: Source<'_>, opts: &CreateOptions) -> Res
         !opts.foreground,
     )?;
     let host = Host::detect()?;
-    let cgroup = container_cgroup(&bundle.spec, id, &host, opts.cgroup_driver)?;
+    let (cgroup, unit) = container_cgroup(&bundle.spec, id, &host, opts.cgroup_driver)?;
     let dir = opts.root.join(id);
     let plan = Plan::build(
         &bundle.spec,
@@ -158,12 +160,19 @@ pub(crate) fn prepare(id: &str, source: Source<'_>, opts: &CreateOptions) -> Res
         dir,
         plan,
         terminal,
+        unit,
     })
 }
 
-/// The container's cgroup as `linux.cgroupsPath` names it for `driver` (not made yet). Under
-/// systemd the unit's annotations are checked here too, before anything is made.
-fn container_cgroup(spec: &Spec, id: &str, host: &Host, driver: CgroupDriver) -> Result<Cgroup> {
+/// The container's cgroup as `linux.cgroupsPath` names it for `driver` (not made yet), and under
+/// systemd what its unit is started with, every value checked (the annotations first: bad input
+/// is named before a host that cannot run the driver).
+fn container_cgroup(
+    spec: &Spec,
+    id: &str,
+    host: &Host,
+    driver: CgroupDriver,
+) -> Result<(Cgroup, Option<UnitStart>)> {
     let path = spec
         .linux()
         .as_ref()
@@ -171,13 +180,25 @@ fn container_cgroup(spec: &Spec, id: &str, host: &Host, driver: CgroupDriver) ->
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     Ok(match driver {
-        CgroupDriver::Cgroupfs if path.is_empty() => Cgroup::new(host, &format!("/sangja/{id}")),
-        CgroupDriver::Cgroupfs => Cgroup::new(host, &path),
+        CgroupDriver::Cgroupfs if path.is_empty() => {
+            (Cgroup::new(host, &format!("/sangja/{id}")), None)
+        }
+        CgroupDriver::Cgroupfs => (Cgroup::new(host, &path), None),
         CgroupDriver::Systemd => {
-            systemd::props::annotation_properties(spec.annotations().as_ref())?;
-            Cgroup::systemd(host, &path, id)?
+            let annotated = systemd::props::annotation_properties(spec.annotations().as_ref())?;
+            let cgroup = Cgroup::systemd(host, &path, id)?;
+            let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+            let start = cgroup.unit_start(resources, annotated)?;
+            (cgroup, Some(start))
         }
     })
+}
+
+/// The systemd unit's start in the init's clone callback: what it is started with (taken when
+/// used), then when it began and ended, for the trace.
+struct UnitStep {
+    start: Option<UnitStart>,
+    span: Option<(u64, u64)>,
 }
 
 /// Removes what a failed `create` made, in reverse order.
@@ -234,7 +255,11 @@ impl Container {
         opts: &CreateOptions,
     ) -> Result<Container> {
         let mut trace = opts.trace.then(Trace::start);
-        let p = prepare(id, source, opts)?;
+        let mut p = prepare(id, source, opts)?;
+        let mut unit = UnitStep {
+            start: p.unit.take(),
+            span: None,
+        };
         mark(&mut trace, "parse");
         // Side effects start here; `undo` removes them if anything below fails.
         make_state_dir(&opts.root, &p.dir)?;
@@ -259,9 +284,8 @@ impl Container {
             None => Join::open(&p.cgroup)?,
         };
         let (console, own_console_sock) = console_for(p.terminal, opts)?;
-        let mut unit_span = None;
-        let spawned = spawn_init(&p, id, opts, &join, console, &mut journal, &mut unit_span);
-        if let (Some(t), Some((a, b))) = (trace.as_mut(), unit_span) {
+        let spawned = spawn_init(&p, id, opts, &join, console, &mut journal, &mut unit);
+        if let (Some(t), Some((a, b))) = (trace.as_mut(), unit.span) {
             t.span("parent:systemd-unit", a, b);
         }
         let (spawned, saved) = spawned?;
@@ -305,7 +329,7 @@ fn spawn_init(
     join: &Join,
     console: Option<OwnedFd>,
     journal: &mut Journal,
-    unit_span: &mut Option<(u64, u64)>,
+    unit: &mut UnitStep,
 ) -> Result<(Spawned, Option<Record>)> {
     let stdio = opts
         .stdio
@@ -344,16 +368,12 @@ fn spawn_init(
                     source: Errno::EIO,
                 });
             }
-            let spec = &p.bundle.spec;
-            let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-            if p.cgroup.unit.is_none() {
+            let Some(start) = unit.start.take() else {
                 return Ok(());
-            }
+            };
             let began = crate::trace::now_ns();
-            let started = p
-                .cgroup
-                .start_unit(id, pid, resources, spec.annotations().as_ref());
-            *unit_span = Some((began, crate::trace::now_ns()));
+            let started = p.cgroup.start_unit(id, pid, start);
+            unit.span = Some((began, crate::trace::now_ns()));
             started.map_err(LaunchError::from)
         },
     );

@@ -59,15 +59,42 @@ pub fn unit_properties(unit: &Unit, id: &str, pid: Option<u32>) -> Vec<(String, 
     out
 }
 
-/// Do `writes` hold a value whose property only some systemd versions know (so the version
-/// must be asked first)?
-pub fn needs_version(writes: &[Write]) -> bool {
-    writes.iter().any(|w| {
-        matches!(
-            &*w.w.file,
-            "cpuset.cpus" | "cpuset.mems" | "cpu.idle" | "memory.oom.group"
-        ) || (w.w.file == "cpu.max" && w.w.value.split_whitespace().nth(1).is_some())
-    })
+/// A unit property and the systemd versions that take it: `since <= version < before` (a version
+/// of 0 is unknown and takes only the ungated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gated {
+    /// The first version that takes it (0: all).
+    pub since: u32,
+    /// The first version that no longer gets it (`u32::MAX`: none).
+    pub before: u32,
+    /// Name and value.
+    pub prop: (String, Value),
+}
+
+fn always(name: &str, v: Value) -> Gated {
+    since(0, name, v)
+}
+
+fn since(version: u32, name: &str, v: Value) -> Gated {
+    Gated {
+        since: version,
+        before: u32::MAX,
+        prop: prop(name, v),
+    }
+}
+
+/// Do any of `gated` depend on systemd's version (so it must be asked first)?
+pub fn needs_version(gated: &[Gated]) -> bool {
+    gated.iter().any(|g| g.since > 0 || g.before < u32::MAX)
+}
+
+/// The properties of `gated` that a systemd of `version` takes.
+pub fn for_version(gated: Vec<Gated>, version: u32) -> Vec<(String, Value)> {
+    gated
+        .into_iter()
+        .filter(|g| g.since <= version && version < g.before)
+        .map(|g| g.prop)
+        .collect()
 }
 
 /// `max` or a number, as a `t` (max: `u64::MAX`, systemd's infinity).
@@ -112,15 +139,15 @@ pub fn cpuset_bits(list: &str, field: &str) -> Result<Vec<u8>, CgroupError> {
 /// `cpu.max` (`quota period`) as `CPUQuotaPerSecUSec` (rounded up to a multiple of 10 ms per second,
 /// which is what systemd can say) and `CPUQuotaPeriodUSec`, with the quota the file must get to
 /// agree with the unit after that rounding.
-fn cpu_max(value: &str, version: u32, out: &mut Vec<(String, Value)>) -> Option<String> {
+fn cpu_max(value: &str, out: &mut Vec<Gated>) -> Option<String> {
     let mut parts = value.split_whitespace();
     let (quota, period) = (parts.next()?, parts.next());
     let period_n = period.and_then(|p| p.parse::<u64>().ok());
-    if let Some(p) = period_n.filter(|_| version >= V_CPU_PERIOD) {
-        out.push(prop("CPUQuotaPeriodUSec", Value::U64(p)));
+    if let Some(p) = period_n {
+        out.push(since(V_CPU_PERIOD, "CPUQuotaPeriodUSec", Value::U64(p)));
     }
     let Ok(q) = quota.parse::<u64>() else {
-        out.push(prop("CPUQuotaPerSecUSec", Value::U64(u64::MAX)));
+        out.push(always("CPUQuotaPerSecUSec", Value::U64(u64::MAX)));
         return None;
     };
     let p = period_n.filter(|&p| p > 0).unwrap_or(100_000);
@@ -134,23 +161,19 @@ fn cpu_max(value: &str, version: u32, out: &mut Vec<(String, Value)>) -> Option<
             None => q.to_string(),
         });
     }
-    out.push(prop("CPUQuotaPerSecUSec", Value::U64(per_sec)));
+    out.push(always("CPUQuotaPerSecUSec", Value::U64(per_sec)));
     adjusted
 }
 
-/// The unit properties for the cgroup2 `writes` (those in directory `v2`), for a systemd of
-/// `version` (0: unknown, so no gated property). `cpu.max` writes are changed where the unit's
-/// rounding changes the quota.
-pub fn resource_properties(
-    writes: &mut [Write],
-    v2: usize,
-    version: u32,
-) -> Result<Vec<(String, Value)>, CgroupError> {
+/// The unit properties for the cgroup2 `writes` (those in directory `v2`), each with the systemd
+/// versions that take it ([`for_version`] picks them once the version is known): everything is
+/// converted and checked here, before the unit exists. `cpu.max` writes are changed where the
+/// unit's rounding changes the quota.
+pub fn resource_properties(writes: &mut [Write], v2: usize) -> Result<Vec<Gated>, CgroupError> {
     let mut out = Vec::new();
-    let idle = version >= V_CPU_IDLE
-        && writes
-            .iter()
-            .any(|w| w.dir == v2 && w.w.file == "cpu.idle" && w.w.value.trim() == "1");
+    let idle = writes
+        .iter()
+        .any(|w| w.dir == v2 && w.w.file == "cpu.idle" && w.w.value.trim() == "1");
     for w in writes.iter_mut().filter(|w| w.dir == v2) {
         let (file, v, field) = (&*w.w.file, w.w.value.trim(), &*w.w.field);
         let named = match file {
@@ -165,27 +188,34 @@ pub fn resource_properties(
         if let Some(name) = named {
             let n = limit(v, field)?;
             let n = if name == "TasksMax" { n.max(1) } else { n };
-            out.push(prop(name, Value::U64(n)));
+            out.push(always(name, Value::U64(n)));
             continue;
         }
         match file {
-            "cpu.weight" if !idle => out.push(prop("CPUWeight", Value::U64(limit(v, field)?))),
-            "cpu.idle" if idle => out.push(prop("CPUWeight", Value::U64(0))),
+            // An idle cgroup is weight 0 to systemd 252 on; older ones get the weight.
+            "cpu.weight" => out.push(Gated {
+                before: if idle { V_CPU_IDLE } else { u32::MAX },
+                ..always("CPUWeight", Value::U64(limit(v, field)?))
+            }),
+            "cpu.idle" if idle => out.push(since(V_CPU_IDLE, "CPUWeight", Value::U64(0))),
             "cpu.max" => {
-                if let Some(q) = cpu_max(v, version, &mut out) {
+                if let Some(q) = cpu_max(v, &mut out) {
                     w.w.value = q;
                 }
             }
-            "cpuset.cpus" if version >= V_CPUSET => {
-                out.push(prop("AllowedCPUs", Value::Bytes(cpuset_bits(v, field)?)))
-            }
-            "cpuset.mems" if version >= V_CPUSET => out.push(prop(
+            "cpuset.cpus" => out.push(since(
+                V_CPUSET,
+                "AllowedCPUs",
+                Value::Bytes(cpuset_bits(v, field)?),
+            )),
+            "cpuset.mems" => out.push(since(
+                V_CPUSET,
                 "AllowedMemoryNodes",
                 Value::Bytes(cpuset_bits(v, field)?),
             )),
-            "memory.oom.group" if version >= V_OOM_POLICY => {
+            "memory.oom.group" => {
                 let policy = if v == "1" { "kill" } else { "continue" };
-                out.push(prop("OOMPolicy", Value::Str(policy.into())));
+                out.push(since(V_OOM_POLICY, "OOMPolicy", Value::Str(policy.into())));
             }
             _ => {}
         }

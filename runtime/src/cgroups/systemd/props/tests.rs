@@ -12,7 +12,11 @@ fn write(file: &'static str, value: &str) -> Write {
 }
 
 fn props(writes: &mut [Write], version: u32) -> Vec<(String, Value)> {
-    resource_properties(writes, 0, version).unwrap_or_default()
+    for_version(resource_properties(writes, 0).unwrap_or_default(), version)
+}
+
+fn gated(writes: &[Write]) -> Vec<Gated> {
+    resource_properties(&mut writes.to_vec(), 0).unwrap_or_default()
 }
 
 #[test]
@@ -77,7 +81,7 @@ fn gated_properties_wait_for_their_version() {
         write("cpuset.mems", "0"),
         write("memory.oom.group", "1"),
     ];
-    assert!(needs_version(&w));
+    assert!(needs_version(&gated(&w)));
     assert!(props(&mut w, 243).is_empty());
     assert_eq!(
         props(&mut w, 253),
@@ -87,8 +91,9 @@ fn gated_properties_wait_for_their_version() {
             prop("OOMPolicy", Value::Str("kill".into())),
         ]
     );
-    assert!(!needs_version(&[write("memory.max", "1")]));
-    assert!(!needs_version(&[write("cpu.max", "5000")]));
+    assert!(!needs_version(&gated(&[write("memory.max", "1")])));
+    assert!(!needs_version(&gated(&[write("cpu.max", "5000")])));
+    assert!(needs_version(&gated(&[write("cpu.max", "5000 100000")])));
 }
 
 #[test]
@@ -230,4 +235,18 @@ fn a_scope_is_delegated_with_its_init() {
     );
     assert_eq!(p[3].1, Value::U32s(vec![42]));
     assert_eq!(p[1].1, Value::Str("system.slice".into()));
+}
+
+#[test]
+fn values_systemd_cannot_take_are_refused_before_the_unit_exists() {
+    for (file, value) in [
+        ("cpuset.cpus", "0-x"),
+        ("memory.max", "lots"),
+        ("cpuset.mems", "3-1"),
+    ] {
+        let e = resource_properties(&mut [write(file, value)], 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("linux.resources.x"), "{file}={value}: {e}");
+    }
 }
