@@ -294,7 +294,8 @@ fn plan_mount(
     }
     if typ == "cgroup" || typ == "cgroup2" {
         if let Some((host, cg)) = cgroups {
-            return cgroup::plan_cgroup_mount(i, &dest_s, &p, host, cg, cgroupns, ops);
+            let v2_only = typ == "cgroup2";
+            return cgroup::plan_cgroup_mount(i, &dest_s, &p, (host, cg, v2_only), cgroupns, ops);
         }
     }
     ops.push(plan_fs(i, m, dest, typ, p)?);

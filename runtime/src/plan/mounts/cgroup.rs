@@ -32,17 +32,20 @@ fn cgroup_bind(i: usize, dir: &Path) -> Result<MountKind, SpecError> {
 /// `type: cgroup` as runc does it: on v2 one cgroup2 mount; on v1/hybrid a tmpfs holding one
 /// mount per hierarchy (a fresh cgroup mount inside a cgroup namespace, else a bind of the
 /// container's own cgroup directory), then the tmpfs sealed read-only.
+/// `type: cgroup2` (`v2_only`) is the unified hierarchy alone on every host, as the type says
+/// (systemd in a container on a hybrid host runs unified then); where the host has no cgroup2
+/// hierarchy, only inside a cgroup namespace (a fresh cgroup2 outside one would be the host's
+/// root).
 pub(super) fn plan_cgroup_mount(
     i: usize,
     dest: &str,
     p: &Parsed,
-    host: &Host,
-    cg: &Cgroup,
+    (host, cg, v2_only): (&Host, &Cgroup, bool),
     cgroupns: bool,
     ops: &mut Vec<MountOp>,
 ) -> Result<(), SpecError> {
     let base_flags = p.flags & !libc::MS_REMOUNT;
-    if host.layout == Layout::V2 {
+    if host.layout == Layout::V2 || v2_only {
         ops.push(cgroup2_mount(i, dest, p, cg, cgroupns)?);
         return Ok(());
     }
@@ -61,7 +64,8 @@ pub(super) fn plan_cgroup_mount(
     Ok(())
 }
 
-/// v2: a fresh cgroup2 inside a cgroup namespace, else a bind of the container's cgroup.
+/// The unified hierarchy: a fresh cgroup2 inside a cgroup namespace, else a bind of the
+/// container's cgroup2 directory.
 fn cgroup2_mount(
     i: usize,
     dest: &str,
@@ -69,13 +73,15 @@ fn cgroup2_mount(
     cg: &Cgroup,
     cgroupns: bool,
 ) -> Result<MountOp, SpecError> {
-    let (_, dir) = cg
-        .dirs
-        .first()
-        .ok_or_else(|| SpecError::field(format!("mounts[{i}]"), "no cgroup hierarchy"))?;
     let kind = if cgroupns {
         fs_kind(i, "cgroup2", "cgroup")?
     } else {
+        let (_, dir) = cg.dirs.iter().find(|(c, _)| c.is_empty()).ok_or_else(|| {
+            SpecError::field(
+                format!("mounts[{i}].type"),
+                "cgroup2 without a cgroup namespace needs the host's cgroup2 hierarchy",
+            )
+        })?;
         cgroup_bind(i, dir)?
     };
     let flags = p.flags & !libc::MS_REMOUNT;

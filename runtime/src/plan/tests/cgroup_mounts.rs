@@ -160,6 +160,38 @@ fn cgroup_mount_on_a_hybrid_host_includes_the_unified_hierarchy() {
     );
 }
 
+/// `type: cgroup2` is the unified hierarchy alone on a hybrid host (as the type says, and as runc
+/// mounts it there), not the v1 tmpfs; on a v1 host without cgroup2 only inside a namespace.
+#[test]
+fn a_cgroup2_mount_on_a_hybrid_host_is_the_unified_hierarchy_alone() {
+    let cgroup2 = |v: &mut Value| v["mounts"][6]["type"] = json!("cgroup2");
+    let p = plan_on(Layout::Hybrid, &with(cgroup2));
+    assert_eq!(
+        layout(&p),
+        with_runc_mounts(&[("/sys/fs/cgroup", &format!("bind {}", cg_dir("unified")))])
+    );
+    let mut ns = with_cgroupns();
+    cgroup2(&mut ns);
+    let p = plan_on(Layout::Hybrid, &ns);
+    assert_eq!(
+        layout(&p),
+        with_runc_mounts(&[("/sys/fs/cgroup", "cgroup2 cgroup")])
+    );
+    let p = plan_on(Layout::V1, &ns);
+    assert_eq!(kind(op(&p, "/sys/fs/cgroup")), "cgroup2 cgroup");
+    let host = host(Layout::V1);
+    let cg = Cgroup::new(&host, CGROUPS_PATH);
+    let opts = Opts {
+        cgroups: Some((&host, &cg)),
+        ..Opts::default()
+    };
+    let e = checked(&with(cgroup2))
+        .and_then(|s| build(&s, &opts))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("mounts[6].type"), "{e}");
+}
+
 /// Without `ro` the v1 tmpfs is not sealed; propagation options go on the tmpfs only.
 #[test]
 fn a_writable_cgroup_mount_on_v1_is_not_sealed() {
