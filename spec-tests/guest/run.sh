@@ -110,6 +110,13 @@ sangja delete --force sdk >/tmp/sdk.out 2>&1
 no_unit sd.killed_create_no_unit sangja-sdk.scope
 absent sd.killed_create_no_cgroup $CG/system.slice/sangja-sdk.scope
 absent sd.killed_create_no_state /run/sangja/sdk
+# The system bus is the way to systemd; without a bus daemon, root talks on systemd's private socket.
+systemctl stop dbus.socket dbus.service
+run sd.private_socket $S run -d --bundle $B/sd-default sdp
+eq sd.private_socket_unit "$(systemctl show -P ActiveState sangja-sdp.scope)" active
+run sd.private_socket_delete sangja delete -f sdp
+no_unit sd.private_socket_gone sangja-sdp.scope
+systemctl start dbus.socket dbus.service
 
 # ---------------------------------------------------------------------------------------------------
 # 2. cgroupfs on this pure v2 host keeps working.

@@ -46,6 +46,27 @@ pub fn image() -> PathBuf {
     dir
 }
 
+/// The binary we ship (`cargo dist`: release, static), built now, for timings against runc: the
+/// tests' debug binary is 60 MiB and many times slower.
+pub fn dist_binary() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .arg("dist")
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| panic!("cargo dist: {e}"));
+    assert!(
+        out.status.success(),
+        "cargo dist: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    target.join("dist/sangja")
+}
+
 /// The tests' disk: files under a directory, made into an ext4 image by [`Payload::image`].
 #[derive(Debug)]
 pub struct Payload {

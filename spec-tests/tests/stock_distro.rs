@@ -86,27 +86,6 @@ fn bundles(p: &Payload) {
     }
 }
 
-/// The binary we ship (`cargo dist`: release, static), for the timing against runc: the tests'
-/// debug binary is 60 MiB and many times slower.
-fn dist_binary() -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .arg("dist")
-        .current_dir(&root)
-        .output()
-        .unwrap_or_else(|e| panic!("cargo dist: {e}"));
-    assert!(
-        out.status.success(),
-        "cargo dist: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target.join("dist/sangja")
-}
-
 /// The one boot of this test run, shared by the tests below.
 fn report() -> &'static Report {
     static REPORT: OnceLock<Report> = OnceLock::new();
@@ -116,7 +95,7 @@ fn report() -> &'static Report {
             "sangja",
             &spec_tests::sangja_bin(env!("CARGO_BIN_EXE_sangja")),
         );
-        p.copy("sangja-dist", &dist_binary());
+        p.copy("sangja-dist", &guest::dist_binary());
         p.copy("busybox", &spec_tests::rootfs::busybox());
         // SANGJA_GUEST_RUN: another script in place of run.sh (to look into one thing by hand).
         let run = std::env::var_os("SANGJA_GUEST_RUN")
@@ -187,6 +166,8 @@ fn systemd_driver_scope_resources_and_lifecycle() {
         "sd.default_unit",
         "sd.nested_cgroup",
         "sd.killed_create_no_unit",
+        "sd.private_socket",
+        "sd.private_socket_unit",
     ] {
         r.assert_ok(name);
     }

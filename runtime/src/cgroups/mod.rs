@@ -41,7 +41,7 @@ mod v2;
 pub use error::CgroupError;
 pub(crate) use files::Mode;
 pub use layout::{Cgroup, Hierarchy, Host, Layout};
-pub use scope::UnitStart;
+pub use scope::{UnitStart, UnitTimes};
 pub use stats::OomWatch;
 
 use plan::{Loc, MEMORY};

@@ -33,6 +33,18 @@ fn connect() -> Result<Systemd, CgroupError> {
     })
 }
 
+/// When the parts of [`Cgroup::start_unit`] ended ([`crate::trace::now_ns`]): connected and asked
+/// systemd's version, got the reply to StartTransientUnit, saw its job done (the files follow).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnitTimes {
+    /// The call is sent.
+    pub asked: u64,
+    /// Its reply came.
+    pub replied: u64,
+    /// The job is done: the init is in the unit's cgroup.
+    pub started: u64,
+}
+
 impl Cgroup {
     /// The cgroup of container `id` as the systemd unit `cgroups_path` names
     /// (`slice:prefix:name`; empty: `:sangja:<id>`). Pure: nothing is asked or made yet. Needs a
@@ -91,15 +103,15 @@ impl Cgroup {
     /// resources and the annotated properties of `start` as unit properties), then write the
     /// resource files and attach the device program in the unit's cgroup, as `create` does for
     /// cgroupfs. A no-op for a cgroupfs cgroup. On failure the caller removes the cgroup
-    /// ([`Cgroup::remove`] stops the unit).
+    /// ([`Cgroup::remove`] stops the unit). Returns when each part ended, for the trace.
     pub fn start_unit(
         &self,
         id: &str,
         pid: libc::pid_t,
         start: UnitStart,
-    ) -> Result<(), CgroupError> {
+    ) -> Result<UnitTimes, CgroupError> {
         let (Some(unit), Some(v2)) = (&self.unit, self.index_of("")) else {
-            return Ok(());
+            return Ok(UnitTimes::default());
         };
         let UnitStart {
             writes,
@@ -116,9 +128,16 @@ impl Cgroup {
         all.extend(props::for_version(resources, version));
         all.extend(props::device_properties(&rules, version));
         all.extend(annotated);
-        sd.start(unit, &all)?;
+        let asked = crate::trace::now_ns();
+        let replied = sd.start(unit, &all)?;
+        let started = crate::trace::now_ns();
         self.execute(&writes)?;
-        v2::attach_device_program(&self.dirs[v2].1, &devices::program(&rules))
+        v2::attach_device_program(&self.dirs[v2].1, &devices::program(&rules))?;
+        Ok(UnitTimes {
+            asked,
+            replied,
+            started,
+        })
     }
 
     /// `update` under the systemd driver: the new values as unit properties first (so a

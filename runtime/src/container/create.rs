@@ -11,7 +11,7 @@ use oci_spec::runtime::Spec;
 
 use super::{write_pid_file, Container};
 use crate::bundle::Bundle;
-use crate::cgroups::{systemd, Cgroup, Host, UnitStart};
+use crate::cgroups::{systemd, Cgroup, Host, UnitStart, UnitTimes};
 use crate::creating::Journal;
 use crate::error::{sys_err, Error, Result};
 use crate::join::Join;
@@ -195,10 +195,11 @@ fn container_cgroup(
 }
 
 /// The systemd unit's start in the init's clone callback: what it is started with (taken when
-/// used), then when it began and ended, for the trace.
+/// used), then when it began and ended and when its parts did, for the trace.
 struct UnitStep {
     start: Option<UnitStart>,
     span: Option<(u64, u64)>,
+    times: Option<UnitTimes>,
 }
 
 /// Removes what a failed `create` made, in reverse order.
@@ -259,6 +260,7 @@ impl Container {
         let mut unit = UnitStep {
             start: p.unit.take(),
             span: None,
+            times: None,
         };
         mark(&mut trace, "parse");
         // Side effects start here; `undo` removes them if anything below fails.
@@ -287,6 +289,12 @@ impl Container {
         let spawned = spawn_init(&p, id, opts, &join, console, &mut journal, &mut unit);
         if let (Some(t), Some((a, b))) = (trace.as_mut(), unit.span) {
             t.span("parent:systemd-unit", a, b);
+            if let Some(u) = unit.times {
+                t.span("parent:systemd-connect", a, u.asked);
+                t.span("parent:systemd-call", u.asked, u.replied);
+                t.span("parent:systemd-job", u.replied, u.started);
+                t.span("parent:systemd-files", u.started, b);
+            }
         }
         let (spawned, saved) = spawned?;
         let pid = spawned.pid;
@@ -374,7 +382,8 @@ fn spawn_init(
             let began = crate::trace::now_ns();
             let started = p.cgroup.start_unit(id, pid, start);
             unit.span = Some((began, crate::trace::now_ns()));
-            started.map_err(LaunchError::from)
+            unit.times = Some(started.map_err(LaunchError::from)?);
+            Ok(())
         },
     );
     let saved = saved.transpose()?;

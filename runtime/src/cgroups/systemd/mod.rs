@@ -89,8 +89,9 @@ impl Systemd {
     }
 
     /// Start `unit` with `props` and wait for its job; a unit that exists only because it
-    /// failed earlier is reset and started again (once), as runc does.
-    pub fn start(&mut self, unit: &Unit, props: &[(String, Value)]) -> Result<(), CgroupError> {
+    /// failed earlier is reset and started again (once), as runc does. Returns when the call's
+    /// reply came ([`crate::trace::now_ns`]): the rest of the wait is systemd running the job.
+    pub fn start(&mut self, unit: &Unit, props: &[(String, Value)]) -> Result<u64, CgroupError> {
         let mut retried = false;
         loop {
             let serial = self
@@ -103,7 +104,10 @@ impl Systemd {
                 })
                 .map_err(err(unit, "start"))?;
             match self.bus.reply(serial, JOB_TIMEOUT) {
-                Ok(m) => return self.wait_job(unit, &m, "start"),
+                Ok(m) => {
+                    let replied = crate::trace::now_ns();
+                    return self.wait_job(unit, &m, "start").map(|()| replied);
+                }
                 Err(BusError::Remote { name, .. })
                     if name == "org.freedesktop.systemd1.UnitExists" && !retried =>
                 {
