@@ -128,8 +128,9 @@ round() {
 }
 i=0
 while [ $i -le "$1" ]; do round $i; i=$((i + 1)); done
-# The systemd step and its parts (connect + version, StartTransientUnit's reply, the job, the files).
-for part in unit connect call job files; do
+# The systemd step and its parts (the version's answer, asked before the clone; StartTransientUnit's
+# reply; the job; the files).
+for part in unit version call job files; do
     sed -n '2,$s/.*"span":"parent:systemd-'$part'","us":\([0-9.]*\).*/step_'$part' \1/p' /tmp/trace.jsonl
     sed -n '2,$s/.*"span":"parent:systemd-'$part'","us":\([0-9.]*\).*/private_step_'$part' \1/p' \
         /tmp/trace-private.jsonl

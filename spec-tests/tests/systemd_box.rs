@@ -41,7 +41,7 @@ fn systemd_in_a_container_drives_both_runtimes_and_leaves_no_unit() {
         "sangja_cgroupfs",
         "sangja_systemd_private",
         "step_unit",
-        "step_connect",
+        "step_version",
         "step_call",
         "step_job",
         "step_files",

@@ -16,13 +16,26 @@ use super::{devices, v2};
 use crate::dbus::Value;
 
 /// What a systemd unit is started with, planned and checked before anything is made
-/// ([`Cgroup::unit_start`]) and used once the init exists ([`Cgroup::start_unit`]).
+/// ([`Cgroup::unit_start`]) and used once the init exists ([`Cgroup::start_unit`]): the connection
+/// to systemd is opened then too, and its version asked, so that systemd answers while the
+/// container is set up.
 #[derive(Debug)]
 pub struct UnitStart {
-    pub(super) writes: Vec<Write>,
-    pub(super) resources: Vec<Gated>,
-    pub(super) rules: Vec<Rule>,
-    pub(super) annotated: Vec<(String, Value)>,
+    sd: Systemd,
+    version_asked: Option<u32>,
+    plan: UnitPlan,
+    annotated: Vec<(String, Value)>,
+}
+
+/// The pure part of a [`UnitStart`] ([`Cgroup::plan_unit`]).
+#[derive(Debug)]
+pub(super) struct UnitPlan {
+    /// The resource writes (`cpu.max` as the unit rounds it).
+    pub writes: Vec<Write>,
+    /// Their unit properties, each with the systemd versions that take it.
+    pub resources: Vec<Gated>,
+    /// The device rules.
+    pub rules: Vec<Rule>,
 }
 
 fn connect() -> Result<Systemd, CgroupError> {
@@ -33,8 +46,9 @@ fn connect() -> Result<Systemd, CgroupError> {
     })
 }
 
-/// When the parts of [`Cgroup::start_unit`] ended ([`crate::trace::now_ns`]): connected and asked
-/// systemd's version, got the reply to StartTransientUnit, saw its job done (the files follow).
+/// When the parts of [`Cgroup::start_unit`] ended ([`crate::trace::now_ns`]): had systemd's version
+/// (asked before the clone), got the reply to StartTransientUnit, saw its job done (the files
+/// follow).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnitTimes {
     /// The call is sent.
@@ -68,20 +82,38 @@ impl Cgroup {
 
     /// Under the systemd driver, before anything is made: plan and check what the unit is started
     /// with (the resource writes and their unit properties, the device rules, and `annotated`, the
-    /// `org.systemd.property.*` annotations already read), for [`Cgroup::start_unit`] once the
-    /// init exists.
+    /// `org.systemd.property.*` annotations already read), connect to systemd and ask its
+    /// version, for [`Cgroup::start_unit`] once the init exists. Without systemd, create fails here.
     pub fn unit_start(
         &self,
         resources: Option<&LinuxResources>,
         annotated: Vec<(String, Value)>,
     ) -> Result<UnitStart, CgroupError> {
+        let plan = self.plan_unit(resources)?;
+        let mut sd = connect()?;
+        // The default device rules allow whole majors (`c 136:* rwm`), said differently before
+        // systemd 240: the version is always asked.
+        let version_asked = sd.ask_version();
+        Ok(UnitStart {
+            sd,
+            version_asked,
+            plan,
+            annotated,
+        })
+    }
+
+    /// The pure part of [`Cgroup::unit_start`]: the resource writes, their unit properties (every
+    /// value converted and checked) and the device rules.
+    pub(super) fn plan_unit(
+        &self,
+        resources: Option<&LinuxResources>,
+    ) -> Result<UnitPlan, CgroupError> {
         let v2 = self.index_of("").unwrap_or_default();
         let mut writes = self.plan(resources, Mode::Create)?;
-        Ok(UnitStart {
+        Ok(UnitPlan {
             resources: props::resource_properties(&mut writes, v2)?,
             writes,
             rules: devices::rules(resources.and_then(|r| r.devices().as_deref()))?,
-            annotated,
         })
     }
 
@@ -114,15 +146,17 @@ impl Cgroup {
             return Ok(UnitTimes::default());
         };
         let UnitStart {
-            writes,
-            resources,
-            rules,
+            mut sd,
+            version_asked,
+            plan:
+                UnitPlan {
+                    writes,
+                    resources,
+                    rules,
+                },
             annotated,
         } = start;
-        let mut sd = connect()?;
-        // The default device rules allow whole majors (`c 136:* rwm`), said differently before
-        // systemd 240: the version is always asked.
-        let version = sd.version();
+        let version = sd.read_version(version_asked);
         let pid = u32::try_from(pid).unwrap_or_default();
         let mut all = props::unit_properties(unit, id, Some(pid));
         all.extend(props::for_version(resources, version));

@@ -529,9 +529,8 @@ fn a_systemd_unit_start_is_planned_and_checked_once_before_anything_is_made() {
     let cg = Cgroup::systemd(&host, "system.slice:sangja:u1", "u1").unwrap();
     let r = res(r#"{"memory": {"limit": 67108864}, "pids": {"limit": 9},
         "cpu": {"quota": 12345, "period": 100000}}"#);
-    let annotated = vec![("TimeoutStopUSec".to_string(), crate::dbus::Value::U64(7))];
-    let start = cg.unit_start(Some(&r), annotated.clone()).unwrap();
-    let props: Vec<&str> = start.resources.iter().map(|g| &*g.prop.0).collect();
+    let plan = cg.plan_unit(Some(&r)).unwrap();
+    let props: Vec<&str> = plan.resources.iter().map(|g| &*g.prop.0).collect();
     assert_eq!(
         props,
         [
@@ -542,11 +541,11 @@ fn a_systemd_unit_start_is_planned_and_checked_once_before_anything_is_made() {
         ]
     );
     // The file follows the unit's rounding of the quota (to 10 ms a second), decided here.
-    let cpu_max = start.writes.iter().find(|w| w.w.file == "cpu.max");
+    let cpu_max = plan.writes.iter().find(|w| w.w.file == "cpu.max");
     assert_eq!(cpu_max.map(|w| &*w.w.value), Some("13000 100000"));
-    assert!(!start.rules.is_empty(), "runc's default device rules");
-    assert_eq!(start.annotated, annotated);
-    // What systemd could not take is refused here, before the state directory or the unit exists.
+    assert!(!plan.rules.is_empty(), "runc's default device rules");
+    // What systemd could not take is refused here, before the state directory or the unit exists
+    // (and before systemd is asked anything).
     let bad = res(r#"{"cpu": {"cpus": "0-x"}}"#);
     let e = cg.unit_start(Some(&bad), vec![]).unwrap_err().to_string();
     assert!(e.contains("linux.resources.cpu.cpus"), "{e}");

@@ -290,7 +290,7 @@ impl Container {
         if let (Some(t), Some((a, b))) = (trace.as_mut(), unit.span) {
             t.span("parent:systemd-unit", a, b);
             if let Some(u) = unit.times {
-                t.span("parent:systemd-connect", a, u.asked);
+                t.span("parent:systemd-version", a, u.asked);
                 t.span("parent:systemd-call", u.asked, u.replied);
                 t.span("parent:systemd-job", u.replied, u.started);
                 t.span("parent:systemd-files", u.started, b);

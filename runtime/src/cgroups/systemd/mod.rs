@@ -61,6 +61,13 @@ impl Systemd {
     /// systemd's version (`Version` of the manager: `252.22-1~deb12u1` → 252); 0 if unreadable,
     /// so that no version-gated property is sent.
     pub fn version(&mut self) -> u32 {
+        let asked = self.ask_version();
+        self.read_version(asked)
+    }
+
+    /// Ask for systemd's version without waiting ([`Systemd::read_version`] reads the answer), so
+    /// that systemd answers while the caller does other work.
+    pub fn ask_version(&mut self) -> Option<u32> {
         let call = Call {
             interface: "org.freedesktop.DBus.Properties",
             ..manager("Get")
@@ -69,8 +76,17 @@ impl Systemd {
             e.str(MANAGER);
             e.str("Version");
         });
-        let reply = serial.and_then(|s| self.bus.reply(s, JOB_TIMEOUT));
-        let m = match reply {
+        serial
+            .inspect_err(|e| log::warn!("systemd: unable to ask its version: {e}"))
+            .ok()
+    }
+
+    /// The answer to [`Systemd::ask_version`]'s call `asked` (0 if there is none).
+    pub fn read_version(&mut self, asked: Option<u32>) -> u32 {
+        let Some(serial) = asked else {
+            return 0;
+        };
+        let m = match self.bus.reply(serial, JOB_TIMEOUT) {
             Ok(m) => m,
             Err(e) => {
                 log::warn!("systemd: unable to read its version: {e}");
