@@ -174,12 +174,14 @@ pub enum Step {
     SelinuxLabel,
     /// Writing `process.selinuxLabel` to the keyring-creation attribute.
     SelinuxKeyLabel,
+    /// A new time namespace: unshare, write `linux.timeOffsets`, enter it.
+    TimeNamespace,
     /// Unknown (a malformed message).
     Unknown,
 }
 
 impl Step {
-    const ALL: [Step; 45] = [
+    const ALL: [Step; 46] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -225,6 +227,7 @@ impl Step {
         Step::AppArmor,
         Step::SelinuxLabel,
         Step::SelinuxKeyLabel,
+        Step::TimeNamespace,
     ];
 
     fn from_u8(b: u8) -> Step {
@@ -283,6 +286,7 @@ impl Step {
             Step::AppArmor => "apply AppArmor profile",
             Step::SelinuxLabel => "set SELinux exec label",
             Step::SelinuxKeyLabel => "set SELinux keyring label",
+            Step::TimeNamespace => "set up time namespace",
             Step::Unknown => "set up container",
         }
     }

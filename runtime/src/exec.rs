@@ -103,7 +103,8 @@ impl ExecProcess {
 }
 
 /// The namespaces an exec joins, in setns order (mount last, after the paths are opened).
-const NAMESPACES: [(&str, libc::c_int); 5] = [
+const NAMESPACES: [(&str, libc::c_int); 6] = [
+    ("time", libc::CLONE_NEWTIME),
     ("ipc", libc::CLONE_NEWIPC),
     ("uts", libc::CLONE_NEWUTS),
     ("net", libc::CLONE_NEWNET),

@@ -334,6 +334,30 @@ fn relative_mount_destination_is_below_root() {
     assert!(find_mount(&mounts, "/rel-bind").is_some(), "{mounts:#?}");
 }
 
+/// `linux.timeOffsets` needs a new time namespace, and offsets only monotonic and boottime, with
+/// nanoseconds below a second.
+#[test]
+fn time_offsets_without_a_new_time_namespace_or_for_another_clock() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    b.set("/linux/timeOffsets", json!({"boottime": {"secs": 5}}));
+    create_fails(&h, &b).assert_error("linux.timeOffsets: needs a new time namespace");
+    b.push(
+        "/linux/namespaces",
+        json!({"type": "time", "path": "/proc/1/ns/time"}),
+    );
+    create_fails(&h, &b).assert_error("linux.timeOffsets: needs a new time namespace");
+    let mut b = h.bundle_private();
+    b.push("/linux/namespaces", json!({"type": "time"}));
+    b.set("/linux/timeOffsets", json!({"realtime": {"secs": 5}}));
+    create_fails(&h, &b).assert_error("linux.timeOffsets.realtime: unknown clock");
+    b.set(
+        "/linux/timeOffsets",
+        json!({"monotonic": {"secs": 5, "nanosecs": 1000000000u32}}),
+    );
+    create_fails(&h, &b).assert_error("linux.timeOffsets.monotonic.nanosecs");
+}
+
 /// Fields sangja cannot apply yet are refused naming the field, never accepted and ignored.
 #[test]
 fn fields_not_applied_yet_are_refused() {

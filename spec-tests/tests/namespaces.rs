@@ -188,3 +188,57 @@ fn loopback_is_up_in_a_new_net_namespace() {
         "lo has no 127.0.0.1:\n{out}"
     );
 }
+
+/// A new time namespace with `linux.timeOffsets`: the process and an `exec` see the offsets
+/// (boottime shows in `/proc/uptime`), the host's clocks are untouched, and the container's time
+/// namespace is not the host's.
+#[test]
+fn a_time_namespace_offsets_boottime_for_the_process_and_exec() {
+    let h = harness!();
+    let mut b = h.bundle_private();
+    const YEAR: u64 = 31_536_000;
+    b.push("/linux/namespaces", json!({"type": "time"}));
+    b.set(
+        "/linux/timeOffsets",
+        json!({"boottime": {"secs": YEAR}, "monotonic": {"secs": 1000, "nanosecs": 5}}),
+    );
+    b.args(&["sleep", "1000"]);
+    let c = h.create_and_start(&b);
+    let host_uptime = || -> f64 {
+        let t = fs::read_to_string("/proc/uptime").expect("host /proc/uptime");
+        t.split_whitespace()
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let out = h.cmd(&[
+        "exec",
+        &c.id,
+        "cat",
+        "/proc/self/timens_offsets",
+        "/proc/uptime",
+    ]);
+    out.ok();
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(
+        words[..6],
+        ["monotonic", "1000", "5", "boottime", "31536000", "0"],
+        "{out}"
+    );
+    let theirs: f64 = words.get(6).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let ours = host_uptime();
+    assert!(
+        (theirs - ours - YEAR as f64).abs() < 60.0,
+        "uptime {theirs} in the container, {ours} on the host"
+    );
+    let pid = h.pid(&c.id);
+    assert_ne!(
+        ns_id(&pid.to_string(), "time"),
+        ns_id("self", "time"),
+        "the init is in its own time namespace"
+    );
+    assert!(
+        ours < YEAR as f64,
+        "the host's boottime is untouched: {ours}"
+    );
+}

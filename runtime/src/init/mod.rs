@@ -176,6 +176,7 @@ fn setup<'a>(
     let mut host_proc = HostProc::default();
     let lsm_fds = process::enter(&plan.process, chan, fds.stdio, join, &mut host_proc)?;
     sys::umask(0);
+    time_namespace(plan, &mut host_proc)?;
     namespaces(plan)?;
     // Opened O_RDWR so the open never blocks and `start` (O_WRONLY|O_NONBLOCK) finds a reader
     // exactly as long as we live. Opened before pivot_root: it lives in the host's state dir.
@@ -247,6 +248,26 @@ fn namespaces(plan: &Plan) -> Result<(), Fail<'_>> {
         sys::setdomainname(d.to_bytes()).map_err(|e| fail(Step::Domainname, e, d.to_bytes()))?;
     }
     Ok(())
+}
+
+/// A new time namespace: unshared (for this process's children), its offsets written through the
+/// host's procfs before anyone is in it, then entered through `time_for_children`, so that the
+/// hooks and the process run in it. Before the joins: `/proc` is still the runtime's own view
+/// (a joined mount namespace could put anything there), and nothing of the container is mounted.
+fn time_namespace<'a>(plan: &'a Plan, host_proc: &mut HostProc) -> Result<(), Fail<'a>> {
+    let Some(offsets) = &plan.time_offsets else {
+        return Ok(());
+    };
+    let failed = |e| fail(Step::TimeNamespace, e, b"time");
+    sys::unshare(libc::CLONE_NEWTIME).map_err(failed)?;
+    if !offsets.is_empty() {
+        let fd = host_proc
+            .open_write(c"/proc/self/timens_offsets")
+            .map_err(failed)?;
+        sys::write(fd.as_fd(), offsets.to_bytes()).map_err(failed)?;
+    }
+    let ns = sys::open(c"/proc/self/ns/time_for_children", libc::O_RDONLY, 0).map_err(failed)?;
+    sys::setns(ns.as_fd(), libc::CLONE_NEWTIME).map_err(failed)
 }
 
 /// `process.oomScoreAdj`, written through the host's procfs (see `crate::procfs`).

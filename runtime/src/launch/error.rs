@@ -159,6 +159,7 @@ fn step_field(step: Step) -> Option<&'static str> {
         Step::Cwd => "process.cwd",
         Step::Console => "process.terminal",
         Step::Seccomp => "linux.seccomp",
+        Step::TimeNamespace => "linux.timeOffsets",
         _ => return None,
     })
 }

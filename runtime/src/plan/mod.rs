@@ -68,6 +68,11 @@ pub struct Plan {
     pub joined_at: Option<usize>,
     /// Namespaces to join in the init (mount last, so paths resolve in the host's view).
     pub join: Vec<JoinNs>,
+    /// A new time namespace, unshared by the init after the joins, with `linux.timeOffsets` as
+    /// `/proc/self/timens_offsets` takes them (`monotonic <s> <ns>` lines; empty: none), written
+    /// before the init enters it. clone(2) cannot make one: its child would be in the namespace
+    /// before the offsets could be written.
+    pub time_offsets: Option<CString>,
     /// A pid namespace to join: done by the parent around the clone (setns on pid namespaces only
     /// affects children), so no second fork is needed.
     pub join_pid: Option<(PathBuf, String)>,
@@ -147,7 +152,7 @@ fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
         LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
         LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
         LinuxNamespaceType::User => libc::CLONE_NEWUSER,
-        LinuxNamespaceType::Time => 0x80,
+        LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
     }
 }
 
@@ -200,6 +205,8 @@ struct Namespaces {
     clone_flags: u64,
     /// A new cgroup namespace, unshared by the init (see [`Plan::cgroupns_at`]).
     unshare_cgroupns: bool,
+    /// A new time namespace, unshared by the init (see [`Plan::time_offsets`]).
+    unshare_timens: bool,
     /// Namespaces joined by the init, the mount namespace last.
     join: Vec<JoinNs>,
     /// A pid namespace the parent joins, with the field it comes from.
@@ -210,6 +217,7 @@ fn plan_namespaces(linux: Option<&Linux>) -> Result<Namespaces, SpecError> {
     let mut ns_plan = Namespaces {
         clone_flags: 0,
         unshare_cgroupns: false,
+        unshare_timens: false,
         join: Vec::new(),
         join_pid: None,
     };
@@ -223,6 +231,7 @@ fn plan_namespaces(linux: Option<&Linux>) -> Result<Namespaces, SpecError> {
         let field = format!("linux.namespaces[{i}].path");
         match ns.path() {
             None if ns.typ() == LinuxNamespaceType::Cgroup => ns_plan.unshare_cgroupns = true,
+            None if ns.typ() == LinuxNamespaceType::Time => ns_plan.unshare_timens = true,
             None => ns_plan.clone_flags |= flag as u64,
             Some(p) if ns.typ() == LinuxNamespaceType::Pid => {
                 ns_plan.join_pid = Some((p.clone(), field))
@@ -396,6 +405,21 @@ fn path_cstr(p: &Path, field: &str) -> Result<CString, SpecError> {
     cstr(p.to_string_lossy().into_owned(), field)
 }
 
+/// `linux.timeOffsets` as `/proc/self/timens_offsets` lines, in clock order (validated: only
+/// `monotonic` and `boottime`).
+fn time_offsets(linux: Option<&Linux>) -> Result<CString, SpecError> {
+    let mut text = String::new();
+    if let Some(offsets) = linux.and_then(|l| l.time_offsets().as_ref()) {
+        for clock in ["monotonic", "boottime"] {
+            if let Some(o) = offsets.get(clock) {
+                let (secs, nanos) = (o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0));
+                text.push_str(&format!("{clock} {secs} {nanos}\n"));
+            }
+        }
+    }
+    cstr(text, "linux.timeOffsets")
+}
+
 impl Plan {
     /// Build the plan from a validated spec.
     pub fn build(spec: &Spec, input: &PlanInput<'_>) -> Result<Plan, SpecError> {
@@ -431,6 +455,7 @@ impl Plan {
             joined_at: (ns.unshare_cgroupns || late_join(input))
                 .then(|| cgroupns_position(spec, &mounts)),
             join: ns.join,
+            time_offsets: ns.unshare_timens.then(|| time_offsets(linux)).transpose()?,
             join_pid: ns.join_pid,
             rootfs: path_cstr(input.rootfs, "root.path")?,
             root: plan_root(spec, input)?,

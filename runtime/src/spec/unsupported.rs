@@ -57,7 +57,7 @@ pub(super) fn mounts(spec: &Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
-/// `linux`: user namespace mappings, time offsets, personality, memory policy, network devices,
+/// `linux`: user namespace mappings, personality, memory policy, network devices,
 /// Intel RDT.
 pub(super) fn linux(l: &Linux) -> Result<(), SpecError> {
     if l.intel_rdt().is_some() {
@@ -69,7 +69,6 @@ pub(super) fn linux(l: &Linux) -> Result<(), SpecError> {
     refuse_set(&[
         (l.uid_mappings().is_some(), "linux.uidMappings"),
         (l.gid_mappings().is_some(), "linux.gidMappings"),
-        (l.time_offsets().is_some(), "linux.timeOffsets"),
         (l.personality().is_some(), "linux.personality"),
         (l.memory_policy().is_some(), "linux.memoryPolicy"),
         (l.net_devices().is_some(), "linux.netDevices"),

@@ -134,11 +134,13 @@ fn validate_mounts(spec: &Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
-/// `linux.namespaces`: no duplicates, no user or time namespace yet, absolute paths, a mount
-/// namespace. Returns whether the container gets a new UTS namespace.
+/// `linux.namespaces`: no duplicates, no user namespace yet, absolute paths, a mount namespace;
+/// `linux.timeOffsets` only for a new time namespace. Returns whether the container gets a new
+/// UTS namespace.
 fn validate_namespaces(linux: Option<&Linux>) -> Result<bool, SpecError> {
     let mut kinds = HashSet::new();
     let mut new_uts = false;
+    let mut new_time = false;
     for (i, ns) in linux
         .and_then(|l| l.namespaces().as_ref())
         .into_iter()
@@ -158,12 +160,7 @@ fn validate_namespaces(linux: Option<&Linux>) -> Result<bool, SpecError> {
                     "user namespaces are not supported yet",
                 ))
             }
-            LinuxNamespaceType::Time => {
-                return Err(SpecError::field(
-                    format!("linux.namespaces[{i}]"),
-                    "time namespaces are not supported yet",
-                ))
-            }
+            LinuxNamespaceType::Time => new_time = ns.path().is_none(),
             LinuxNamespaceType::Uts => new_uts = ns.path().is_none(),
             _ => {}
         }
@@ -180,7 +177,40 @@ fn validate_namespaces(linux: Option<&Linux>) -> Result<bool, SpecError> {
             "a mount namespace is required",
         ));
     }
+    validate_time_offsets(linux, new_time)?;
     Ok(new_uts)
+}
+
+/// `linux.timeOffsets`: the clocks a time namespace offsets (`monotonic`, `boottime`), with
+/// nanoseconds below a second, and only for a new time namespace (an existing one has processes
+/// in it, and its offsets can no longer be set).
+fn validate_time_offsets(linux: Option<&Linux>, new_time: bool) -> Result<(), SpecError> {
+    let Some(offsets) = linux.and_then(|l| l.time_offsets().as_ref()) else {
+        return Ok(());
+    };
+    if !offsets.is_empty() && !new_time {
+        return Err(SpecError::field(
+            "linux.timeOffsets",
+            "needs a new time namespace (linux.namespaces type time, without a path)",
+        ));
+    }
+    let mut clocks: Vec<_> = offsets.iter().collect();
+    clocks.sort_by_key(|(name, _)| name.as_str());
+    for (clock, o) in clocks {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(SpecError::field(
+                format!("linux.timeOffsets.{clock}"),
+                "unknown clock (a time namespace offsets monotonic and boottime)",
+            ));
+        }
+        if o.nanosecs().unwrap_or(0) >= 1_000_000_000 {
+            return Err(SpecError::field(
+                format!("linux.timeOffsets.{clock}.nanosecs"),
+                "must be below 1000000000",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Devices, masked and read-only paths, root propagation, and the fields not applied.

@@ -369,8 +369,12 @@ const CASES: &[Case] = &[
         check: refused("linux.personality") },
     Case { fields: &["linux.timeOffsets.boottime.secs", "linux.timeOffsets.boottime.nanosecs",
         "linux.timeOffsets.monotonic.secs", "linux.timeOffsets.monotonic.nanosecs"],
-        set: |b| { b.set("/linux/timeOffsets", json!({"monotonic": {"secs": 10, "nanosecs": 0}})); },
-        check: refused("linux.timeOffsets") },
+        set: |b| {
+            b.push("/linux/namespaces", json!({"type": "time"}));
+            b.set("/linux/timeOffsets", json!({"monotonic": {"secs": 10, "nanosecs": 7},
+                "boottime": {"secs": 20, "nanosecs": 0}}));
+        },
+        check: sh("cat /proc/self/timens_offsets", "monotonic 10 7 boottime 20 0", "linux.timeOffsets") },
 ];
 
 /// Every field of the schema has a case, and every case names only fields of the schema.

@@ -186,3 +186,43 @@ fn no_pivot_hides_host_proc_and_sys() {
         "{hide:?}"
     );
 }
+
+/// A new time namespace is not a clone flag (the child would be in it before its offsets could be
+/// written): the init unshares it and writes `linux.timeOffsets` in the kernel's format.
+#[test]
+fn a_time_namespace_is_unshared_by_the_init_with_its_offsets() {
+    let v = with(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "time"}));
+        v["linux"]["timeOffsets"] = json!({
+            "boottime": {"secs": 31536000},
+            "monotonic": {"secs": -5, "nanosecs": 7}
+        });
+    });
+    let p = plan_of(&v);
+    assert_eq!(p.clone_flags, NS_BASE);
+    assert_eq!(
+        p.time_offsets.as_deref().map(s),
+        Some("monotonic -5 7\nboottime 31536000 0\n")
+    );
+    let bare = with(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "time"}))
+    });
+    assert_eq!(plan_of(&bare).time_offsets.as_deref().map(s), Some(""));
+    assert_eq!(plan_of(&runc_spec()).time_offsets, None);
+    // An existing one is joined by path, as the others are.
+    let joined = with(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "time", "path": "/proc/1/ns/time"}))
+    });
+    let p = plan_of(&joined);
+    assert_eq!(p.time_offsets, None);
+    assert!(p.join.iter().any(|j| j.nstype == libc::CLONE_NEWTIME));
+}
