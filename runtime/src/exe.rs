@@ -159,16 +159,18 @@ fn overlay_view() -> Result<OwnedFd, ExeError> {
     };
     let name = CString::new(name.as_bytes()).map_err(|_| ExeError::Nul)?;
     let top = escape_layer(dir.as_os_str().as_bytes());
-    let below_run = if below_is_root_only() {
-        overlay(dir, &top, BELOW).inspect_err(|e| log::debug!("{e}; trying a detached tmpfs"))
-    } else {
-        Err(sys_err("stat", Path::new(BELOW))(Errno::EPERM))
-    };
-    let mnt = match below_run {
-        Ok(mnt) => mnt,
-        Err(_) => {
+    let over_run = below_is_root_only()
+        .then(|| overlay(dir, &top, BELOW.to_bytes()))
+        .and_then(|r| {
+            r.inspect_err(|e| log::debug!("{e}; trying a detached tmpfs"))
+                .ok()
+        });
+    let mnt = match over_run {
+        Some(mnt) => mnt,
+        None => {
             let empty = detached_mount(c"tmpfs", Path::new("tmpfs"), &[])?;
-            overlay(dir, &top, &format!("/proc/self/fd/{}", empty.as_raw_fd()))?
+            let below = format!("/proc/self/fd/{}", empty.as_raw_fd());
+            overlay(dir, &top, below.as_bytes())?
         }
     };
     let view = sys::openat(mnt.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0)
@@ -186,20 +188,20 @@ fn overlay_view() -> Result<OwnedFd, ExeError> {
 }
 
 /// The layer below the binary's directory in the overlay view, as runc uses its state directory.
-const BELOW: &str = "/run";
+const BELOW: &CStr = c"/run";
 
 /// Whether [`BELOW`] is a directory owned by root that no one else can write, so nothing but root
 /// can put a file under the binary's name there.
 fn below_is_root_only() -> bool {
-    sys::stat(c"/run").is_ok_and(|st| {
+    sys::stat(BELOW).is_ok_and(|st| {
         st.st_mode & libc::S_IFMT == libc::S_IFDIR && st.st_uid == 0 && st.st_mode & 0o022 == 0
     })
 }
 
 /// A read-only overlay of `top` (escaped) over `below`.
-fn overlay(dir: &Path, top: &str, below: &str) -> Result<OwnedFd, ExeError> {
-    let lower = CString::new(format!("{top}:{}", escape_layer(below.as_bytes())))
-        .map_err(|_| ExeError::Nul)?;
+fn overlay(dir: &Path, top: &str, below: &[u8]) -> Result<OwnedFd, ExeError> {
+    let lower =
+        CString::new(format!("{top}:{}", escape_layer(below))).map_err(|_| ExeError::Nul)?;
     detached_mount(c"overlay", dir, &[(c"lowerdir", &lower), (c"xino", c"off")])
 }
 
@@ -321,7 +323,7 @@ mod tests {
         let exe = std::fs::read_link(SELF_EXE_PATH).unwrap();
         let dir = exe.parent().unwrap();
         let top = escape_layer(dir.as_os_str().as_bytes());
-        let mnt = overlay(dir, &top, BELOW).unwrap();
+        let mnt = overlay(dir, &top, BELOW.to_bytes()).unwrap();
         let name = CString::new(exe.file_name().unwrap().as_bytes()).unwrap();
         let fd = sys::openat(mnt.as_fd(), &name, libc::O_RDONLY, 0).unwrap();
         let mut buf = [0u8; 32];
@@ -357,7 +359,7 @@ mod tests {
         let empty = detached_mount(c"tmpfs", Path::new("tmpfs"), &[]).unwrap();
         let below = format!("/proc/self/fd/{}", empty.as_raw_fd());
         let top = escape_layer(dir.as_os_str().as_bytes());
-        let mnt = overlay(dir, &top, &below);
+        let mnt = overlay(dir, &top, below.as_bytes());
         assert_eq!(mnt.is_ok(), newer, "kernel {release}");
         if let Ok(mnt) = mnt {
             let name = CString::new(exe.file_name().unwrap().as_bytes()).unwrap();

@@ -22,23 +22,29 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/cache/sangja-guest"))
 }
 
+/// Run `cmd` to its end; panics, with its status and stderr, unless it succeeded (`what` it was).
+fn succeed(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The built image's directory (`root.img`, `vmlinuz`, `initrd.img`), building it first when the
 /// cache lacks it (minutes: debootstrap and an 8 GiB sparse ext4 image).
 pub fn image() -> PathBuf {
     let dir = cache_dir();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/build-image.sh");
     let started = Instant::now();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("bash {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "building the guest image failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        Command::new("bash")
+            .arg(&script)
+            .arg(&dir)
+            .stdin(Stdio::null()),
+        "building the guest image",
     );
     if started.elapsed() > Duration::from_secs(5) {
         eprintln!("guest image built in {:?}", started.elapsed());
@@ -51,15 +57,9 @@ pub fn image() -> PathBuf {
 pub fn dist_binary() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .arg("dist")
-        .current_dir(&root)
-        .output()
-        .unwrap_or_else(|e| panic!("cargo dist: {e}"));
-    assert!(
-        out.status.success(),
-        "cargo dist: {}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        Command::new(cargo).arg("dist").current_dir(&root),
+        "cargo dist",
     );
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -111,17 +111,13 @@ impl Payload {
     /// The ext4 image of the files (label `PAYLOAD`), `size_mb` large.
     fn image(&self, size_mb: u32) -> PathBuf {
         let img = self.dir.join("payload.img");
-        let out = Command::new("mkfs.ext4")
-            .args(["-q", "-F", "-L", "PAYLOAD", "-E", "root_owner=0:0", "-d"])
-            .arg(self.dir.join("files"))
-            .arg(&img)
-            .arg(format!("{size_mb}M"))
-            .output()
-            .unwrap_or_else(|e| panic!("mkfs.ext4: {e}"));
-        assert!(
-            out.status.success(),
-            "mkfs.ext4 payload: {}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            Command::new("mkfs.ext4")
+                .args(["-q", "-F", "-L", "PAYLOAD", "-E", "root_owner=0:0", "-d"])
+                .arg(self.dir.join("files"))
+                .arg(&img)
+                .arg(format!("{size_mb}M")),
+            "mkfs.ext4 payload",
         );
         img
     }

@@ -195,11 +195,10 @@ fn container_cgroup(
 }
 
 /// The systemd unit's start in the init's clone callback: what it is started with (taken when
-/// used), then when it began and ended and when its parts did, for the trace.
+/// used), then, once started, when it began, when its parts ended and when it ended (the trace).
 struct UnitStep {
     start: Option<UnitStart>,
-    span: Option<(u64, u64)>,
-    times: Option<UnitTimes>,
+    done: Option<(u64, UnitTimes, u64)>,
 }
 
 /// Removes what a failed `create` made, in reverse order.
@@ -259,8 +258,7 @@ impl Container {
         let mut p = prepare(id, source, opts)?;
         let mut unit = UnitStep {
             start: p.unit.take(),
-            span: None,
-            times: None,
+            done: None,
         };
         mark(&mut trace, "parse");
         // Side effects start here; `undo` removes them if anything below fails.
@@ -287,14 +285,12 @@ impl Container {
         };
         let (console, own_console_sock) = console_for(p.terminal, opts)?;
         let spawned = spawn_init(&p, id, opts, &join, console, &mut journal, &mut unit);
-        if let (Some(t), Some((a, b))) = (trace.as_mut(), unit.span) {
+        if let (Some(t), Some((a, u, b))) = (trace.as_mut(), unit.done) {
             t.span("parent:systemd-unit", a, b);
-            if let Some(u) = unit.times {
-                t.span("parent:systemd-version", a, u.asked);
-                t.span("parent:systemd-call", u.asked, u.replied);
-                t.span("parent:systemd-job", u.replied, u.started);
-                t.span("parent:systemd-files", u.started, b);
-            }
+            t.span("parent:systemd-version", a, u.asked);
+            t.span("parent:systemd-call", u.asked, u.replied);
+            t.span("parent:systemd-job", u.replied, u.started);
+            t.span("parent:systemd-files", u.started, b);
         }
         let (spawned, saved) = spawned?;
         let pid = spawned.pid;
@@ -380,9 +376,8 @@ fn spawn_init(
                 return Ok(());
             };
             let began = crate::trace::now_ns();
-            let started = p.cgroup.start_unit(id, pid, start);
-            unit.span = Some((began, crate::trace::now_ns()));
-            unit.times = Some(started.map_err(LaunchError::from)?);
+            let times = p.cgroup.start_unit(id, pid, start)?;
+            unit.done = Some((began, times, crate::trace::now_ns()));
             Ok(())
         },
     );
