@@ -99,6 +99,24 @@ impl Bundle {
         })
     }
 
+    /// Like [`Bundle::create`], with a new user namespace mapping container ids 0–65535 to host
+    /// ids 100000–165535.
+    pub fn create_userns(dir: &Path, busybox: &Path, args: &[&str]) -> Result<Bundle, String> {
+        let b = Bundle::create(dir, busybox, args)?;
+        let mut cfg = config(args)?;
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        cfg["linux"]["uidMappings"] = map.clone();
+        cfg["linux"]["gidMappings"] = map;
+        if let Some(ns) = cfg["linux"]["namespaces"].as_array_mut() {
+            ns.push(json!({"type": "user"}));
+        }
+        let text = serde_json::to_string_pretty(&cfg).map_err(|e| e.to_string())?;
+        ctx(fs::write(dir.join("config.json"), text), || {
+            format!("write {}/config.json", dir.display())
+        })?;
+        Ok(b)
+    }
+
     pub fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
     }

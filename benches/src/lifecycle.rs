@@ -4,6 +4,8 @@
 //! Per runtime and round:
 //! - lifecycle of the `/bin/true` bundle: `create --pid-file` → `start` → wait for exit (poll a pidfd of
 //!   the init, then reap it: the benchmark is a child subreaper, as containerd's shim is) → `delete`;
+//! - the same lifecycle of the bundle with a new user namespace (container 0–65535 mapped to host
+//!   100000–165535), recorded as `create (userns)` and `create→delete (userns)`;
 //! - `run` of the same bundle, with the peak RSS that `wait4` reports for the runtime process;
 //! - on a running `sleep` container: `state`, then `kill KILL`, then wait and `delete` (kill→delete).
 
@@ -18,12 +20,14 @@ use crate::spawner::Spawner;
 use crate::sys;
 
 /// The metrics this module records, in report order.
-pub const PHASES: [&str; 9] = [
+pub const PHASES: [&str; 11] = [
     "create",
     "start",
     "wait",
     "delete",
     "create→delete",
+    "create (userns)",
+    "create→delete (userns)",
     "run",
     "state",
     "kill",
@@ -95,6 +99,8 @@ fn maxrss(spawner: &Spawner, rt: &Runtime, args: &[&str]) -> Result<f64, String>
 /// Everything one round measures for one runtime, recorded into `res` under the runtime's name.
 pub struct Round<'a> {
     pub true_bundle: &'a Path,
+    /// The `/bin/true` bundle with a new, mapped user namespace.
+    pub userns_bundle: &'a Path,
     pub sleep_bundle: &'a Path,
     pub work: &'a Path,
     pub spawner: &'a Spawner,
@@ -104,8 +110,13 @@ impl Round<'_> {
     pub fn run(&self, rt: &Runtime, round: usize, res: &mut Results) {
         let pidfile = self.work.join(format!("{}.pid", rt.name));
         let id = container_id("lc", round);
-        if let Err(e) = self.lifecycle(rt, &id, &pidfile, res) {
+        if let Err(e) = self.lifecycle(rt, &id, &pidfile, false, res) {
             res.fail(&rt.name, "lifecycle", e);
+            rt.force_delete(&id);
+        }
+        let id = container_id("us", round);
+        if let Err(e) = self.lifecycle(rt, &id, &pidfile, true, res) {
+            res.fail(&rt.name, "lifecycle (userns)", e);
             rt.force_delete(&id);
         }
         let id = container_id("run", round);
@@ -138,9 +149,15 @@ impl Round<'_> {
         rt: &Runtime,
         id: &str,
         pidfile: &Path,
+        userns: bool,
         res: &mut Results,
     ) -> Result<(), String> {
-        let t_create = create(rt, self.true_bundle, id, pidfile)?;
+        let bundle = if userns {
+            self.userns_bundle
+        } else {
+            self.true_bundle
+        };
+        let t_create = create(rt, bundle, id, pidfile)?;
         let init = Init::open(pidfile)?;
         let steps = (|| {
             let start = rt.exec(&["start", id])?;
@@ -152,6 +169,11 @@ impl Round<'_> {
         let (start, wait, rss_init) = steps.inspect_err(|_| init.kill())?;
         let delete = rt.exec(&["delete", id])?;
         let total = t_create + ms(start.elapsed) + ms(wait) + ms(delete.elapsed);
+        if userns {
+            res.push("lifecycle", &rt.name, "create (userns)", t_create);
+            res.push("lifecycle", &rt.name, "create→delete (userns)", total);
+            return Ok(());
+        }
         res.push("lifecycle", &rt.name, "create", t_create);
         res.push("lifecycle", &rt.name, "start", ms(start.elapsed));
         res.push("lifecycle", &rt.name, "wait", ms(wait));

@@ -218,6 +218,8 @@ fn bench(
         &args.busybox,
         &["/bin/sleep", "3600"],
     )?;
+    let userns_bundle =
+        bundle::Bundle::create_userns(&work.join("bundle-userns"), &args.busybox, &["/bin/true"])?;
     let mut res = Results::default();
     let mut meta = meta(args, cgroups);
 
@@ -233,6 +235,7 @@ fn bench(
     meta.floor_hierarchies = floor.hierarchies();
     let round = lifecycle::Round {
         true_bundle: &true_bundle.dir,
+        userns_bundle: &userns_bundle.dir,
         sleep_bundle: &sleep_bundle.dir,
         work,
         spawner,

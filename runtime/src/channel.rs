@@ -6,7 +6,11 @@
 //!  ──────────────────────                     ────────────────
 //!  plan, state dir, `creating` record,
 //!  cgroup, socketpairs
-//!  clone (into the v2 cgroup) ──────────────► join v1 cgroups, namespaces, mounts
+//!  clone (into the v2 cgroup) ──────────────► join v1 cgroups, open the fifos
+//!  (a new user namespace: write the init's
+//!  oom_score_adj, uid_map, gid_map)
+//!        ───────────── MapsWritten ─────────► (only then) become root in it
+//!                                              namespaces, mounts
 //!  record pid + start time, state.json;
 //!  write cgroup.procs only if the kernel
 //!  refused CLONE_INTO_CGROUP
@@ -43,7 +47,7 @@
 //! `Saved` and `Ready`.
 //!
 //! Encoding (no allocation in the child): byte 0 is the tag.
-//! - parent → child: `J` joined; `S` saved (on the `Saved` channel); `D` hook state (LE u32
+//! - parent → child: `M` maps written; `J` joined; `S` saved (on the `Saved` channel); `D` hook state (LE u32
 //!   length of the first document, then both documents: the state for createContainer, then for
 //!   startContainer).
 //! - child → parent: `R` ready (+ three LE u64 trace instants when tracing); `H` need hooks; `L`
@@ -176,12 +180,14 @@ pub enum Step {
     SelinuxKeyLabel,
     /// A new time namespace: unshare, write `linux.timeOffsets`, enter it.
     TimeNamespace,
+    /// A new user namespace: wait for the parent's maps, become its root.
+    UserNamespace,
     /// Unknown (a malformed message).
     Unknown,
 }
 
 impl Step {
-    const ALL: [Step; 46] = [
+    const ALL: [Step; 47] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -228,6 +234,7 @@ impl Step {
         Step::SelinuxLabel,
         Step::SelinuxKeyLabel,
         Step::TimeNamespace,
+        Step::UserNamespace,
     ];
 
     fn from_u8(b: u8) -> Step {
@@ -287,6 +294,7 @@ impl Step {
             Step::SelinuxLabel => "set SELinux exec label",
             Step::SelinuxKeyLabel => "set SELinux keyring label",
             Step::TimeNamespace => "set up time namespace",
+            Step::UserNamespace => "become root in the user namespace",
             Step::Unknown => "set up container",
         }
     }
@@ -325,6 +333,16 @@ pub fn wait_joined(sock: BorrowedFd<'_>) -> Result<(), Errno> {
     wait_for(sock, b'J')
 }
 
+/// Tell the init its user namespace is mapped (parent side).
+pub fn send_maps_written(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    sys::send(sock, b"M").map(drop)
+}
+
+/// Wait until the parent has written our `uid_map` and `gid_map` (init side).
+pub fn wait_maps_written(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    wait_for(sock, b'M')
+}
+
 /// Read one message, which must be the one-byte `tag` (EOF or anything else: an error).
 fn wait_for(sock: BorrowedFd<'_>, tag: u8) -> Result<(), Errno> {
     let mut b = [0u8; 1];
@@ -347,6 +365,8 @@ pub struct ChildSide<'a> {
     saved: Option<BorrowedFd<'a>>,
     expect_joined: bool,
     joined: std::cell::Cell<bool>,
+    expect_maps: bool,
+    mapped: std::cell::Cell<bool>,
 }
 
 impl<'a> ChildSide<'a> {
@@ -358,7 +378,27 @@ impl<'a> ChildSide<'a> {
             saved,
             expect_joined,
             joined: std::cell::Cell::new(false),
+            expect_maps: false,
+            mapped: std::cell::Cell::new(false),
         }
+    }
+
+    /// The parent sends `MapsWritten` (before any `Joined`): the child is in a new user
+    /// namespace.
+    pub fn with_maps(self, expect_maps: bool) -> Self {
+        ChildSide {
+            expect_maps,
+            ..self
+        }
+    }
+
+    /// Wait for `MapsWritten` (once).
+    pub fn wait_maps_written(&self) -> Result<(), Errno> {
+        if !self.mapped.get() {
+            wait_maps_written(self.sock)?;
+            self.mapped.set(true);
+        }
+        Ok(())
     }
 
     /// The raw socket.
@@ -380,8 +420,13 @@ impl<'a> ChildSide<'a> {
         Ok(())
     }
 
-    /// Report a failed step (after consuming a due `Joined`).
+    /// Report a failed step (after consuming a due `MapsWritten` and `Joined`, in the order the
+    /// parent sends them).
     pub fn fail(&self, f: &Fail<'_>) {
+        if self.expect_maps && self.wait_maps_written().is_err() {
+            // The parent sent something else or is gone: it reads no more of ours.
+            return;
+        }
         if self.expect_joined {
             let _ = self.wait_joined();
         }

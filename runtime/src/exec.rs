@@ -103,7 +103,8 @@ impl ExecProcess {
 }
 
 /// The namespaces an exec joins, in setns order (mount last, after the paths are opened).
-const NAMESPACES: [(&str, libc::c_int); 6] = [
+const NAMESPACES: [(&str, libc::c_int); 7] = [
+    ("user", libc::CLONE_NEWUSER),
     ("time", libc::CLONE_NEWTIME),
     ("ipc", libc::CLONE_NEWIPC),
     ("uts", libc::CLONE_NEWUTS),

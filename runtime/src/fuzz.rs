@@ -258,14 +258,8 @@ mod tests {
     #[test]
     fn config_seeds() {
         for (name, r) in run("corpus", "config", super::config) {
-            // runc's, sangja's, Docker's and podman's configs are accepted; the rootless ones need
-            // a user namespace.
-            if name.contains("rootless") {
-                let e = "config.json: linux.namespaces[4]: user namespaces are not supported yet";
-                assert_eq!(r, Err(e.into()), "{name}");
-            } else {
-                assert_eq!(r, Ok(()), "{name}");
-            }
+            // runc's, sangja's, Docker's and podman's configs are accepted, the rootless ones too.
+            assert_eq!(r, Ok(()), "{name}");
         }
     }
 

@@ -358,6 +358,95 @@ fn time_offsets_without_a_new_time_namespace_or_for_another_clock() {
     create_fails(&h, &b).assert_error("linux.timeOffsets.monotonic.nanosecs");
 }
 
+/// Mappings the kernel would refuse after the clone, a namespace without mappings or mappings
+/// without a namespace, unmapped process ids, and joins beside a new user namespace: each refused
+/// naming the field, leaving nothing.
+#[test]
+fn user_namespace_mappings_the_kernel_would_refuse() {
+    let h = harness!();
+    let map = |c: u32, host: u32, n: u32| json!({"containerID": c, "hostID": host, "size": n});
+    let with = |uids: serde_json::Value, gids: serde_json::Value| {
+        let mut b = h.bundle_private();
+        b.push("/linux/namespaces", json!({"type": "user"}));
+        b.set("/linux/uidMappings", uids);
+        b.set("/linux/gidMappings", gids);
+        b
+    };
+    let ok = json!([map(0, 100000, 65536)]);
+    let many: Vec<_> = (0..341).map(|i| map(i, 100000 + i, 1)).collect();
+    for (b, error) in [
+        (
+            with(
+                json!([map(0, 100000, 1000), map(500, 300000, 10)]),
+                ok.clone(),
+            ),
+            "linux.uidMappings[1]: its container ids overlap those of linux.uidMappings[0]",
+        ),
+        (
+            with(
+                ok.clone(),
+                json!([map(0, 100000, 1000), map(1000, 100999, 10)]),
+            ),
+            "linux.gidMappings[1]: its host ids overlap those of linux.gidMappings[0]",
+        ),
+        (
+            with(json!([map(1, 100000, 1000)]), ok.clone()),
+            "linux.uidMappings: maps no container id 0",
+        ),
+        (
+            with(json!([map(0, 100000, 0)]), ok.clone()),
+            "linux.uidMappings[0]: size must be at least 1",
+        ),
+        (
+            with(json!([map(0, 4294967000, 1000)]), ok.clone()),
+            "linux.uidMappings[0]: the range passes the largest id",
+        ),
+        (
+            with(json!(many), ok.clone()),
+            "linux.uidMappings: 341 mappings: the kernel takes at most 340",
+        ),
+        (
+            with(json!([]), ok.clone()),
+            "linux.uidMappings: a new user namespace needs at least one mapping",
+        ),
+        (
+            with(json!([map(0, 100000, 100)]), ok.clone())
+                .set("/process/user/uid", json!(1000))
+                .clone(),
+            "process.user.uid: 1000 is not mapped by linux.uidMappings",
+        ),
+        (
+            with(ok.clone(), json!([map(0, 100000, 100)]))
+                .set("/process/user/additionalGids", json!([5, 200]))
+                .clone(),
+            "process.user.additionalGids[1]: 200 is not mapped by linux.gidMappings",
+        ),
+    ] {
+        create_fails(&h, &b).assert_error(error);
+    }
+    let mut b = h.bundle_private();
+    b.set("/linux/uidMappings", ok.clone());
+    create_fails(&h, &b).assert_error("linux.uidMappings: needs a user namespace");
+    let mut b = with(ok.clone(), ok.clone());
+    b.push(
+        "/linux/namespaces",
+        json!({"type": "ipc", "path": "/proc/1/ns/ipc"}),
+    );
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces")
+        .retain(|n| n["type"] != "ipc" || n.get("path").is_some());
+    create_fails(&h, &b)
+        .assert_error("path: joining a namespace beside a new user namespace is not supported yet");
+    let mut b = h.bundle_private();
+    b.push(
+        "/linux/namespaces",
+        json!({"type": "user", "path": "/proc/1/ns/user"}),
+    );
+    create_fails(&h, &b)
+        .assert_error("path: joining an existing user namespace is not supported yet");
+}
+
 /// Fields sangja cannot apply yet are refused naming the field, never accepted and ignored.
 #[test]
 fn fields_not_applied_yet_are_refused() {

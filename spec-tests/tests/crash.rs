@@ -112,18 +112,43 @@ fn recover(h: &Harness, id: &str, concurrent: usize) -> Vec<String> {
     failures
 }
 
+/// A bundle whose processes a leftover search finds: by its root (a private rootfs) or, before
+/// the pivot, by the id on the command line.
+fn looping(h: &Harness) -> Bundle {
+    let mut b = h.bundle_private();
+    b.args(&["sh", "-c", "while :; do sleep 1; done"]);
+    b
+}
+
 #[test]
 fn a_runtime_killed_at_any_moment_leaves_nothing_after_delete_force() {
     let h = harness!();
-    let mut b = h.bundle_private();
-    // A leftover process is found by its root (this private rootfs) or, before the pivot, by
-    // the id on its command line.
-    b.args(&["sh", "-c", "while :; do sleep 1; done"]);
+    let b = looping(&h);
     b.write();
+    killed_at_random(&h, &b, 200);
+}
+
+/// The same with a new user namespace: the parent also maps it, and the init waits for the maps
+/// and changes its ids (which clears its parent-death signal: it must be set again).
+#[test]
+fn a_runtime_killed_at_any_moment_of_a_user_namespaced_container_leaves_nothing() {
+    let h = harness!();
+    let mut b = looping(&h);
+    b.push("/linux/namespaces", serde_json::json!({"type": "user"}));
+    let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
+    b.write();
+    killed_at_random(&h, &b, 80);
+}
+
+/// `default_rounds` rounds (or `SANGJA_CRASH_ROUNDS`) of a command killed at a random moment and
+/// recovered; fails listing every leftover.
+fn killed_at_random(h: &Harness, b: &Bundle, default_rounds: u64) {
     let rounds: u64 = std::env::var("SANGJA_CRASH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(default_rounds);
     let seed: u64 = std::env::var("SANGJA_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -137,7 +162,7 @@ fn a_runtime_killed_at_any_moment_leaves_nothing_after_delete_force() {
     println!("crash: {rounds} rounds, SANGJA_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let typical: BTreeMap<Phase, Duration> =
-        PHASES.iter().map(|&p| (p, typical(&h, &b, p))).collect();
+        PHASES.iter().map(|&p| (p, typical(h, b, p))).collect();
     let before = fs::read_dir(h.root())
         .expect("state root")
         .flatten()
@@ -150,10 +175,10 @@ fn a_runtime_killed_at_any_moment_leaves_nothing_after_delete_force() {
     for round in 0..rounds {
         let phase = PHASES[(round % 4) as usize];
         let id = h.id();
-        prepare(&h, &b, &id, phase);
+        prepare(h, b, &id, phase);
         let span = typical[&phase].as_micros() as u64 * 5 / 4;
         let delay = Duration::from_micros(rng.below(span));
-        let mut child = spawn(&h, &args(phase, &b, &id));
+        let mut child = spawn(h, &args(phase, b, &id));
         std::thread::sleep(delay);
         let finished = matches!(child.try_wait(), Ok(Some(_)));
         let _ = child.kill();
@@ -165,8 +190,8 @@ fn a_runtime_killed_at_any_moment_leaves_nothing_after_delete_force() {
             o.0 += 1;
         }
         let concurrent = if round % 8 < 4 { 1 } else { 2 };
-        let mut failures = recover(&h, &id, concurrent);
-        failures.extend(recover(&h, &id, 1));
+        let mut failures = recover(h, &id, concurrent);
+        failures.extend(recover(h, &id, 1));
         for f in failures {
             found
                 .entry("delete --force failed".into())
@@ -176,7 +201,7 @@ fn a_runtime_killed_at_any_moment_leaves_nothing_after_delete_force() {
         // Wait (briefly) for the kernel to finish what a SIGKILL started, then look.
         let mut left = Vec::new();
         spec_tests::host::wait_until(Duration::from_secs(2), || {
-            left = leftovers(&h, &id, &b);
+            left = leftovers(h, &id, b);
             left.is_empty()
         });
         for l in &left {
@@ -188,7 +213,7 @@ fn a_runtime_killed_at_any_moment_leaves_nothing_after_delete_force() {
         }
         if !left.is_empty() {
             // Recorded: now remove it, so that a failing runtime does not litter the host.
-            sweep(&h, &id, &b);
+            sweep(h, &id, b);
         }
         for e in fs::read_dir(h.root()).expect("state root").flatten() {
             found

@@ -80,7 +80,7 @@ fn features_json_shape() {
     assert_eq!(opts, sorted, "mountOptions sorted and unique, as runc");
     assert_eq!(
         list(&f, "/linux/namespaces"),
-        ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"]
+        ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
     );
     let caps = list(&f, "/linux/capabilities");
     assert_eq!(caps.first().map(String::as_str), Some("CAP_CHOWN"));
@@ -162,15 +162,26 @@ fn every_hook_kind_is_accepted() {
     h.run(&b).ok();
 }
 
-/// Keeps only the `mount` namespace and `kind`, dropping the hostname without a UTS namespace.
+/// Keeps only the `mount` namespace and `kind`, dropping the hostname without a UTS namespace and
+/// mapping a user namespace (which needs the pid and ipc namespaces its procfs and mqueue belong to).
 fn only_namespace(b: &mut Bundle, kind: &str) {
     let mut nss = vec![json!({"type": "mount"})];
     if kind != "mount" {
         nss.push(json!({"type": kind}));
     }
+    if kind == "user" {
+        // procfs and mqueue are mounted only by the owner of the pid and ipc namespaces (sysfs
+        // without a network namespace of its own is the host's, bound).
+        nss.extend([json!({"type": "pid"}), json!({"type": "ipc"})]);
+    }
     b.set("/linux/namespaces", Value::Array(nss));
     if kind != "uts" {
         b.remove("/hostname");
+    }
+    if kind == "user" {
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.set("/linux/uidMappings", map.clone());
+        b.set("/linux/gidMappings", map);
     }
 }
 

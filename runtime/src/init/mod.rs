@@ -19,6 +19,7 @@ use crate::procfs::HostProc;
 use crate::stdio::ChildFds;
 use crate::sys::{self, Errno};
 
+mod devices;
 pub(crate) mod exec;
 pub(crate) mod identity;
 mod process;
@@ -58,7 +59,8 @@ pub fn run(
     fds: ChildFds,
     join: &crate::join::Join,
 ) -> ! {
-    let chan = channel::ChildSide::new(sock.as_fd(), Some(saved.as_fd()), plan.joined_at.is_some());
+    let chan = channel::ChildSide::new(sock.as_fd(), Some(saved.as_fd()), plan.joined_at.is_some())
+        .with_maps(plan.user.is_some());
     let mut scratch = Scratch {
         hook_state: [0; channel::HOOK_STATE_MAX],
         hook_msg: [0; 1024],
@@ -176,18 +178,24 @@ fn setup<'a>(
     let mut host_proc = HostProc::default();
     let lsm_fds = process::enter(&plan.process, chan, fds.stdio, join, &mut host_proc)?;
     sys::umask(0);
-    time_namespace(plan, &mut host_proc)?;
-    namespaces(plan)?;
     // Opened O_RDWR so the open never blocks and `start` (O_WRONLY|O_NONBLOCK) finds a reader
-    // exactly as long as we live. Opened before pivot_root: it lives in the host's state dir.
+    // exactly as long as we live. Opened first: they live in the host's state dir, which a joined
+    // mount namespace hides, and which the root of a new user namespace may not enter.
     let fifo = sys::open(&plan.fifo, libc::O_RDWR, 0)
         .map_err(|e| fail(Step::OpenFifo, e, plan.fifo.to_bytes()))?;
     // Held until execve (close-on-exec): `start` reads a startContainer hook failure from it, or
     // sees it close when the process runs.
     let result = sys::open(&plan.result_fifo, libc::O_RDWR, 0)
         .map_err(|e| fail(Step::OpenFifo, e, plan.result_fifo.to_bytes()))?;
-    oom_score_adj(plan, &mut host_proc)?;
+    // In a new user namespace the parent writes it (lowering it takes a capability of the host's
+    // namespace, which the init no longer has).
+    if plan.user.is_none() {
+        oom_score_adj(plan, &mut host_proc)?;
+    }
+    time_namespace(plan, &mut host_proc)?;
     drop(host_proc);
+    become_user_ns_root(plan, chan)?;
+    namespaces(plan)?;
     // The new root, held until the cwd is open: after the pivot it is `/`, and every later lookup
     // in it (masks, /dev/console, /dev/ptmx, the cwd) starts from this fd. Closed with the other
     // fds in `become_process`, never dropped (a drop would close whatever took its number).
@@ -228,6 +236,26 @@ fn setup<'a>(
         exe,
         start_state,
     })
+}
+
+/// In a new user namespace: wait for the parent's maps, then become the namespace's root, so that
+/// what the init creates (mount points, `/dev`, the cwd) is owned by the container's root and not
+/// by an id the namespace cannot name. Until now the init kept the host's root ids: the steps before
+/// (the fifos in the host's state dir, the host's procfs files of a process that is not dumpable,
+/// which belong to the host's root) open files as their owner.
+fn become_user_ns_root<'a>(plan: &'a Plan, chan: &channel::ChildSide<'_>) -> Result<(), Fail<'a>> {
+    if plan.user.is_none() {
+        return Ok(());
+    }
+    let failed = |e| fail(Step::UserNamespace, e, b"user");
+    chan.wait_maps_written().map_err(failed)?;
+    sys::setgid_all(0).map_err(failed)?;
+    sys::setuid_all(0).map_err(failed)?;
+    // The id change reset both: the parent-death signal (a `create` killed now must still take us
+    // with it) and dumpability (to `fs.suid_dumpable`, which may be 1).
+    process::die_with_parent(chan.sock());
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
+    Ok(())
 }
 
 /// Join the configured namespaces (in plan order), then set up the new ones: loopback, hostname,

@@ -6,10 +6,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::channel::Fail;
 use crate::channel::Step;
-use crate::plan::{mounts::DEV_SYMLINKS, DeviceOp, MountKind, MountOp, Plan};
+use crate::plan::{mounts::DEV_SYMLINKS, MountKind, MountOp, Plan};
 use crate::sys::{self, Errno};
 
-const PATH_BUF: usize = 4096;
+pub(super) const PATH_BUF: usize = 4096;
 
 /// Copy `s` into `buf` NUL-terminated; `None` when it does not fit.
 fn to_buf<'b>(s: &[u8], buf: &'b mut [u8; PATH_BUF]) -> Option<&'b CStr> {
@@ -164,7 +164,7 @@ fn splice_link(
 
 /// Split an absolute path into its parent directory (opened/created inside the rootfs) and the
 /// final component copied into `name`.
-fn open_parent<'n>(
+pub(super) fn open_parent<'n>(
     root: BorrowedFd<'_>,
     path: &CStr,
     name: &'n mut [u8; PATH_BUF],
@@ -190,7 +190,7 @@ fn open_parent<'n>(
     Ok((parent, leaf))
 }
 
-fn fail<'a>(step: Step, errno: Errno, detail: &'a CStr) -> Fail<'a> {
+pub(super) fn fail<'a>(step: Step, errno: Errno, detail: &'a CStr) -> Fail<'a> {
     Fail {
         step,
         errno: errno as i32,
@@ -311,8 +311,11 @@ fn mount_onto<'a>(op: &'a MountOp, target: BorrowedFd<'_>) -> Result<bool, Fail<
             } else {
                 op.data.as_deref()
             };
-            sys::mount(Some(source), tpath, Some(fstype), op.flags, data)
-                .map_err(|e| fail(Step::Mount, e, &op.dest))?;
+            match sys::mount(Some(source), tpath, Some(fstype), op.flags, data) {
+                Ok(()) => {}
+                Err(Errno::EPERM) if fstype.to_bytes() == b"sysfs" => bind_host_sysfs(op, target)?,
+                Err(e) => return Err(fail(Step::Mount, e, &op.dest)),
+            }
             Ok(own_attrs)
         }
         MountKind::RemountRo => {
@@ -328,6 +331,27 @@ fn mount_onto<'a>(op: &'a MountOp, target: BorrowedFd<'_>) -> Result<bool, Fail<
         }
         MountKind::Symlink { .. } => Ok(false),
     }
+}
+
+/// sysfs can be mounted only by a user namespace that owns the network namespace: a container in
+/// a new user namespace beside the host's network gets the host's `/sys` tree instead, as runc
+/// does, with the mount's flags (`ro`, `nosuid`, …) set on every mount of the copy before it is
+/// attached (so no moment exists where it is writable). `/sys` is checked to be sysfs.
+fn bind_host_sysfs<'a>(op: &'a MountOp, target: BorrowedFd<'_>) -> Result<(), Fail<'a>> {
+    const SYSFS_MAGIC: i64 = 0x6265_6572;
+    let failed = |e| fail(Step::Mount, e, &op.dest);
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+    let host_sys = sys::open(c"/sys", flags, 0).map_err(failed)?;
+    if sys::fstatfs_type(host_sys.as_fd()).map_err(failed)? != SYSFS_MAGIC {
+        return Err(failed(sys::WRONG_OBJECT));
+    }
+    let recursive = libc::AT_RECURSIVE as libc::c_uint;
+    let tree =
+        sys::open_tree_fd(host_sys.as_fd(), sys::OPEN_TREE_CLONE | recursive).map_err(failed)?;
+    let attrs = crate::plan::mounts::attr_from_flags(op.flags);
+    let empty = libc::AT_EMPTY_PATH as libc::c_uint;
+    sys::mount_setattr(tree.as_raw_fd(), c"", empty | recursive, attrs, 0).map_err(failed)?;
+    sys::move_mount_fd(tree.as_fd(), target).map_err(failed)
 }
 
 /// A new mount's own attributes and propagation, set on its root: `attr_set` on the top mount
@@ -352,33 +376,6 @@ fn set_top<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
     for p in &op.propagation {
         sys::mount(None, tp, None, *p, None)
             .map_err(|e| fail(Step::MountPropagation, e, &op.dest))?;
-    }
-    Ok(())
-}
-
-fn make_device<'a>(root: BorrowedFd<'_>, d: &'a DeviceOp) -> Result<(), Fail<'a>> {
-    let mut name = [0u8; PATH_BUF];
-    let (parent, leaf) =
-        open_parent(root, &d.path, &mut name).map_err(|e| fail(Step::Device, e, &d.path))?;
-    match sys::mknodat(parent.as_fd(), leaf, d.mode, d.dev) {
-        Ok(()) => {}
-        Err(Errno::EEXIST) => return Ok(()),
-        Err(Errno::EPERM) => {
-            // Not allowed to mknod (e.g. /dev is not ours): bind the host's node instead.
-            let target =
-                open_or_create(root, &d.path, true).map_err(|e| fail(Step::Device, e, &d.path))?;
-            let mut pbuf = [0u8; 32];
-            let tpath = sys::proc_fd_path(target.as_raw_fd(), &mut pbuf);
-            return sys::mount(Some(&d.path), tpath, None, libc::MS_BIND, None)
-                .map_err(|e| fail(Step::Device, e, &d.path));
-        }
-        Err(e) => return Err(fail(Step::Device, e, &d.path)),
-    }
-    sys::fchmodat(parent.as_fd(), leaf, d.mode & 0o7777)
-        .map_err(|e| fail(Step::Device, e, &d.path))?;
-    if d.uid != 0 || d.gid != 0 {
-        sys::fchownat(parent.as_fd(), leaf, d.uid, d.gid)
-            .map_err(|e| fail(Step::Device, e, &d.path))?;
     }
     Ok(())
 }
@@ -410,7 +407,7 @@ pub fn prepare<'a>(
     }
     super::at_mount(plan, plan.mounts.len(), chan)?;
     for (i, d) in plan.devices.iter().enumerate() {
-        make_device(root.as_fd(), d).map_err(|f| f.at(i))?;
+        super::devices::make(root.as_fd(), d).map_err(|f| f.at(i))?;
     }
     if plan.dev_symlinks {
         let mut name = [0u8; PATH_BUF];

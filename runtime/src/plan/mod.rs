@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod lsm;
 pub mod mounts;
 pub mod process;
+pub mod userns;
 
 pub use mounts::{DeviceOp, MountKind, MountOp};
 pub use process::ProcessPlan;
@@ -66,6 +67,9 @@ pub struct Plan {
     /// the init in it while the init sets up), before the first cgroup mount, so the container's
     /// cgroup exists when it is bound and the init is in it before hooks and the user process.
     pub joined_at: Option<usize>,
+    /// A new user namespace (`CLONE_NEWUSER` is among `clone_flags`): its maps, which the parent
+    /// writes (with `oom_score_adj`) while the init waits for `MapsWritten`.
+    pub user: Option<userns::UserMaps>,
     /// Namespaces to join in the init (mount last, so paths resolve in the host's view).
     pub join: Vec<JoinNs>,
     /// A new time namespace, unshared by the init after the joins, with `linux.timeOffsets` as
@@ -454,6 +458,7 @@ impl Plan {
                 .then(|| cgroupns_position(spec, &mounts)),
             joined_at: (ns.unshare_cgroupns || late_join(input))
                 .then(|| cgroupns_position(spec, &mounts)),
+            user: userns::plan(linux, ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0)?,
             join: ns.join,
             time_offsets: ns.unshare_timens.then(|| time_offsets(linux)).transpose()?,
             join_pid: ns.join_pid,

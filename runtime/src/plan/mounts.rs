@@ -219,7 +219,8 @@ fn recursive_attr(option: &str) -> Option<(u64, u64)> {
     })
 }
 
-fn attr_from_flags(flags: libc::c_ulong) -> u64 {
+/// The `mount_setattr` bits of `MS_RDONLY`, `MS_NOSUID`, `MS_NODEV` and `MS_NOEXEC` in `flags`.
+pub(crate) fn attr_from_flags(flags: libc::c_ulong) -> u64 {
     let mut a = 0;
     if flags & libc::MS_RDONLY != 0 {
         a |= crate::sys::MOUNT_ATTR_RDONLY;

@@ -1,5 +1,5 @@
 //! Fields sangja does not apply: refused naming the field, never silently dropped (a config that
-//! asks for a user namespace mapping or a real-time scheduler and gets neither runs with less
+//! asks for an idmapped mount or a real-time scheduler and gets neither runs with less
 //! isolation or a different behaviour than its author wrote). Fields runtime-spec defines for
 //! Windows only are accepted with a warning, as runc accepts them.
 use oci_spec::runtime::{Linux, Process, Spec};
@@ -57,7 +57,7 @@ pub(super) fn mounts(spec: &Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
-/// `linux`: user namespace mappings, personality, memory policy, network devices,
+/// `linux`: personality, memory policy, network devices,
 /// Intel RDT.
 pub(super) fn linux(l: &Linux) -> Result<(), SpecError> {
     if l.intel_rdt().is_some() {
@@ -67,8 +67,6 @@ pub(super) fn linux(l: &Linux) -> Result<(), SpecError> {
         ));
     }
     refuse_set(&[
-        (l.uid_mappings().is_some(), "linux.uidMappings"),
-        (l.gid_mappings().is_some(), "linux.gidMappings"),
         (l.personality().is_some(), "linux.personality"),
         (l.memory_policy().is_some(), "linux.memoryPolicy"),
         (l.net_devices().is_some(), "linux.netDevices"),

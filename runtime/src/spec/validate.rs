@@ -58,6 +58,7 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
     unsupported::mounts(spec)?;
     let linux = spec.linux().as_ref();
     let new_uts = validate_namespaces(linux)?;
+    userns::validate(spec)?;
     let hostname = spec.hostname().as_deref().is_some_and(|h| !h.is_empty());
     let domainname = spec.domainname().as_deref().is_some_and(|h| !h.is_empty());
     if hostname && !new_uts {
@@ -134,7 +135,7 @@ fn validate_mounts(spec: &Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
-/// `linux.namespaces`: no duplicates, no user namespace yet, absolute paths, a mount namespace;
+/// `linux.namespaces`: no duplicates, absolute paths, a mount namespace;
 /// `linux.timeOffsets` only for a new time namespace. Returns whether the container gets a new
 /// UTS namespace.
 fn validate_namespaces(linux: Option<&Linux>) -> Result<bool, SpecError> {
@@ -154,12 +155,6 @@ fn validate_namespaces(linux: Option<&Linux>) -> Result<bool, SpecError> {
             ));
         }
         match ns.typ() {
-            LinuxNamespaceType::User => {
-                return Err(SpecError::field(
-                    format!("linux.namespaces[{i}]"),
-                    "user namespaces are not supported yet",
-                ))
-            }
             LinuxNamespaceType::Time => new_time = ns.path().is_none(),
             LinuxNamespaceType::Uts => new_uts = ns.path().is_none(),
             _ => {}
@@ -412,3 +407,4 @@ pub(crate) fn lexical_clean(dest: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+mod userns;

@@ -223,12 +223,16 @@ const CASES: &[Case] = &[
     Case { fields: &["linux.netDevices.<key>.name"],
         set: |b| { b.set("/linux/netDevices", json!({"dummy0": {"name": "eth1"}})); },
         check: refused("linux.netDevices") },
-    Case { fields: &["linux.uidMappings[].containerID", "linux.uidMappings[].hostID", "linux.uidMappings[].size"],
-        set: |b| { b.set("/linux/uidMappings", json!([{"containerID": 0, "hostID": 1000, "size": 1}])); },
-        check: refused("linux.uidMappings") },
-    Case { fields: &["linux.gidMappings[].containerID", "linux.gidMappings[].hostID", "linux.gidMappings[].size"],
-        set: |b| { b.set("/linux/gidMappings", json!([{"containerID": 0, "hostID": 1000, "size": 1}])); },
-        check: refused("linux.gidMappings") },
+    Case { fields: &["linux.uidMappings[].containerID", "linux.uidMappings[].hostID", "linux.uidMappings[].size",
+        "linux.gidMappings[].containerID", "linux.gidMappings[].hostID", "linux.gidMappings[].size"],
+        set: |b| {
+            b.push("/linux/namespaces", json!({"type": "user"}));
+            b.set("/linux/uidMappings", json!([{"containerID": 0, "hostID": 200000, "size": 1000},
+                {"containerID": 1000, "hostID": 300000, "size": 1}]));
+            b.set("/linux/gidMappings", json!([{"containerID": 0, "hostID": 210000, "size": 65536}]));
+        },
+        check: sh("cat /proc/self/uid_map /proc/self/gid_map",
+            "0 200000 1000 1000 300000 1 0 210000 65536", "linux.uidMappings") },
     Case { fields: &["linux.namespaces[].type", "linux.namespaces[].path"], set: |_| {},
         check: Check::Code(checks::namespaces) },
     Case { fields: &["linux.resources.unified.<key>"],

@@ -226,3 +226,26 @@ fn a_time_namespace_is_unshared_by_the_init_with_its_offsets() {
     assert_eq!(p.time_offsets, None);
     assert!(p.join.iter().any(|j| j.nstype == libc::CLONE_NEWTIME));
 }
+
+/// A new user namespace is one of the clone's flags, and its maps are the lines `uid_map` and
+/// `gid_map` take, in the config's order; without one the plan has no maps.
+#[test]
+fn a_user_namespace_is_cloned_with_its_maps_as_the_kernel_takes_them() {
+    let v = with(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([
+            {"containerID": 0, "hostID": 100000, "size": 1000},
+            {"containerID": 1000, "hostID": 1000, "size": 1}
+        ]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    });
+    let p = plan_of(&v);
+    assert_eq!(p.clone_flags, NS_BASE | libc::CLONE_NEWUSER as u64);
+    let maps = p.user.expect("maps");
+    assert_eq!(s(&maps.uid_map), "0 100000 1000\n1000 1000 1\n");
+    assert_eq!(s(&maps.gid_map), "0 200000 65536\n");
+    assert!(plan_of(&runc_spec()).user.is_none());
+}

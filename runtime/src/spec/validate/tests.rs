@@ -111,3 +111,32 @@ fn escape_detection() {
     assert!(escapes_root(Path::new("/a/../../etc")));
     assert!(!escapes_root(Path::new("/a/../etc")));
 }
+
+fn with_maps(uids: &str, gids: &str) -> Result<(), SpecError> {
+    let linux = format!(
+        r#""linux":{{"namespaces":[{{"type":"mount"}},{{"type":"user"}}],
+        "uidMappings":{uids},"gidMappings":{gids}}}"#
+    );
+    let json = BASE.replace(r#""linux":{"namespaces":[{"type":"mount"}]}"#, &linux);
+    validate(&spec_of(&json).expect("parse"), false, true)
+}
+
+#[test]
+fn user_namespace_maps_that_touch_but_do_not_overlap_are_accepted_up_to_the_last_id() {
+    let m = |c: u64, h: u64, n: u64| format!(r#"{{"containerID":{c},"hostID":{h},"size":{n}}}"#);
+    let touching = format!("[{},{}]", m(0, 100000, 1000), m(1000, 101000, 10));
+    with_maps(&touching, &touching).expect("adjacent ranges");
+    let last = format!("[{}]", m(0, 4294967294, 1));
+    with_maps(&last, &last).expect("the largest id");
+    let past = format!("[{}]", m(0, 4294967295, 1));
+    let e = with_maps(&past, &last)
+        .expect_err("past the largest id")
+        .to_string();
+    assert!(e.contains("linux.uidMappings[0]"), "{e}");
+    let both = format!("[{},{}]", m(0, 100000, 10), m(5, 200000, 10));
+    let e = with_maps(&last, &both).expect_err("overlap").to_string();
+    assert!(
+        e.contains("linux.gidMappings[1]: its container ids overlap"),
+        "{e}"
+    );
+}
