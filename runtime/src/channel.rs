@@ -50,6 +50,8 @@
 //! - parent → child: `M` maps written; `J` joined; `S` saved (on the `Saved` channel); `D` hook state (LE u32
 //!   length of the first document, then both documents: the state for createContainer, then for
 //!   startContainer).
+//! - child → parent (a staged init, before its set-up): `U` map my new user namespace; `P` the
+//!   container's pid 1 (LE i32).
 //! - child → parent: `R` ready (+ three LE u64 trace instants when tracing); `H` need hooks; `L`
 //!   the seccomp listener (the fd as SCM_RIGHTS); `E` error: byte 1 step, bytes 2..6 errno (LE),
 //!   bytes 6..8 the plan entry's index (LE, `u16::MAX`: none), the rest the detail.
@@ -182,12 +184,14 @@ pub enum Step {
     TimeNamespace,
     /// A new user namespace: wait for the parent's maps, become its root.
     UserNamespace,
+    /// A staged init's new namespaces: unshare them, fork into a new pid namespace.
+    UnshareNamespaces,
     /// Unknown (a malformed message).
     Unknown,
 }
 
 impl Step {
-    const ALL: [Step; 47] = [
+    const ALL: [Step; 48] = [
         Step::JoinCgroup,
         Step::JoinNamespace,
         Step::CgroupNamespace,
@@ -235,6 +239,7 @@ impl Step {
         Step::SelinuxKeyLabel,
         Step::TimeNamespace,
         Step::UserNamespace,
+        Step::UnshareNamespaces,
     ];
 
     fn from_u8(b: u8) -> Step {
@@ -295,6 +300,7 @@ impl Step {
             Step::SelinuxKeyLabel => "set SELinux keyring label",
             Step::TimeNamespace => "set up time namespace",
             Step::UserNamespace => "become root in the user namespace",
+            Step::UnshareNamespaces => "unshare namespaces",
             Step::Unknown => "set up container",
         }
     }
@@ -341,6 +347,25 @@ pub fn send_maps_written(sock: BorrowedFd<'_>) -> Result<(), Errno> {
 /// Wait until the parent has written our `uid_map` and `gid_map` (init side).
 pub fn wait_maps_written(sock: BorrowedFd<'_>) -> Result<(), Errno> {
     wait_for(sock, b'M')
+}
+
+/// A staged init asks for its new user namespace's maps (init side; see `plan::userns::Staged`).
+pub fn ask_maps(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    sys::send(sock, b"U").map(drop)
+}
+
+/// A staged init's first process reports the pid of the container's pid 1 (init side).
+pub fn send_pid(sock: BorrowedFd<'_>, pid: libc::pid_t) -> Result<(), Errno> {
+    let p = pid.to_le_bytes();
+    sys::send(sock, &[b'P', p[0], p[1], p[2], p[3]]).map(drop)
+}
+
+/// The pid in a `P` message (parent side).
+pub fn staged_pid(buf: &[u8]) -> Option<libc::pid_t> {
+    match buf {
+        [b'P', a, b, c, d] => Some(libc::pid_t::from_le_bytes([*a, *b, *c, *d])),
+        _ => None,
+    }
 }
 
 /// Read one message, which must be the one-byte `tag` (EOF or anything else: an error).
@@ -562,30 +587,4 @@ pub fn decode(buf: &[u8]) -> Option<Message<'_>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::fd::AsFd;
-
-    #[test]
-    fn round_trip_over_a_seqpacket_pair() {
-        let (a, b) = sys::seqpacket_pair().expect("socketpair");
-        send_error(a.as_fd(), Step::PivotRoot, 22, 3, b"/rootfs");
-        send_ready(a.as_fd(), None).expect("ready");
-        let mut buf = [0u8; MSG_MAX];
-        let n = sys::read(b.as_fd(), &mut buf).expect("read");
-        assert_eq!(
-            decode(&buf[..n]),
-            Some(Message::Error {
-                step: Step::PivotRoot,
-                errno: 22,
-                at: 3,
-                detail: b"/rootfs"
-            })
-        );
-        let n = sys::read(b.as_fd(), &mut buf).expect("read");
-        assert_eq!(decode(&buf[..n]), Some(Message::Ready));
-        for s in Step::ALL {
-            assert_eq!(Step::from_u8(s as u8), s);
-        }
-    }
-}
+mod tests;

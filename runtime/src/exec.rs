@@ -102,7 +102,8 @@ impl ExecProcess {
     }
 }
 
-/// The namespaces an exec joins, in setns order (mount last, after the paths are opened).
+/// The namespaces an exec joins, in setns order (mount last, after the paths are opened; the user
+/// namespace where the child can, see `init::exec`).
 const NAMESPACES: [(&str, libc::c_int); 7] = [
     ("user", libc::CLONE_NEWUSER),
     ("time", libc::CLONE_NEWTIME),

@@ -10,7 +10,7 @@
 //! - `mountOptions`: the options `plan::mounts::parse_options` acts on. Options it accepts but
 //!   ignores (`rrw`, `rsuid`, `rdev`, `rexec`, `tmpcopyup`) are left out, and so are the
 //!   filesystem data options (`mode=755`) it hands to the kernel as they are;
-//! - `linux.namespaces`: what `spec::validate` accepts (`user` only new, not joined by path);
+//! - `linux.namespaces`: what `spec::validate` accepts;
 //! - `linux.capabilities`: every name of the capability table (the `caps` crate);
 //! - `linux.seccomp`: enabled, with the actions, operators, arches and flags the compiler knows;
 //! - `linux.apparmor`, `linux.selinux`: enabled (sangja applies them; as runc, whether the host

@@ -305,6 +305,31 @@ pub fn is_under(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir)
 }
 
+/// A process holding fresh namespaces (`unshare --net --ipc --uts sleep`), killed on drop of the harness.
+pub fn ns_holder(h: &crate::Harness) -> u32 {
+    let child: std::process::Child = std::process::Command::new("unshare")
+        .args(["--net", "--ipc", "--uts", "sleep", "300"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn unshare (util-linux)");
+    let pid = child.id();
+    let holder = std::sync::Mutex::new(child);
+    h.defer(move || {
+        let mut c = holder.into_inner().unwrap_or_else(|e| e.into_inner());
+        let _ = c.kill();
+        let _ = c.wait();
+    });
+    let own = ns_id("self", "net");
+    assert!(
+        wait_until(Duration::from_secs(10), || fs::read_link(format!(
+            "/proc/{pid}/ns/net"
+        ))
+        .is_ok_and(|l| l.to_string_lossy() != own)),
+        "unshare did not enter a new net namespace"
+    );
+    pid
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -359,8 +359,8 @@ fn time_offsets_without_a_new_time_namespace_or_for_another_clock() {
 }
 
 /// Mappings the kernel would refuse after the clone, a namespace without mappings or mappings
-/// without a namespace, unmapped process ids, and joins beside a new user namespace: each refused
-/// naming the field, leaving nothing.
+/// without a namespace, unmapped process ids, mappings for a joined user namespace, and the one
+/// combination a staged init cannot build: each refused naming the field, leaving nothing.
 #[test]
 fn user_namespace_mappings_the_kernel_would_refuse() {
     let h = harness!();
@@ -428,23 +428,23 @@ fn user_namespace_mappings_the_kernel_would_refuse() {
     b.set("/linux/uidMappings", ok.clone());
     create_fails(&h, &b).assert_error("linux.uidMappings: needs a user namespace");
     let mut b = with(ok.clone(), ok.clone());
-    b.push(
-        "/linux/namespaces",
-        json!({"type": "ipc", "path": "/proc/1/ns/ipc"}),
-    );
-    b.config["linux"]["namespaces"]
+    let nss = b.config["linux"]["namespaces"]
         .as_array_mut()
-        .expect("namespaces")
-        .retain(|n| n["type"] != "ipc" || n.get("path").is_some());
+        .expect("namespaces");
+    nss.retain(|n| n["type"] != "user");
+    nss.push(json!({"type": "user", "path": "/proc/1/ns/user"}));
     create_fails(&h, &b)
-        .assert_error("path: joining a namespace beside a new user namespace is not supported yet");
-    let mut b = h.bundle_private();
-    b.push(
-        "/linux/namespaces",
-        json!({"type": "user", "path": "/proc/1/ns/user"}),
+        .assert_error("linux.uidMappings: a joined user namespace keeps its own mappings");
+    let mut b = with(ok.clone(), ok.clone());
+    let nss = b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces");
+    nss.retain(|n| n["type"] != "mount");
+    nss.push(json!({"type": "mount", "path": "/proc/1/ns/mnt"}));
+    nss.push(json!({"type": "time"}));
+    create_fails(&h, &b).assert_error(
+        "a new time namespace beside a user namespace and a joined mount namespace is not supported yet",
     );
-    create_fails(&h, &b)
-        .assert_error("path: joining an existing user namespace is not supported yet");
 }
 
 /// Fields sangja cannot apply yet are refused naming the field, never accepted and ignored.

@@ -142,6 +142,27 @@ fn a_runtime_killed_at_any_moment_of_a_user_namespaced_container_leaves_nothing(
     killed_at_random(&h, &b, 80);
 }
 
+/// The same for a staged init: a new user namespace beside a joined network namespace (held by
+/// a plain process, so the state root holds only the container under test), built by the init,
+/// which forks once more into the new pid namespace.
+#[test]
+fn a_runtime_killed_at_any_moment_of_a_staged_container_leaves_nothing() {
+    let h = harness!();
+    let mut b = looping(&h);
+    let holder = spec_tests::host::ns_holder(&h);
+    b.push("/linux/namespaces", serde_json::json!({"type": "user"}));
+    let nss = b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces");
+    nss.retain(|n| n["type"] != "network");
+    nss.push(serde_json::json!({"type": "network", "path": format!("/proc/{holder}/ns/net")}));
+    let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
+    b.write();
+    killed_at_random(&h, &b, 80);
+}
+
 /// `default_rounds` rounds (or `SANGJA_CRASH_ROUNDS`) of a command killed at a random moment and
 /// recovered; fails listing every leftover.
 fn killed_at_random(h: &Harness, b: &Bundle, default_rounds: u64) {

@@ -1,11 +1,11 @@
 //! Namespaces: new ones differ from the host's, ones with a `path` are joined.
 
 use std::fs;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
-use spec_tests::host::{ns_id, wait_until};
-use spec_tests::{harness, secs, Bundle, Harness};
+use spec_tests::host::{ns_holder, ns_id};
+use spec_tests::{harness, Bundle, Harness};
 
 const KINDS: [&str; 8] = ["pid", "net", "ipc", "uts", "mnt", "cgroup", "user", "time"];
 
@@ -33,29 +33,6 @@ fn set_namespace(b: &mut Bundle, entry: Value) {
         .expect("namespaces array");
     list.retain(|n| n["type"] != kind.as_str());
     list.push(entry);
-}
-
-/// A process holding fresh namespaces (`unshare --net --ipc --uts sleep`), killed on drop of the harness.
-fn ns_holder(h: &Harness) -> u32 {
-    let child: Child = Command::new("unshare")
-        .args(["--net", "--ipc", "--uts", "sleep", "300"])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn unshare (util-linux)");
-    let pid = child.id();
-    let holder = std::sync::Mutex::new(child);
-    h.defer(move || {
-        let mut c = holder.into_inner().unwrap_or_else(|e| e.into_inner());
-        let _ = c.kill();
-        let _ = c.wait();
-    });
-    let own = ns_id("self", "net");
-    assert!(
-        wait_until(secs(10), || fs::read_link(format!("/proc/{pid}/ns/net"))
-            .is_ok_and(|l| l.to_string_lossy() != own)),
-        "unshare did not enter a new net namespace"
-    );
-    pid
 }
 
 #[test]

@@ -231,3 +231,125 @@ fn without_a_network_namespace_sys_is_the_hosts_bound_read_only() {
     );
     assert!(!out.contains("wrote"), "{out}");
 }
+
+/// `readlink /proc/self/ns/<kind>` for each kind, then `$$`, the uid, the uid map and a file made
+/// at `/mnt/made-by-joiner`.
+const JOINER: &str = "for k in user net ipc uts pid mnt; do readlink /proc/self/ns/$k; done; \
+    echo $$; id -u; cat /proc/self/uid_map; touch /mnt/made-by-joiner";
+
+/// `b`'s namespaces: those of `kinds` joined from `pid`'s, the rest as they are.
+fn join_from(b: &mut Bundle, pid: &str, kinds: &[(&str, &str)]) {
+    let list = b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces");
+    for (kind, proc_name) in kinds {
+        list.retain(|n| n["type"] != *kind);
+        list.push(json!({"type": kind, "path": format!("/proc/{pid}/ns/{proc_name}")}));
+    }
+    if kinds.iter().any(|(k, _)| *k == "uts") {
+        b.remove("/hostname");
+    }
+}
+
+/// A Kubernetes pod's second container: it joins the sandbox's user, network, IPC and UTS
+/// namespaces by path and gets a mount and pid namespace of its own, owned by the joined user
+/// namespace (the init joins, becomes root there, unshares, and forks into the new pid namespace).
+#[test]
+fn a_container_joins_another_s_user_namespace_with_new_mount_and_pid_namespaces() {
+    let h = harness!();
+    let mut sandbox = h.bundle();
+    mapped(&mut sandbox);
+    sandbox.args(&["sleep", "1000"]);
+    let s = h.create_and_start(&sandbox);
+    let pid = h.pid(&s.id).to_string();
+    let mut b = h.bundle();
+    let dir = shared_dir(&h, &mut b);
+    join_from(
+        &mut b,
+        &pid,
+        &[
+            ("user", "user"),
+            ("network", "net"),
+            ("ipc", "ipc"),
+            ("uts", "uts"),
+        ],
+    );
+    let out = h.sh(&mut b, JOINER);
+    let lines: Vec<&str> = out.lines().collect();
+    for (i, kind) in ["user", "net", "ipc", "uts"].iter().enumerate() {
+        assert_eq!(lines[i], ns_id(&pid, kind), "{kind} joined: {out}");
+    }
+    for (i, kind) in [(4, "pid"), (5, "mnt")] {
+        assert_ne!(lines[i], ns_id(&pid, kind), "{kind} new: {out}");
+        assert_ne!(lines[i], ns_id("self", kind), "{kind} new: {out}");
+    }
+    assert_eq!(lines[6..8], ["1", "0"], "pid 1, uid 0: {out}");
+    let map: Vec<&str> = lines[8].split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"], "{out}");
+    let m = fs::metadata(dir.join("made-by-joiner")).expect("the joiner's file");
+    assert_eq!(m.uid(), HOST_ROOT);
+}
+
+/// A new user namespace beside a joined network namespace (podman's and CNI's way: the network
+/// namespace is made first): the network namespace is joined before the user namespace exists,
+/// and everything else new belongs to the new user namespace.
+#[test]
+fn a_new_user_namespace_beside_a_joined_network_namespace() {
+    let h = harness!();
+    let mut net = h.bundle();
+    net.args(&["sleep", "1000"]);
+    let n = h.create_and_start(&net);
+    let pid = h.pid(&n.id).to_string();
+    let mut b = h.bundle();
+    let dir = shared_dir(&h, &mut b);
+    mapped(&mut b);
+    join_from(&mut b, &pid, &[("network", "net")]);
+    let out = h.sh(&mut b, JOINER);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[1], ns_id(&pid, "net"), "net joined: {out}");
+    assert_ne!(lines[0], ns_id("self", "user"), "user new: {out}");
+    assert_eq!(lines[6..8], ["1", "0"], "pid 1, uid 0: {out}");
+    let m = fs::metadata(dir.join("made-by-joiner")).expect("the container's file");
+    assert_eq!(m.uid(), HOST_ROOT);
+}
+
+/// The staged init's container is like any other afterwards: its state names its pid 1 (not the
+/// first process, which is reaped), `exec` joins every namespace (the one joined from above the
+/// container's user namespace before the user namespace), and `delete --force` ends it.
+#[test]
+fn a_staged_container_runs_exec_and_deletes_like_any_other() {
+    let h = harness!();
+    let holder = spec_tests::host::ns_holder(&h).to_string();
+    let mut b = h.bundle();
+    mapped(&mut b);
+    join_from(&mut b, &holder, &[("network", "net")]);
+    b.args(&["sleep", "1000"]);
+    let c = h.create_and_start(&b);
+    let pid = h.pid(&c.id).to_string();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("init status");
+    let nspid = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .unwrap_or("");
+    assert!(
+        nspid.ends_with("\t1"),
+        "the state's pid is the container's pid 1: {nspid}"
+    );
+    let out = h.cmd(&[
+        "exec",
+        &c.id,
+        "sh",
+        "-c",
+        "id -u; readlink /proc/self/ns/net",
+    ]);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines, ["0", ns_id(&holder, "net").as_str()], "{out}");
+    h.cmd(&["delete", "--force", &c.id]).ok();
+    // Reaped by the host's pid 1 (the creating `sangja` has exited), which may take a while.
+    let gone = || !std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(
+        spec_tests::host::wait_until(std::time::Duration::from_secs(10), gone),
+        "the init is gone after delete --force"
+    );
+}

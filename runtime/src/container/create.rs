@@ -470,7 +470,7 @@ fn record(p: &Prepared, id: &str, pid: i32, pid_start: u64, created: &str) -> Re
         created: created.to_string(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup: Some(p.cgroup.clone()),
-        own_pid_ns: p.plan.clone_flags & libc::CLONE_NEWPID as u64 != 0,
+        own_pid_ns: p.plan.new_namespaces() & libc::CLONE_NEWPID as u64 != 0,
         process: spec.process().clone(),
         hooks: spec.hooks().clone(),
         seccomp: linux.and_then(|l| l.seccomp().clone()),

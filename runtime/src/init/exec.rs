@@ -79,9 +79,9 @@ fn setup<'a>(
         join,
         &mut HostProc::default(),
     )?;
-    for (fd, flag) in &plan.namespaces {
-        sys::setns(fd.as_fd(), *flag).map_err(|e| fail(Step::JoinNamespace, e, b"namespace"))?;
-    }
+    let ns = &plan.namespaces;
+    super::stage::join_in_order(ns.len(), |i| ns.get(i).map(|(fd, f)| (fd.as_fd(), *f)))
+        .map_err(|(_, e)| fail(Step::JoinNamespace, e, b"namespace"))?;
     // The container's root, whether it was entered with pivot_root or chroot.
     sys::fchdir(plan.root.as_fd()).map_err(|e| fail(Step::Chroot, e, b"/"))?;
     sys::chroot(c".").map_err(|e| fail(Step::Chroot, e, b"/"))?;

@@ -25,6 +25,7 @@ pub(crate) mod identity;
 mod process;
 mod rootfs;
 pub(crate) mod seccomp;
+mod stage;
 
 use process::{fail, Become, SETUP_FAILED};
 
@@ -192,9 +193,11 @@ fn setup<'a>(
     if plan.user.is_none() {
         oom_score_adj(plan, &mut host_proc)?;
     }
+    stage::join(plan, chan)?;
     time_namespace(plan, &mut host_proc)?;
     drop(host_proc);
     become_user_ns_root(plan, chan)?;
+    stage::unshare_rest(plan, chan)?;
     namespaces(plan)?;
     // The new root, held until the cwd is open: after the pivot it is `/`, and every later lookup
     // in it (masks, /dev/console, /dev/ptmx, the cwd) starts from this fd. Closed with the other
@@ -238,17 +241,19 @@ fn setup<'a>(
     })
 }
 
-/// In a new user namespace: wait for the parent's maps, then become the namespace's root, so that
+/// In a new (or joined) user namespace: wait for the parent's maps, then become the namespace's root, so that
 /// what the init creates (mount points, `/dev`, the cwd) is owned by the container's root and not
 /// by an id the namespace cannot name. Until now the init kept the host's root ids: the steps before
 /// (the fifos in the host's state dir, the host's procfs files of a process that is not dumpable,
 /// which belong to the host's root) open files as their owner.
 fn become_user_ns_root<'a>(plan: &'a Plan, chan: &channel::ChildSide<'_>) -> Result<(), Fail<'a>> {
-    if plan.user.is_none() {
+    if plan.user.is_none() && plan.staged.is_none() {
         return Ok(());
     }
     let failed = |e| fail(Step::UserNamespace, e, b"user");
-    chan.wait_maps_written().map_err(failed)?;
+    if plan.user.is_some() {
+        chan.wait_maps_written().map_err(failed)?;
+    }
     sys::setgid_all(0).map_err(failed)?;
     sys::setuid_all(0).map_err(failed)?;
     // The id change reset both: the parent-death signal (a `create` killed now must still take us
@@ -261,12 +266,18 @@ fn become_user_ns_root<'a>(plan: &'a Plan, chan: &channel::ChildSide<'_>) -> Res
 /// Join the configured namespaces (in plan order), then set up the new ones: loopback, hostname,
 /// domainname.
 fn namespaces(plan: &Plan) -> Result<(), Fail<'_>> {
-    for (i, ns) in plan.join.iter().enumerate() {
+    // A staged init joined them already (`stage::join`).
+    let joins = if plan.staged.is_some() {
+        &[][..]
+    } else {
+        &plan.join[..]
+    };
+    for (i, ns) in joins.iter().enumerate() {
         let fail = |e| fail(Step::JoinNamespace, e, ns.path.to_bytes()).at(i);
         let fd = sys::open(&ns.path, libc::O_RDONLY, 0).map_err(fail)?;
         sys::setns(fd.as_fd(), ns.nstype).map_err(fail)?;
     }
-    if plan.clone_flags & libc::CLONE_NEWNET as u64 != 0 {
+    if plan.new_namespaces() & libc::CLONE_NEWNET as u64 != 0 {
         sys::loopback_up().map_err(|e| fail(Step::Loopback, e, b"lo"))?;
     }
     if let Some(h) = &plan.hostname {

@@ -12,6 +12,7 @@ use crate::sys::{self, Errno, Forked};
 
 mod error;
 pub(crate) mod exec;
+mod stage;
 
 pub use error::LaunchError;
 pub(crate) use error::{init_error, origin};
@@ -78,11 +79,17 @@ pub fn spawn(
     drop(child_sock);
     drop(saved_theirs);
     drop(fds);
-    if let Some(maps) = &plan.user {
-        if let Err(e) = map_user_ns(plan, maps, pid, parent_sock.as_fd()) {
-            return reap_on_error(pid, Err(e));
-        }
-    }
+    let pid = match (&plan.staged, &plan.user) {
+        (Some(staged), _) => match stage::serve(plan, staged, pid, parent_sock.as_fd()) {
+            Ok(init) => init,
+            Err(e) => return reap_on_error(pid, Err(e)),
+        },
+        (None, Some(maps)) => match map_user_ns(plan, maps, pid, parent_sock.as_fd()) {
+            Ok(()) => pid,
+            Err(e) => return reap_on_error(pid, Err(e)),
+        },
+        (None, None) => pid,
+    };
     if let Err(e) = cloned(pid) {
         return reap_on_error(pid, Err(e));
     }

@@ -67,11 +67,15 @@ pub struct Plan {
     /// the init in it while the init sets up), before the first cgroup mount, so the container's
     /// cgroup exists when it is bound and the init is in it before hooks and the user process.
     pub joined_at: Option<usize>,
-    /// A new user namespace (`CLONE_NEWUSER` is among `clone_flags`): its maps, which the parent
-    /// writes (with `oom_score_adj`) while the init waits for `MapsWritten`.
+    /// A new user namespace (made by the clone, or by a staged init: see `staged`): its maps,
+    /// which the parent writes (with `oom_score_adj`) while the init waits for `MapsWritten`.
     pub user: Option<userns::UserMaps>,
-    /// Namespaces to join in the init (mount last, so paths resolve in the host's view).
+    /// Namespaces to join in the init (a joined user namespace first, so that the init may join
+    /// what it owns; mount last, so paths resolve in the host's view).
     pub join: Vec<JoinNs>,
+    /// A user namespace beside joined namespaces: the clone makes no namespace, the init builds
+    /// them itself in runc's order (see [`userns::Staged`]).
+    pub staged: Option<userns::Staged>,
     /// A new time namespace, unshared by the init after the joins, with `linux.timeOffsets` as
     /// `/proc/self/timens_offsets` takes them (`monotonic <s> <ns>` lines; empty: none), written
     /// before the init enters it. clone(2) cannot make one: its child would be in the namespace
@@ -247,8 +251,13 @@ fn plan_namespaces(linux: Option<&Linux>) -> Result<Namespaces, SpecError> {
             }),
         }
     }
-    // Join the mount namespace last: the other paths are host paths.
-    ns_plan.join.sort_by_key(|j| j.nstype == libc::CLONE_NEWNS);
+    // A joined user namespace first (it owns the others), the mount namespace last (the other
+    // paths are host paths).
+    ns_plan.join.sort_by_key(|j| match j.nstype {
+        libc::CLONE_NEWUSER => 0,
+        libc::CLONE_NEWNS => 2,
+        _ => 1,
+    });
     Ok(ns_plan)
 }
 
@@ -425,6 +434,12 @@ fn time_offsets(linux: Option<&Linux>) -> Result<CString, SpecError> {
 }
 
 impl Plan {
+    /// The new namespaces the container gets, whether the clone or the init makes them (cgroup
+    /// and time aside: see `cgroupns_at`, `time_offsets`).
+    pub fn new_namespaces(&self) -> u64 {
+        self.clone_flags | self.staged.as_ref().map_or(0, |s| s.new_flags())
+    }
+
     /// Build the plan from a validated spec.
     pub fn build(spec: &Spec, input: &PlanInput<'_>) -> Result<Plan, SpecError> {
         let linux = spec.linux().as_ref();
@@ -450,9 +465,10 @@ impl Plan {
             .process()
             .as_ref()
             .ok_or_else(|| SpecError::field("process", "is required to create a container"))?;
+        let staged = userns::staged(ns.clone_flags, &ns.join);
         Ok(Plan {
             id: cstr(input.id.to_string(), "id")?,
-            clone_flags: ns.clone_flags,
+            clone_flags: if staged.is_some() { 0 } else { ns.clone_flags },
             cgroupns_at: ns
                 .unshare_cgroupns
                 .then(|| cgroupns_position(spec, &mounts)),
@@ -460,6 +476,7 @@ impl Plan {
                 .then(|| cgroupns_position(spec, &mounts)),
             user: userns::plan(linux, ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0)?,
             join: ns.join,
+            staged,
             time_offsets: ns.unshare_timens.then(|| time_offsets(linux)).transpose()?,
             join_pid: ns.join_pid,
             rootfs: path_cstr(input.rootfs, "root.path")?,

@@ -4,7 +4,56 @@ use std::ffi::CString;
 
 use oci_spec::runtime::{Linux, LinuxIdMapping};
 
+use super::JoinNs;
 use crate::spec::{cstr, SpecError};
+
+/// A user namespace (new or joined) beside namespaces joined by path. The clone makes no
+/// namespace: a namespace joined by path belongs to another user namespace than a new one, and a
+/// new namespace must belong to the container's user namespace, so the init builds them in runc's
+/// order. It joins a joined user namespace first, then the others; or it joins the others, then
+/// unshares the new user namespace and asks the parent for its maps. It becomes the namespace's
+/// root and unshares the rest. A new pid namespace takes effect for children only: the init
+/// forks once more (`CLONE_PARENT`, so the runtime stays the parent), the child is the
+/// container's pid 1 and the first process reports its pid and exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staged {
+    /// A new user namespace (else one is joined).
+    pub new_user: bool,
+    /// `CLONE_NEW*` flags the init unshares after the user namespace (not pid, user or cgroup).
+    pub unshare: libc::c_int,
+    /// A new pid namespace: unshared last, then the second fork.
+    pub new_pid: bool,
+}
+
+impl Staged {
+    /// The new namespaces as clone flags.
+    pub fn new_flags(&self) -> u64 {
+        let mut f = self.unshare as u64;
+        if self.new_user {
+            f |= libc::CLONE_NEWUSER as u64;
+        }
+        if self.new_pid {
+            f |= libc::CLONE_NEWPID as u64;
+        }
+        f
+    }
+}
+
+/// Is the container staged (see [`Staged`])? `clone_flags`: the new namespaces; `join`: those
+/// joined by the init.
+pub fn staged(clone_flags: u64, join: &[JoinNs]) -> Option<Staged> {
+    let new_user = clone_flags & libc::CLONE_NEWUSER as u64 != 0;
+    let joined_user = join.iter().any(|j| j.nstype == libc::CLONE_NEWUSER);
+    if !(joined_user || new_user && !join.is_empty()) {
+        return None;
+    }
+    let rest = clone_flags & !((libc::CLONE_NEWUSER | libc::CLONE_NEWPID) as u64);
+    Some(Staged {
+        new_user,
+        unshare: rest as libc::c_int,
+        new_pid: clone_flags & libc::CLONE_NEWPID as u64 != 0,
+    })
+}
 
 /// The maps of a new user namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]

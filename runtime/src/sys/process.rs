@@ -56,7 +56,12 @@ pub(crate) fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Sys
         pidfd: 0,
         child_tid: 0,
         parent_tid: 0,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT the child inherits our exit signal; clone3 takes none then.
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         stack: 0,
         stack_size: 0,
         tls: 0,
@@ -71,8 +76,9 @@ pub(crate) fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Sys
     // clone (allocator arenas, std's and `log`'s locks, glibc's per-thread data, which a raw clone
     // does not fix up): this function is `pub(crate)` and its only callers run nothing of the
     // kind in the child before `execve` or `_exit` — the init (`init::run`, through `Join::fork`
-    // in launch.rs), the exec child (`exec::child`, through `Join::fork`) and the hook child
-    // (`hooks::run_prepared`, inside the init), which only make system calls on data prepared
+    // in launch.rs), a staged init's second fork (`init::stage`, inside the init), the exec child
+    // (`exec::child`, through `Join::fork`) and the hook child (`hooks::run_prepared`, inside the
+    // init), which only make system calls on data prepared
     // before the clone. runtime/tests/threads.rs exercises it: containers created from several
     // threads beside threads that allocate without pause.
     let mut ret = unsafe {

@@ -249,3 +249,48 @@ fn a_user_namespace_is_cloned_with_its_maps_as_the_kernel_takes_them() {
     assert_eq!(s(&maps.gid_map), "0 200000 65536\n");
     assert!(plan_of(&runc_spec()).user.is_none());
 }
+
+/// A user namespace beside joined namespaces is staged: the clone makes no namespace, the init
+/// joins, maps or joins the user namespace, and unshares the rest, pid last (by a second fork).
+#[test]
+fn a_user_namespace_beside_joined_ones_is_built_by_the_init() {
+    let joined = |extra: serde_json::Value| {
+        with(move |v| {
+            let nss = v["linux"]["namespaces"].as_array_mut().expect("namespaces");
+            nss.retain(|n| n["type"] != "network");
+            nss.push(json!({"type": "network", "path": "/proc/1/ns/net"}));
+            if extra.get("path").is_none() {
+                v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+                v["linux"]["gidMappings"] = v["linux"]["uidMappings"].clone();
+            }
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .expect("namespaces")
+                .push(extra.clone());
+        })
+    };
+    let p = plan_of(&joined(json!({"type": "user"})));
+    assert_eq!(p.clone_flags, 0, "the clone makes nothing");
+    let staged = p.staged.expect("staged");
+    assert!(staged.new_user && staged.new_pid);
+    let rest = NS_BASE & !((libc::CLONE_NEWPID | libc::CLONE_NEWNET) as u64);
+    assert_eq!(staged.unshare as u64, rest);
+    assert_eq!(
+        p.new_namespaces(),
+        rest | (libc::CLONE_NEWUSER | libc::CLONE_NEWPID) as u64
+    );
+    assert!(p.user.is_some(), "the parent maps it on request");
+
+    let p = plan_of(&joined(json!({"type": "user", "path": "/proc/1/ns/user"})));
+    let staged = p.staged.expect("staged");
+    assert!(!staged.new_user && p.user.is_none());
+    assert_eq!(p.join.first().map(|j| j.nstype), Some(libc::CLONE_NEWUSER));
+    // Without a user namespace, joins stay the init's and new namespaces the clone's.
+    let p = plan_of(&with(|v| {
+        let nss = v["linux"]["namespaces"].as_array_mut().expect("namespaces");
+        nss.retain(|n| n["type"] != "network");
+        nss.push(json!({"type": "network", "path": "/proc/1/ns/net"}));
+    }));
+    assert!(p.staged.is_none());
+    assert_eq!(p.clone_flags, NS_BASE & !(libc::CLONE_NEWNET as u64));
+}

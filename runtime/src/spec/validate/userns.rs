@@ -2,8 +2,8 @@
 //! namespace is asked for, each list one the kernel takes (`uid_map(5)` rules: non-empty ranges
 //! within 32 bits, no two overlapping on either side, at most 340 lines), container id 0 mapped
 //! (the init becomes root in the namespace before it mounts anything, as runc's does), and the
-//! process's ids mapped. Everything the kernel would refuse after the clone is refused here,
-//! naming the field.
+//! process's ids mapped; a joined user namespace has its own mappings, so none may be given.
+//! Everything the kernel would refuse after the clone is refused here, naming the field.
 use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType, Spec};
 
 use crate::spec::SpecError;
@@ -34,16 +34,21 @@ pub(super) fn validate(spec: &Spec) -> Result<(), SpecError> {
             }
             return Ok(());
         }
-        Some((i, ns)) if ns.path().is_some() => {
-            return Err(SpecError::field(
-                format!("linux.namespaces[{i}].path"),
-                "joining an existing user namespace is not supported yet",
-            ))
+        Some((_, ns)) if ns.path().is_some() => {
+            for (maps, field) in [(uids, "linux.uidMappings"), (gids, "linux.gidMappings")] {
+                if maps.is_some_and(|m| !m.is_empty()) {
+                    return Err(SpecError::field(
+                        field,
+                        "a joined user namespace keeps its own mappings: drop these",
+                    ));
+                }
+            }
+            return linux.map_or(Ok(()), staged_time_namespace);
         }
         Some(_) => {}
     }
     if let Some(l) = linux {
-        no_joins_beside_a_new_user_ns(l)?;
+        staged_time_namespace(l)?;
     }
     check_maps(uids.unwrap_or_default(), "linux.uidMappings")?;
     check_maps(gids.unwrap_or_default(), "linux.gidMappings")?;
@@ -60,21 +65,21 @@ pub(super) fn validate(spec: &Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
-/// A namespace joined by path is owned by another user namespace than the new one, and the init,
-/// born in the new one, has no right to `setns` into it; runc joins first and unshares the user
-/// namespace after, which needs a second process: not done yet, so refused naming the path.
-fn no_joins_beside_a_new_user_ns(l: &Linux) -> Result<(), SpecError> {
-    let joined = l
-        .namespaces()
+/// A user namespace beside joined ones is built by the init (`plan::userns::Staged`), which makes
+/// a new time namespace after the joins, writing its offsets through `/proc`: with a joined mount
+/// namespace that `/proc` would be another's, so that one combination is refused.
+fn staged_time_namespace(l: &Linux) -> Result<(), SpecError> {
+    let nss = l.namespaces().as_deref().unwrap_or_default();
+    let joined = |t: LinuxNamespaceType| nss.iter().any(|n| n.typ() == t && n.path().is_some());
+    let new_time = nss
         .iter()
-        .flatten()
-        .position(|ns| ns.path().is_some());
-    match joined {
-        None => Ok(()),
-        Some(i) => Err(SpecError::field(
-            format!("linux.namespaces[{i}].path"),
-            "joining a namespace beside a new user namespace is not supported yet",
+        .position(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none());
+    match new_time {
+        Some(i) if joined(LinuxNamespaceType::Mount) => Err(SpecError::field(
+            format!("linux.namespaces[{i}]"),
+            "a new time namespace beside a user namespace and a joined mount namespace is not supported yet",
         )),
+        _ => Ok(()),
     }
 }
 
