@@ -45,6 +45,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "mand",
     "noatime",
     "nodev",
@@ -62,6 +63,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "relatime",
     "remount",
     "rexec",
+    "ridmap",
     "rnoatime",
     "rnodev",
     "rnodiratime",
@@ -144,6 +146,15 @@ pub struct LinuxFeatures {
     pub apparmor: Enabled,
     /// SELinux support.
     pub selinux: Enabled,
+    /// Mount extensions: idmapped mounts.
+    pub mount_extensions: MountExtensions,
+}
+
+/// `linux.mountExtensions` of the Features structure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MountExtensions {
+    /// Idmapped mounts (`idmap`, `ridmap`, `mounts[].uidMappings`).
+    pub idmap: Enabled,
 }
 
 /// `linux.seccomp` of the Features structure.
@@ -232,6 +243,9 @@ pub fn features() -> Features {
             },
             apparmor: Enabled { enabled: true },
             selinux: Enabled { enabled: true },
+            mount_extensions: MountExtensions {
+                idmap: Enabled { enabled: true },
+            },
         },
         annotations,
     }

@@ -65,11 +65,16 @@ pub(crate) struct HostProc(Option<OwnedFd>);
 impl HostProc {
     /// Open `path` (`/proc/...`) for writing below the verified root.
     pub(crate) fn open_write(&mut self, path: &CStr) -> Result<OwnedFd, Errno> {
+        self.open(path, libc::O_WRONLY)
+    }
+
+    /// Open `path` (`/proc/...`) with `flags` below the verified root.
+    pub(crate) fn open(&mut self, path: &CStr, flags: libc::c_int) -> Result<OwnedFd, Errno> {
         let proc = match self.0.take() {
             Some(proc) => proc,
             None => open_root(c"/proc")?,
         };
-        let fd = open_at(proc.as_fd(), path, libc::O_WRONLY);
+        let fd = open_at(proc.as_fd(), path, flags);
         self.0 = Some(proc);
         fd
     }

@@ -407,7 +407,7 @@ fn user_namespace_mappings_the_kernel_would_refuse() {
         ),
         (
             with(json!([]), ok.clone()),
-            "linux.uidMappings: a new user namespace needs at least one mapping",
+            "linux.uidMappings: needs at least one mapping",
         ),
         (
             with(json!([map(0, 100000, 100)]), ok.clone())
@@ -445,6 +445,59 @@ fn user_namespace_mappings_the_kernel_would_refuse() {
     create_fails(&h, &b).assert_error(
         "a new time namespace beside a user namespace and a joined mount namespace is not supported yet",
     );
+}
+
+/// Idmapped mounts the kernel cannot make or runc refuses: not a bind, no user namespace, one list
+/// without the other, ranges that overlap. Each refused naming the field, leaving nothing.
+#[test]
+fn idmapped_mounts_that_cannot_be_made() {
+    let h = harness!();
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let with_user = |b: &mut Bundle| {
+        b.push("/linux/namespaces", json!({"type": "user"}));
+        b.set("/linux/uidMappings", map.clone());
+        b.set("/linux/gidMappings", map.clone());
+    };
+    let bind = |extra: serde_json::Value| {
+        let mut m = json!({"destination": "/mnt", "type": "bind", "source": "/tmp",
+            "options": ["rbind", "idmap"]});
+        if let (Some(m), Some(extra)) = (m.as_object_mut(), extra.as_object()) {
+            m.extend(extra.clone());
+        }
+        m
+    };
+    let ranges = json!([{"containerID": 0, "hostID": 1000, "size": 10},
+        {"containerID": 5, "hostID": 2000, "size": 10}]);
+    let one = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    for (user, mount, error) in [
+        (
+            true,
+            json!({"destination": "/mnt", "type": "tmpfs", "options": ["idmap"]}),
+            "mounts[7].options[0]: only a bind mount can be idmapped",
+        ),
+        (
+            false,
+            bind(json!({})),
+            "mounts[7].options[1]: an idmapped mount needs a new user namespace",
+        ),
+        (
+            true,
+            bind(json!({"uidMappings": one})),
+            "mounts[7].gidMappings: is required with mounts[].uidMappings",
+        ),
+        (
+            true,
+            bind(json!({"uidMappings": ranges, "gidMappings": one})),
+            "mounts[7].uidMappings[1]: its container ids overlap those of mounts[7].uidMappings[0]",
+        ),
+    ] {
+        let mut b = h.bundle_private();
+        if user {
+            with_user(&mut b);
+        }
+        b.add_mount(mount);
+        create_fails(&h, &b).assert_error(error);
+    }
 }
 
 /// Fields sangja cannot apply yet are refused naming the field, never accepted and ignored.

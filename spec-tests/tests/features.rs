@@ -225,7 +225,9 @@ fn every_mount_option_is_accepted() {
     b.add_mount(json!({"destination": "/mnt/a", "type": "tmpfs", "source": "tmpfs"}));
     let opts = list(&f, "/mountOptions");
     let mut dest_of = std::collections::BTreeMap::new();
-    for (i, o) in opts.iter().enumerate() {
+    // Idmapped binds need a user namespace: see `idmap_options_are_accepted`.
+    let idmap = |o: &String| o == "idmap" || o == "ridmap";
+    for (i, o) in opts.iter().enumerate().filter(|(_, o)| !idmap(o)) {
         let dest = format!("/mnt/a/{i}");
         let binding = o == "bind"
             || o == "rbind"
@@ -336,7 +338,14 @@ fn shape_matches_runc_features() {
     assert!(out.status.success(), "runc features failed: {out:?}");
     let theirs: Value = serde_json::from_slice(&out.stdout).expect("runc features is JSON");
     assert_eq!(keys(&ours, ""), keys(&theirs, ""), "top-level keys");
-    assert_eq!(keys(&ours, "/linux"), keys(&theirs, "/linux"), "linux keys");
+    // runc lists `mountExtensions` from 1.2 on (idmapped mounts); 1.1 has none.
+    let linux_keys = |f: &Value| {
+        let mut k = keys(f, "/linux");
+        k.retain(|k| k != "mountExtensions");
+        k
+    };
+    assert_eq!(linux_keys(&ours), linux_keys(&theirs), "linux keys");
+    assert_eq!(ours["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     assert_eq!(
         keys(&ours, "/linux/cgroup"),
         keys(&theirs, "/linux/cgroup"),
@@ -356,9 +365,44 @@ fn shape_matches_runc_features() {
         if what == "namespace" {
             // runc 1.1.5 predates time namespaces (runc 1.2 lists them); runtime-spec has them.
             t.push("time".into());
+        } else {
+            // Idmapped mounts came with runc 1.2 too.
+            t.extend(["idmap".into(), "ridmap".into()]);
         }
         for x in list(&ours, p) {
             assert!(t.contains(&x), "{what} {x} is not one runc knows");
         }
+    }
+}
+
+/// `idmap` and `ridmap`, listed, make idmapped binds (the mount table says `idmapped`) in a
+/// container with a user namespace.
+#[test]
+fn idmap_options_are_accepted() {
+    let h = harness!();
+    let f = features(&h);
+    let src = h.tempdir("src");
+    // A rootfs of its own: the mapped root makes the mount points.
+    let mut b = h.bundle_private();
+    let map = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    b.push("/linux/namespaces", json!({"type": "user"}));
+    b.set("/linux/uidMappings", map.clone());
+    b.set("/linux/gidMappings", map);
+    for o in ["idmap", "ridmap"] {
+        assert!(
+            list(&f, "/mountOptions").contains(&o.to_string()),
+            "{o} listed"
+        );
+        b.add_mount(json!({"destination": format!("/mnt/{o}"), "type": "bind",
+            "source": src.to_str().expect("UTF-8"), "options": ["rbind", o]}));
+    }
+    let out = h.sh(&mut b, "cat /proc/self/mountinfo");
+    for o in ["idmap", "ridmap"] {
+        let dest = format!("/mnt/{o}");
+        let m = parse_mountinfo(&out)
+            .into_iter()
+            .find(|m| m.mount_point == dest)
+            .unwrap_or_else(|| panic!("no mount at {dest}:\n{out}"));
+        assert!(m.has_opt("idmapped"), "{o}: {m:?}");
     }
 }

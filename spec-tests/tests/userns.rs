@@ -353,3 +353,100 @@ fn a_staged_container_runs_exec_and_deletes_like_any_other() {
         "the init is gone after delete --force"
     );
 }
+
+/// A host directory for idmapped binds: `f` owned by host uid/gid 0 (0644), `far` by 70000
+/// (0644, beyond the container's range), `by1000` by 1000; mounted at `/mnt` with `options`.
+fn idmap_source(h: &Harness, b: &mut Bundle, options: serde_json::Value) -> std::path::PathBuf {
+    let dir = h.tempdir("idmap-src");
+    for (name, id) in [("f", 0), ("far", 70000), ("by1000", 1000)] {
+        let p = dir.join(name);
+        fs::write(&p, "host\n").expect("write");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::os::unix::fs::chown(&p, Some(id), Some(id)).expect("chown");
+    }
+    b.add_mount(json!({
+        "destination": "/mnt", "type": "bind",
+        "source": dir.to_str().expect("UTF-8"), "options": options
+    }));
+    dir
+}
+
+/// `idmap` without mappings of its own takes the container's: the host's root files are the
+/// container root's, what it writes lands on the host as the host's root, and a file beyond the
+/// range stays nobody's and read-only to it. Without `idmap` the same files are nobody's.
+#[test]
+fn an_idmapped_bind_shows_the_hosts_files_as_the_containers_own() {
+    let h = harness!();
+    let script = "stat -c '%u:%g' /mnt/f /mnt/far; echo more >> /mnt/f && echo wrote; \
+        touch /mnt/new && echo created; echo x >> /mnt/far && echo wrote-far; true";
+    let mut b = h.bundle();
+    mapped(&mut b);
+    all_powers(&mut b);
+    let dir = idmap_source(&h, &mut b, json!(["rbind", "idmap"]));
+    let out = h.sh(&mut b, script);
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["0:0", "65534:65534", "wrote", "created"], "{out}");
+    assert_eq!(
+        fs::read_to_string(dir.join("f")).ok().as_deref(),
+        Some("host\nmore\n")
+    );
+    let new = fs::metadata(dir.join("new")).expect("made through the idmapped mount");
+    assert_eq!((new.uid(), new.gid()), (0, 0), "lands as the host's root");
+    assert_eq!(
+        fs::read_to_string(dir.join("far")).ok().as_deref(),
+        Some("host\n")
+    );
+
+    let mut plain = h.bundle();
+    mapped(&mut plain);
+    all_powers(&mut plain);
+    idmap_source(&h, &mut plain, json!(["rbind"]));
+    let out = h.sh(&mut plain, script);
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["65534:65534", "65534:65534"],
+        "without idmap: {out}"
+    );
+}
+
+/// A mount's own mappings: host id 1000 appears as container id 500 (its mount id 100500 is the
+/// container's 500), every other id as nobody.
+#[test]
+fn an_idmapped_bind_with_mappings_of_its_own() {
+    let h = harness!();
+    let mut b = h.bundle();
+    mapped(&mut b);
+    idmap_source(&h, &mut b, json!(["rbind"]));
+    let own = json!([{"containerID": 1000, "hostID": 100500, "size": 1}]);
+    let mounts = b.config["mounts"].as_array_mut().expect("mounts");
+    let m = mounts.last_mut().expect("the idmapped mount");
+    m["uidMappings"] = own.clone();
+    m["gidMappings"] = own;
+    let out = h.sh(&mut b, "stat -c '%u:%g' /mnt/by1000 /mnt/f");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["500:500", "65534:65534"], "{out}");
+}
+
+/// `ridmap` idmaps every mount of the copied tree; `idmap` with `rbind` only its top.
+#[test]
+fn ridmap_idmaps_the_mounts_below_and_idmap_does_not() {
+    let h = harness!();
+    for (option, want) in [("idmap", "65534:65534"), ("ridmap", "0:0")] {
+        let mut b = h.bundle();
+        mapped(&mut b);
+        let dir = idmap_source(&h, &mut b, json!(["rbind", option]));
+        let sub = dir.join("sub");
+        fs::create_dir(&sub).expect("mkdir sub");
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "mode=0755", "tmpfs"])
+            .arg(&sub)
+            .status()
+            .expect("mount tmpfs");
+        assert!(st.success(), "mount a tmpfs below the source");
+        fs::write(sub.join("g"), "sub\n").expect("write below");
+        let out = h.sh(&mut b, "stat -c '%u:%g' /mnt/sub/g");
+        assert_eq!(out.trim(), want, "{option}: {out}");
+        let _ = std::process::Command::new("umount").arg(&sub).status();
+    }
+}

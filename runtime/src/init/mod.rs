@@ -52,13 +52,15 @@ struct Ready<'a> {
 }
 
 /// Entry point of the child. Never returns.
-/// `saved`: where the parent says the state is on disk (crate::channel's `Saved`).
+/// `saved`: where the parent says the state is on disk (crate::channel's `Saved`); `trees`: the
+/// idmapped copies the parent made for the plan's idmapped binds.
 pub fn run(
     plan: &Plan,
     sock: OwnedFd,
     saved: OwnedFd,
     fds: ChildFds,
     join: &crate::join::Join,
+    trees: &crate::launch::idmap::Trees,
 ) -> ! {
     let chan = channel::ChildSide::new(sock.as_fd(), Some(saved.as_fd()), plan.joined_at.is_some())
         .with_maps(plan.user.is_some());
@@ -68,7 +70,7 @@ pub fn run(
     };
     // Trace instants: mounts done, pivot_root done, ready (only read when tracing).
     let mut times = [0u64; 3];
-    let ready = setup(plan, join, &chan, fds, &mut scratch, &mut times)
+    let ready = setup(plan, (join, trees), &chan, fds, &mut scratch, &mut times)
         // A notifying filter is loaded before `Ready`: `create` hands its listener to the agent.
         .and_then(|mut r| {
             seccomp::load_notifying(plan.seccomp.as_ref(), r.listener.take(), sock.as_fd())?;
@@ -170,7 +172,7 @@ pub(crate) fn at_mount(
 /// Every set-up step, up to the process's identity and its resolved `args[0]`.
 fn setup<'a>(
     plan: &'a Plan,
-    join: &crate::join::Join,
+    (join, trees): (&crate::join::Join, &crate::launch::idmap::Trees),
     chan: &channel::ChildSide<'_>,
     fds: ChildFds,
     scratch: &'a mut Scratch,
@@ -202,7 +204,7 @@ fn setup<'a>(
     // The new root, held until the cwd is open: after the pivot it is `/`, and every later lookup
     // in it (masks, /dev/console, /dev/ptmx, the cwd) starts from this fd. Closed with the other
     // fds in `become_process`, never dropped (a drop would close whatever took its number).
-    let root = ManuallyDrop::new(rootfs::prepare(plan, chan)?);
+    let root = ManuallyDrop::new(rootfs::prepare(plan, chan, trees)?);
     if plan.trace {
         times[0] = crate::trace::now_ns();
     }

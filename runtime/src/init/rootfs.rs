@@ -249,7 +249,11 @@ fn lands_in_proc(op: &MountOp) -> bool {
 /// Perform one mount operation: a symlink, or a mount onto `op.dest` (opened, or created, inside
 /// the rootfs; into procfs only where [`lands_in_proc`] allows it) followed by the new mount's
 /// own attributes and propagation.
-fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
+fn do_mount<'a>(
+    root: BorrowedFd<'_>,
+    op: &'a MountOp,
+    tree: Option<BorrowedFd<'_>>,
+) -> Result<(), Fail<'a>> {
     if let MountKind::Symlink { target } = &op.kind {
         return make_symlink(root, op, target);
     }
@@ -271,7 +275,7 @@ fn do_mount<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
     if !lands_in_proc(op) && crate::procfs::is_procfs(target.as_fd()) {
         return Err(fail(Step::MountIntoProc, sys::WRONG_OBJECT, &op.dest));
     }
-    if mount_onto(op, target.as_fd())? {
+    if mount_onto(op, target.as_fd(), tree)? {
         set_top(root, op)?;
     }
     Ok(())
@@ -289,14 +293,23 @@ fn make_symlink<'a>(root: BorrowedFd<'_>, op: &'a MountOp, target: &CStr) -> Res
     }
 }
 
-/// The mount itself, on exactly the `target` that was resolved and checked (a bind or a new
-/// filesystem through its `/proc/self/fd` path, a tmpfs's data from [`tmpfs_data`]; the
+/// The mount itself, on exactly the `target` that was resolved and checked (a bind, an idmapped
+/// bind's detached copy `tree`, or a new filesystem through its `/proc/self/fd` path, a tmpfs's data from [`tmpfs_data`]; the
 /// read-only remount of an earlier destination on the fd itself). Returns whether the new mount
 /// still needs its own attributes or propagation, set through [`set_top`].
-fn mount_onto<'a>(op: &'a MountOp, target: BorrowedFd<'_>) -> Result<bool, Fail<'a>> {
+fn mount_onto<'a>(
+    op: &'a MountOp,
+    target: BorrowedFd<'_>,
+    tree: Option<BorrowedFd<'_>>,
+) -> Result<bool, Fail<'a>> {
     let mut pbuf = [0u8; 32];
     let tpath = sys::proc_fd_path(target.as_raw_fd(), &mut pbuf);
     let own_attrs = op.attr_set | op.rattr_set | op.rattr_clr != 0 || !op.propagation.is_empty();
+    // An idmapped bind: the parent's detached copy, attached here.
+    if let (MountKind::Bind { .. }, Some(tree)) = (&op.kind, tree) {
+        sys::move_mount_fd(tree, target).map_err(|e| fail(Step::Mount, e, &op.dest))?;
+        return Ok(own_attrs);
+    }
     match &op.kind {
         MountKind::Bind { source, recursive } => {
             let flags = libc::MS_BIND | if *recursive { libc::MS_REC } else { 0 };
@@ -384,6 +397,7 @@ fn set_top<'a>(root: BorrowedFd<'_>, op: &'a MountOp) -> Result<(), Fail<'a>> {
 pub fn prepare<'a>(
     plan: &'a Plan,
     chan: &crate::channel::ChildSide<'_>,
+    trees: &crate::launch::idmap::Trees,
 ) -> Result<OwnedFd, Fail<'a>> {
     sys::mount(None, c"/", None, plan.root.initial_propagation, None)
         .map_err(|e| fail(Step::RootPropagation, e, c"/"))?;
@@ -403,7 +417,7 @@ pub fn prepare<'a>(
         .map_err(|e| fail(Step::BindRootfs, e, &plan.rootfs))?;
     for (i, op) in plan.mounts.iter().enumerate() {
         super::at_mount(plan, i, chan)?;
-        do_mount(root.as_fd(), op).map_err(|f| f.at(i))?;
+        do_mount(root.as_fd(), op, trees.get(i)).map_err(|f| f.at(i))?;
     }
     super::at_mount(plan, plan.mounts.len(), chan)?;
     for (i, d) in plan.devices.iter().enumerate() {

@@ -12,6 +12,7 @@ use crate::sys::{self, Errno, Forked};
 
 mod error;
 pub(crate) mod exec;
+pub(crate) mod idmap;
 mod stage;
 
 pub use error::LaunchError;
@@ -58,12 +59,13 @@ pub fn spawn(
     // the prepared plan with raw syscalls on memory prepared before the clone and never returns:
     // it allocates, locks and logs nothing, so a lock another thread of an embedder held at the
     // clone cannot block it (runtime/tests/threads.rs runs containers beside busy allocators).
+    let trees = idmap::prepare(plan)?;
     let forked = join.fork(plan.clone_flags, pid_ns.as_ref());
     let (pid, v2_pending) = match forked {
         Ok((Forked::Child, _)) => {
             drop(parent_sock);
             drop(saved_ours);
-            crate::init::run(plan, child_sock, saved_theirs, fds, join)
+            crate::init::run(plan, child_sock, saved_theirs, fds, join, &trees)
         }
         Ok((Forked::Parent(pid), pending)) => (pid, pending),
         Err(("setns pid", source)) => {
@@ -79,6 +81,7 @@ pub fn spawn(
     drop(child_sock);
     drop(saved_theirs);
     drop(fds);
+    drop(trees);
     let pid = match (&plan.staged, &plan.user) {
         (Some(staged), _) => match stage::serve(plan, staged, pid, parent_sock.as_fd()) {
             Ok(init) => init,

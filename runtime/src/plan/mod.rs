@@ -11,6 +11,7 @@ use crate::cgroups::{Cgroup, Host};
 use crate::spec::{cstr, SpecError};
 
 pub mod hooks;
+pub mod idmap;
 pub mod lsm;
 pub mod mounts;
 pub mod process;

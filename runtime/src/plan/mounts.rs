@@ -64,6 +64,8 @@ pub struct MountOp {
     pub propagation: Vec<libc::c_ulong>,
     /// For bind mounts of files: the mount point must be a file.
     pub file_target: bool,
+    /// An idmapped bind: the parent makes the detached, idmapped copy; the init attaches it.
+    pub idmap: Option<super::idmap::IdMap>,
 }
 
 /// A device node to create (or bind from the host when mknod is not permitted).
@@ -185,7 +187,8 @@ fn parse_options(options: &[String]) -> Parsed {
             match o.as_str() {
                 "bind" => p.bind = true,
                 "rbind" => (p.bind, p.rbind) = (true, true),
-                "tmpcopyup" => {}
+                // Read by `plan::idmap`.
+                "tmpcopyup" | "idmap" | "ridmap" => {}
                 other => p.data.push(other.to_string()),
             }
         }
@@ -260,6 +263,7 @@ impl MountOp {
             data: None,
             propagation: Vec::new(),
             file_target: false,
+            idmap: None,
         }
     }
 }
@@ -386,6 +390,7 @@ pub fn plan_mounts(
         ops[i].defer_attr =
             matches!(ops[i].kind, MountKind::Bind { .. }) && ops[i].attr_set != 0 && !stacked;
     }
+    super::idmap::apply(spec, &mut ops)?;
     Ok(ops)
 }
 

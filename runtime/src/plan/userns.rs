@@ -65,7 +65,7 @@ pub struct UserMaps {
 }
 
 /// The lines of one list.
-fn lines(maps: &[LinuxIdMapping], field: &str) -> Result<CString, SpecError> {
+pub(super) fn lines(maps: &[LinuxIdMapping], field: &str) -> Result<CString, SpecError> {
     let text: String = maps
         .iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))

@@ -1,8 +1,8 @@
 //! Fields sangja does not apply: refused naming the field, never silently dropped (a config that
-//! asks for an idmapped mount or a real-time scheduler and gets neither runs with less
+//! asks for a real-time scheduler and gets neither runs with less
 //! isolation or a different behaviour than its author wrote). Fields runtime-spec defines for
 //! Windows only are accepted with a warning, as runc accepts them.
-use oci_spec::runtime::{Linux, Process, Spec};
+use oci_spec::runtime::{Linux, Process};
 
 use super::SpecError;
 
@@ -36,23 +36,6 @@ pub(super) fn process(p: &Process) -> Result<(), SpecError> {
         log::warn!(
             "process.user.username: is a Windows field; ignored on Linux (uid and gid apply)"
         );
-    }
-    Ok(())
-}
-
-/// Idmapped mounts (`mounts[i].uidMappings`, `gidMappings`).
-pub(super) fn mounts(spec: &Spec) -> Result<(), SpecError> {
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        refuse_set(&[
-            (
-                m.uid_mappings().is_some(),
-                &format!("mounts[{i}].uidMappings"),
-            ),
-            (
-                m.gid_mappings().is_some(),
-                &format!("mounts[{i}].gidMappings"),
-            ),
-        ])?;
     }
     Ok(())
 }

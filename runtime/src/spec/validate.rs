@@ -55,7 +55,7 @@ pub fn validate(spec: &Spec, console_socket: bool, detached: bool) -> Result<(),
     }
     validate_hooks(spec)?;
     validate_mounts(spec)?;
-    unsupported::mounts(spec)?;
+    idmap::validate(spec)?;
     let linux = spec.linux().as_ref();
     let new_uts = validate_namespaces(linux)?;
     userns::validate(spec)?;
@@ -405,6 +405,7 @@ pub(crate) fn lexical_clean(dest: &Path) -> PathBuf {
     out
 }
 
+mod idmap;
 #[cfg(test)]
 mod tests;
 mod userns;

@@ -67,6 +67,41 @@ struct MountAttr {
     userns_fd: u64,
 }
 
+/// `MOUNT_ATTR_IDMAP`: idmap the mount with a user namespace's mappings.
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// `mount_setattr(2)` of `MOUNT_ATTR_IDMAP` on the detached mount `tree` (its whole tree with
+/// `recursive`), mapped as the user namespace `userns` maps ids.
+pub fn mount_setattr_idmap(
+    tree: BorrowedFd<'_>,
+    recursive: bool,
+    userns: BorrowedFd<'_>,
+) -> SysResult<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: attr is a valid mount_attr of the size passed, with a live userns fd; the path is an
+    // empty C string with AT_EMPTY_PATH on a live fd.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
 /// `mount_setattr(2)` on `dirfd`/`path`: set `attr_set` bits (recursively with `AT_RECURSIVE`).
 pub fn mount_setattr(
     dirfd: RawFd,

@@ -76,7 +76,8 @@ pub(crate) fn clone_fork_into(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Sys
     // clone (allocator arenas, std's and `log`'s locks, glibc's per-thread data, which a raw clone
     // does not fix up): this function is `pub(crate)` and its only callers run nothing of the
     // kind in the child before `execve` or `_exit` — the init (`init::run`, through `Join::fork`
-    // in launch.rs), a staged init's second fork (`init::stage`, inside the init), the exec child
+    // in launch.rs), a staged init's second fork (`init::stage`, inside the init), the idmap
+    // helper (`launch::idmap`, which only reads a pipe and exits), the exec child
     // (`exec::child`, through `Join::fork`) and the hook child (`hooks::run_prepared`, inside the
     // init), which only make system calls on data prepared
     // before the clone. runtime/tests/threads.rs exercises it: containers created from several

@@ -137,15 +137,21 @@ const CASES: &[Case] = &[
             df -k /mnt/t | awk 'NR==2 {print $2}'; test -f /mnt/b/config.json && echo bound; \
             touch /mnt/b/x 2>/dev/null || echo ro", "750 1 1024 bound ro", "mounts") },
     Case { fields: &["mounts[].uidMappings[].containerID", "mounts[].uidMappings[].hostID",
-        "mounts[].uidMappings[].size"],
-        set: |b| { b.add_mount(json!({"destination": "/mnt/i", "type": "bind", "source": "/tmp",
-            "options": ["rbind"], "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]})); },
-        check: refused("mounts[7].uidMappings") },
-    Case { fields: &["mounts[].gidMappings[].containerID", "mounts[].gidMappings[].hostID",
-        "mounts[].gidMappings[].size"],
-        set: |b| { b.add_mount(json!({"destination": "/mnt/i", "type": "bind", "source": "/tmp",
-            "options": ["rbind"], "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]})); },
-        check: refused("mounts[7].gidMappings") },
+        "mounts[].uidMappings[].size", "mounts[].gidMappings[].containerID",
+        "mounts[].gidMappings[].hostID", "mounts[].gidMappings[].size"],
+        set: |b| {
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            b.push("/linux/namespaces", json!({"type": "user"}));
+            b.set("/linux/uidMappings", map.clone());
+            b.set("/linux/gidMappings", map);
+            let dir = b.dir_str().to_string();
+            // The bundle's files (the host's root's) appear as container uid 7, gid 9 (at a
+            // mount point the image has: the mapped root may not make one in it).
+            b.add_mount(json!({"destination": "/mnt", "type": "bind", "source": dir,
+                "options": ["rbind"], "uidMappings": [{"containerID": 0, "hostID": 100007, "size": 1}],
+                "gidMappings": [{"containerID": 0, "hostID": 100009, "size": 1}]}));
+        },
+        check: sh("stat -c '%u %g' /mnt/config.json", "7 9", "mounts[7].uidMappings") },
     Case { fields: &["root.path", "root.readonly"], set: |b| { b.set("/root/readonly", json!(true)); },
         check: sh("test -x /bin/busybox && echo rootfs; touch /x 2>/dev/null || echo ro",
             "rootfs ro", "root") },

@@ -206,6 +206,7 @@ fn mount_label_goes_on_new_filesystems_but_proc_sysfs_cgroup_and_binds() {
         data: data.map(|d| CString::new(d).expect("no NUL")),
         propagation: Vec::new(),
         file_target: false,
+        idmap: None,
     };
     let mut mounts = vec![
         op(Some("tmpfs"), Some("mode=755,size=65536k")),
@@ -240,4 +241,53 @@ fn an_empty_mount_label_changes_nothing() {
         op(&p, "/dev").data.as_deref().map(s),
         Some("mode=755,size=65536k")
     );
+}
+
+/// An idmapped bind carries the maps of its detached copy: its own, else the container's; `ridmap`
+/// for the whole tree. A plain bind has none, and the options are not filesystem data.
+#[test]
+fn idmapped_binds_take_their_own_maps_or_the_containers() {
+    let v = with(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        add_mount(
+            v,
+            json!({"destination": "/a", "type": "bind", "source": "/tmp",
+            "options": ["rbind", "idmap"]}),
+        );
+        add_mount(
+            v,
+            json!({"destination": "/b", "type": "bind", "source": "/tmp",
+            "options": ["rbind", "ridmap"],
+            "uidMappings": [{"containerID": 1000, "hostID": 5, "size": 2}],
+            "gidMappings": [{"containerID": 1000, "hostID": 6, "size": 1}]}),
+        );
+        add_mount(
+            v,
+            json!({"destination": "/c", "type": "bind", "source": "/tmp",
+            "options": ["rbind"]}),
+        );
+    });
+    let p = plan_of(&v);
+    let op = |dest: &str| {
+        p.mounts
+            .iter()
+            .find(|m| s(&m.dest) == dest)
+            .unwrap_or_else(|| panic!("no {dest}"))
+    };
+    let a = op("/a").idmap.as_ref().expect("/a idmapped");
+    assert_eq!(
+        (s(&a.uid_map), s(&a.gid_map)),
+        ("0 100000 65536\n", "0 200000 65536\n")
+    );
+    assert!(!a.recursive);
+    let b = op("/b").idmap.as_ref().expect("/b idmapped");
+    assert_eq!((s(&b.uid_map), s(&b.gid_map)), ("1000 5 2\n", "1000 6 1\n"));
+    assert!(b.recursive);
+    assert!(op("/c").idmap.is_none());
+    assert!(op("/a").data.is_none(), "idmap is not filesystem data");
 }

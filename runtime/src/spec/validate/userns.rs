@@ -85,11 +85,19 @@ fn staged_time_namespace(l: &Linux) -> Result<(), SpecError> {
 
 /// One list of mappings: as the kernel takes them, and mapping container id 0.
 fn check_maps(maps: &[LinuxIdMapping], field: &str) -> Result<(), SpecError> {
-    if maps.is_empty() {
-        return Err(SpecError::field(
+    check_ranges(maps, field)?;
+    mapped(maps, 0, field, field).map_err(|_| {
+        SpecError::field(
             field,
-            "a new user namespace needs at least one mapping",
-        ));
+            "maps no container id 0: the init becomes root in the new user namespace",
+        )
+    })
+}
+
+/// One list of mappings as the kernel takes them in a `uid_map` (an idmapped mount's too).
+pub(super) fn check_ranges(maps: &[LinuxIdMapping], field: &str) -> Result<(), SpecError> {
+    if maps.is_empty() {
+        return Err(SpecError::field(field, "needs at least one mapping"));
     }
     if maps.len() > MAX_LINES {
         return Err(SpecError::field(
@@ -131,12 +139,7 @@ fn check_maps(maps: &[LinuxIdMapping], field: &str) -> Result<(), SpecError> {
             ));
         }
     }
-    mapped(maps, 0, field, field).map_err(|_| {
-        SpecError::field(
-            field,
-            "maps no container id 0: the init becomes root in the new user namespace",
-        )
-    })
+    Ok(())
 }
 
 /// Is container id `id` (the value of `field`) in one of `maps` (named `maps_field`)?
