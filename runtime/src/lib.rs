@@ -119,7 +119,7 @@ pub use exec::{process_from_file, ExecArgs, ExecOptions, ExecProcess};
 pub use oci_spec::runtime::LinuxResources;
 pub use signal::{parse_signal, signal_name, SignalError};
 pub use spec::{SpecError, OCI_VERSION};
-pub use state::{State, Status, DEFAULT_ROOT};
+pub use state::{default_root, State, Status, DEFAULT_ROOT};
 pub use stdio::Stdio;
 pub use template::default_spec;
 pub use trace::Trace;

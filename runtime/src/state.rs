@@ -5,8 +5,23 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// Default directory holding one state directory per container.
+/// Default directory holding one state directory per container (as root).
 pub const DEFAULT_ROOT: &str = "/run/sangja";
+
+/// The state root when none is given, as runc picks its own: `$XDG_RUNTIME_DIR/sangja` for a
+/// caller other than root with `XDG_RUNTIME_DIR` set, else [`DEFAULT_ROOT`].
+pub fn default_root() -> PathBuf {
+    let root = nix::unistd::geteuid().is_root();
+    root_for(root, std::env::var_os("XDG_RUNTIME_DIR"))
+}
+
+/// [`default_root`] for a caller that is root or not, with `XDG_RUNTIME_DIR` `xdg`.
+fn root_for(root: bool, xdg: Option<std::ffi::OsString>) -> PathBuf {
+    match xdg.filter(|d| !d.is_empty()) {
+        Some(dir) if !root => PathBuf::from(dir).join("sangja"),
+        _ => PathBuf::from(DEFAULT_ROOT),
+    }
+}
 
 /// Lifecycle status, as runtime-spec names it (plus runc's `paused`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +224,21 @@ pub fn init_alive(rec: &Record) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_root_is_the_users_runtime_dir_when_not_root() {
+        let xdg = || Some(std::ffi::OsString::from("/run/user/1000"));
+        assert_eq!(
+            root_for(false, xdg()),
+            PathBuf::from("/run/user/1000/sangja")
+        );
+        assert_eq!(root_for(true, xdg()), PathBuf::from(DEFAULT_ROOT));
+        assert_eq!(root_for(false, None), PathBuf::from(DEFAULT_ROOT));
+        assert_eq!(
+            root_for(false, Some("".into())),
+            PathBuf::from(DEFAULT_ROOT)
+        );
+    }
 
     #[test]
     fn stat_parsing_survives_odd_comm_names() {

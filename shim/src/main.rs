@@ -57,13 +57,10 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
             Err(_) => 1,
         };
     };
-    let result = std::path::absolute(&cli.root)
+    let root = cli.root.clone().unwrap_or_else(sangja::default_root);
+    let result = std::path::absolute(&root)
         .map_err(|e| {
-            context::CliError::Message(format!(
-                "abs {}: {}",
-                cli.root.display(),
-                context::os_error(&e)
-            ))
+            context::CliError::Message(format!("abs {}: {}", root.display(), context::os_error(&e)))
         })
         .and_then(|root| {
             protect_binary(&command)?;

@@ -77,6 +77,11 @@ impl Dockerd {
     /// reserved by dockerd) and imports [`IMAGE`]; an error if the daemon does not come up or the
     /// import fails (everything already started is cleaned up by the drop).
     pub fn try_start_with(runtimes: &[(&str, &Path)]) -> Result<Self, String> {
+        Self::try_start_opts(runtimes, &[])
+    }
+
+    /// [`Dockerd::try_start_with`], with `extra` daemon flags (`--userns-remap=default`).
+    pub fn try_start_opts(runtimes: &[(&str, &Path)], extra: &[&str]) -> Result<Self, String> {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("docker-sangja-{}-{n}", std::process::id());
         let dir = std::env::temp_dir().join(&name);
@@ -119,6 +124,7 @@ impl Dockerd {
                 "--exec-opt=native.cgroupdriver=cgroupfs",
             ])
             .arg(format!("--cgroup-parent=/{name}"))
+            .args(extra)
             .args(
                 runtimes
                     .iter()

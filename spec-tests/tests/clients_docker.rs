@@ -501,3 +501,63 @@ fn a_failing_test_still_leaves_nothing() {
     // The killed shims' sockets outside the temp dir were found (and removed).
     assert_eq!(footprint.shim_sockets().len(), 2);
 }
+
+/// `dockerd --userns-remap=default`: Docker makes the `dockremap` user and its subordinate ranges
+/// (both removed afterwards when this test made them) and runs every container in a user
+/// namespace mapped to them; sangja runs them: output and exit code, the map, `-d` + exec, stop,
+/// rm.
+#[test]
+fn userns_remap_runs_containers_in_a_user_namespace() {
+    let made_user = !user_exists("dockremap");
+    let (subuid, subgid) = (read("/etc/subuid"), read("/etc/subgid"));
+    let d = Dockerd::try_start_opts(&[("sangja", &sangja())], &["--userns-remap=default"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let start = read("/etc/subuid")
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("dockremap:")?
+                    .split(':')
+                    .next()
+                    .map(String::from)
+            })
+            .expect("dockremap has a subordinate uid range");
+        let o = d.docker(&run_args(
+            "sangja",
+            &["--rm"],
+            &["sh", "-c", "cat /proc/self/uid_map; exit 3"],
+        ));
+        assert_eq!(o.code, Some(3), "{o:?}");
+        let map: Vec<&str> = o.stdout.split_whitespace().collect();
+        assert_eq!(map.get(..2), Some(&["0", start.as_str()][..]), "{o:?}");
+        run_detached(&d, "sangja", "remapped");
+        let o = d.docker(&["exec", "remapped", "id", "-u"]);
+        assert_eq!(o.stdout.trim(), "0", "{o:?}");
+        let o = d.docker(&["stop", "-t", "1", "remapped"]);
+        assert!(o.success(), "{o:?}");
+        let o = d.docker(&["rm", "remapped"]);
+        assert!(o.success(), "{o:?}");
+        assert_no_containers(&d);
+    }));
+    drop(d);
+    if made_user {
+        let _ = std::process::Command::new("userdel")
+            .arg("dockremap")
+            .status();
+        let _ = std::fs::write("/etc/subuid", subuid);
+        let _ = std::fs::write("/etc/subgid", subgid);
+    }
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn user_exists(name: &str) -> bool {
+    read("/etc/passwd")
+        .lines()
+        .any(|l| l.split(':').next() == Some(name))
+}

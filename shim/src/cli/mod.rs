@@ -18,8 +18,9 @@ pub use update::UpdateArgs;
 )]
 pub struct Cli {
     /// root directory for storage of container state (this should be located in tmpfs)
-    #[arg(long, value_name = "DIR", default_value = sangja::DEFAULT_ROOT)]
-    pub root: PathBuf,
+    /// [default: /run/sangja, or $XDG_RUNTIME_DIR/sangja when not root]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 
     /// set the log file to write sangja logs to (default is stderr)
     #[arg(long, value_name = "FILE")]
@@ -360,7 +361,7 @@ mod tests {
     #[test]
     fn global_defaults() {
         let cli = parse(&["state", "x"]);
-        assert_eq!(cli.root, PathBuf::from(sangja::DEFAULT_ROOT));
+        assert_eq!(cli.root, None);
         assert_eq!(cli.log, None);
         assert_eq!(cli.log_format, "text");
         assert!(!cli.debug && !cli.systemd_cgroup && !cli.version);
@@ -383,7 +384,7 @@ mod tests {
             "/p",
             "c1",
         ]);
-        assert_eq!(cli.root, PathBuf::from("/r"));
+        assert_eq!(cli.root, Some(PathBuf::from("/r")));
         assert_eq!(cli.log, Some(PathBuf::from("/l.json")));
         assert_eq!(cli.log_format, "json");
         let Some(Command::Create(c)) = cli.command else {
