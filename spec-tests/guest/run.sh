@@ -35,7 +35,7 @@ echo "INFO $(systemctl --version | head -1); cgroup: $(stat -fc %T $CG); kernel 
 echo "INFO system state: $(systemctl is-system-running)"
 install -m 755 $P/sangja /usr/local/bin/sangja
 install -m 755 $P/sangja-dist /usr/local/bin/sangja-dist
-mkdir -p $T/rootfs/bin $T/rootfs/proc $T/rootfs/dev $T/rootfs/sys $T/rootfs/tmp $T/rootfs/etc
+mkdir -p $T/rootfs/bin $T/rootfs/proc $T/rootfs/dev $T/rootfs/sys $T/rootfs/tmp $T/rootfs/etc $T/rootfs/mnt
 cp $P/busybox $T/rootfs/bin/busybox
 for a in $($T/rootfs/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$T/rootfs/bin/$a"; done
 cp -r $P/bundles $T/
@@ -127,6 +127,28 @@ eq fs.updated "$(cat $CG/sangja-fs/fs1/memory.max)" 134217728
 run fs.delete sangja delete -f fs1
 absent fs.gone $CG/sangja-fs/fs1
 rmdir $CG/sangja-fs 2>/dev/null
+
+# ---------------------------------------------------------------------------------------------------
+# 2b. User namespaces (container 0-65535 on host 100000-165535) under both drivers, exec into them, and an
+# idmapped bind of root's files on this kernel's ext4: they are the container root's.
+mkdir -p $T/idsrc && echo host >$T/idsrc/f
+for b in un un-fs; do
+    case $b in
+    un) id=un1 rt="$S" ;;
+    *) id=un2 rt=sangja ;;
+    esac
+    run un.run_$id $rt run -d --bundle $B/$b $id
+    eq un.map_$id "$(sangja exec $id cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')" "0 100000 65536"
+    eq un.root_$id "$(stat -c %u /proc/$(pid_of $id))" 100000
+    eq un.idmap_$id "$(sangja exec $id stat -c %u:%g /mnt/f)" "0:0"
+    run un.idmap_write_$id sangja exec $id sh -c 'echo more >>/mnt/f'
+    run un.delete_$id sangja delete -f $id
+done
+eq un.idmap_lands_as_root "$(stat -c %u:%g $T/idsrc/f) $(cat $T/idsrc/f | tr '\n' ' ')" "0:0 host more more "
+no_unit un.no_unit_left sangja-un1.scope
+absent un.no_cgroup_left $CG/sangja-un/un2
+rmdir $CG/sangja-un 2>/dev/null
+rm -rf $T/idsrc
 
 # ---------------------------------------------------------------------------------------------------
 # 3. create→start→delete with --systemd-cgroup, sangja (the shipped build) and runc interleaved; the

@@ -32,6 +32,23 @@ fn config(args: &[&str], cgroups_path: &str) -> Value {
     c
 }
 
+/// `config` with a new user namespace (container 0–65535 on host 100000–165535) and an idmapped
+/// bind of `/var/lib/sangja-test/idsrc` (the guest's root's files) at `/mnt`.
+fn userns(args: &[&str], cgroups_path: &str) -> serde_json::Value {
+    let mut c = config(args, cgroups_path);
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    set_pointer(&mut c, "/linux/uidMappings", map.clone());
+    set_pointer(&mut c, "/linux/gidMappings", map);
+    if let Some(ns) = c["linux"]["namespaces"].as_array_mut() {
+        ns.push(json!({"type": "user"}));
+    }
+    if let Some(m) = c["mounts"].as_array_mut() {
+        m.push(json!({"destination": "/mnt", "type": "bind",
+            "source": "/var/lib/sangja-test/idsrc", "options": ["rbind", "idmap"]}));
+    }
+    c
+}
+
 fn bundles(p: &Payload) {
     let mut sd = config(&["sleep", "1000"], "system.slice:sangja:sd1");
     set_pointer(
@@ -80,6 +97,8 @@ fn bundles(p: &Payload) {
         ),
         ("fs", fs),
         ("time", config(&["true"], "")),
+        ("un", userns(&["sleep", "1000"], "system.slice:sangja:un1")),
+        ("un-fs", userns(&["sleep", "1000"], "/sangja-un/un2")),
     ] {
         let text = serde_json::to_vec_pretty(&c).unwrap_or_default();
         p.file(&format!("bundles/{name}/config.json"), &text, 0o644);
@@ -177,6 +196,11 @@ fn systemd_driver_scope_resources_and_lifecycle() {
 #[test]
 fn cgroupfs_on_a_pure_v2_host() {
     assert_checks("fs.");
+}
+
+#[test]
+fn user_namespaces_and_idmapped_mounts_on_debian_12() {
+    assert_checks("un.");
 }
 
 #[test]
