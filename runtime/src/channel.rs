@@ -417,6 +417,11 @@ impl<'a> ChildSide<'a> {
         }
     }
 
+    /// Has `MapsWritten` come?
+    pub fn mapped(&self) -> bool {
+        self.mapped.get()
+    }
+
     /// Wait for `MapsWritten` (once).
     pub fn wait_maps_written(&self) -> Result<(), Errno> {
         if !self.mapped.get() {

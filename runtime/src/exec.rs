@@ -284,8 +284,16 @@ impl Container {
     fn exec_plan(&self, process: &Process, opts: &ExecOptions) -> Result<ExecPlan> {
         let pid = self.rec.pid;
         let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
+        let mut planned = plan_process(process, &proc_root, opts.listen_fds, false)?;
+        // A rootless container's user namespace may deny setgroups (its gid map is the
+        // caller's own gid alone): read from the init, as the kernel has it.
+        if crate::plan::rootless::Caller::current().is_some() {
+            let denied = fs::read_to_string(format!("/proc/{pid}/setgroups"))
+                .is_ok_and(|s| s.trim() == "deny");
+            planned.groups = crate::plan::rootless::groups(planned.groups.take(), denied)?;
+        }
         Ok(ExecPlan {
-            process: plan_process(process, &proc_root, opts.listen_fds, false)?,
+            process: planned,
             namespaces: NAMESPACES
                 .iter()
                 .filter(|(name, _)| ns_differs(pid, name))

@@ -145,6 +145,7 @@ pub fn config(data: &[u8]) -> Result<(), String> {
             preserve_fds: 0,
             listen_fds: 0,
             trace: false,
+            caller: None,
         };
         note(Plan::build(&spec, &input).map(drop).map_err(one_line));
         if let Some((_, c)) = cg {

@@ -111,7 +111,7 @@ mod wait;
 pub use cgroups::stats::{Event, Stats};
 pub use cgroups::OomWatch;
 pub use container::builder::ContainerBuilder;
-pub use container::create::{CgroupDriver, CreateOptions};
+pub use container::create::{CgroupDriver, CreateOptions, Rootless};
 pub use container::resources::parse_resources;
 pub use container::{validate_id, Container};
 pub use error::{Error, Result};

@@ -26,6 +26,8 @@ pub struct Ctx {
     pub root: PathBuf,
     /// `--systemd-cgroup` was given.
     pub systemd_cgroup: bool,
+    /// `--rootless auto|true|false`.
+    pub rootless: sangja::Rootless,
     /// `--trace FILE`: where per-phase timing lines go.
     pub trace: Option<PathBuf>,
 }

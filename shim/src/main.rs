@@ -68,6 +68,11 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
                 &Ctx {
                     root,
                     systemd_cgroup: cli.systemd_cgroup,
+                    rootless: match cli.rootless.as_str() {
+                        "true" => sangja::Rootless::True,
+                        "false" => sangja::Rootless::False,
+                        _ => sangja::Rootless::Auto,
+                    },
                     trace: cli.trace.clone().filter(|p| !p.as_os_str().is_empty()),
                 },
                 command,

@@ -100,6 +100,28 @@ fn first_busy(dir: &Path) -> Option<(PathBuf, usize)> {
     None
 }
 
+/// Is `dir` (in the hierarchy mounted at `mount`) delegated to `uid`: its nearest existing
+/// directory at or above it, strictly below the mount, owned by `uid` and writable by it? A
+/// symlink is not followed (cgroupfs has none; one would be a trick).
+fn delegated(dir: &Path, mount: &Path, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mut p = dir;
+    while p.starts_with(mount) && p != mount {
+        match fs::symlink_metadata(p) {
+            Ok(m) => {
+                return m.is_dir()
+                    && m.uid() == uid
+                    && nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok()
+            }
+            Err(_) => match p.parent() {
+                Some(up) => p = up,
+                None => return false,
+            },
+        }
+    }
+    false
+}
+
 impl Cgroup {
     /// The container's cgroup on `host` for `linux.cgroupsPath`, cleaned (pure: nothing is
     /// created yet).
@@ -127,6 +149,32 @@ impl Cgroup {
         }
     }
 
+    /// For a caller other than root (rootless), the cgroup in the hierarchies delegated to `uid`
+    /// only, as runc's rootless cgroup manager: those where the nearest existing directory at or
+    /// above the cgroup, inside the hierarchy, is owned by `uid` and writable by it (a systemd
+    /// user manager's delegated subtree on cgroup v2). The others are left out, each with a debug
+    /// log: the container runs without them, and nothing is written to a cgroup the user does not
+    /// own. A resource that needs a hierarchy left out is refused by [`Cgroup::create`] naming its
+    /// field.
+    pub fn delegated_to(mut self, uid: u32, host: &Host) -> Cgroup {
+        self.dirs.retain(|(controllers, dir)| {
+            let mount = host
+                .hierarchies
+                .iter()
+                .find(|h| &h.controllers == controllers)
+                .map(|h| h.mount.as_path());
+            let ok = mount.is_some_and(|m| delegated(dir, m, uid));
+            if !ok {
+                log::debug!(
+                    "rootless: {} is not delegated to uid {uid}: the container has no cgroup there",
+                    dir.display()
+                );
+            }
+            ok
+        });
+        self
+    }
+
     /// Create the cgroup in every hierarchy (refusing a frozen or occupied one) and apply
     /// `resources`, with runc's default device rules. Values are validated and existing cgroups
     /// checked before anything is created; on failure nothing this call made is left behind.
@@ -139,8 +187,12 @@ impl Cgroup {
         }
         let writes = self.plan(resources, Mode::Create)?;
         // cgroup2 (pure v2 only: on a hybrid host the v1 devices controller has the rules).
+        // A caller other than root cannot attach a device program (it needs CAP_BPF and
+        // CAP_SYS_ADMIN in the host's user namespace); its container is in a user namespace, where
+        // no device node can be made and the bound host nodes are the user's own access anyway.
+        let root = nix::unistd::geteuid().is_root();
         let device_program = match (self.layout, self.index_of("")) {
-            (Layout::V2, Some(i)) => {
+            (Layout::V2, Some(i)) if root => {
                 let spec_rules = resources.and_then(|r| r.devices().as_deref());
                 Some((i, devices::program(&devices::rules(spec_rules)?)))
             }

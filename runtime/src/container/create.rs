@@ -16,6 +16,7 @@ use crate::creating::Journal;
 use crate::error::{sys_err, Error, Result};
 use crate::join::Join;
 use crate::launch::{LaunchError, RuntimeHooks, Spawned};
+use crate::plan::rootless::Caller;
 use crate::plan::{Plan, PlanInput};
 use crate::state::{Record, State, StateError, Status, FIFO_FILE};
 use crate::stdio::{ChildFds, Stdio};
@@ -53,6 +54,32 @@ pub struct CreateOptions {
     pub no_hooks: bool,
     /// Who makes the container's cgroup (runc's `--systemd-cgroup` picks systemd).
     pub cgroup_driver: CgroupDriver,
+    /// runc's `--rootless`: whether the cgroup is made only where it is delegated.
+    pub rootless: Rootless,
+}
+
+/// runc's `--rootless auto|true|false`: a rootless container's cgroup is made only in the
+/// hierarchies delegated to the caller (see [`Cgroup::delegated_to`]), the others left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Rootless {
+    /// When the caller is not root.
+    #[default]
+    Auto,
+    /// Always.
+    True,
+    /// Never: every hierarchy is made, and a cgroup the caller may not make is an error.
+    False,
+}
+
+impl Rootless {
+    /// Does it apply to `caller` (`None`: root)?
+    pub fn applies(self, caller: Option<&Caller>) -> bool {
+        match self {
+            Rootless::Auto => caller.is_some(),
+            Rootless::True => true,
+            Rootless::False => false,
+        }
+    }
 }
 
 /// Who makes the container's cgroup.
@@ -82,6 +109,7 @@ impl Default for CreateOptions {
             stdio: Stdio::default(),
             no_hooks: false,
             cgroup_driver: CgroupDriver::Cgroupfs,
+            rootless: Rootless::Auto,
         }
     }
 }
@@ -136,8 +164,15 @@ pub(crate) fn prepare(id: &str, source: Source<'_>, opts: &CreateOptions) -> Res
         opts.console_socket.is_some(),
         !opts.foreground,
     )?;
+    let caller = Caller::current();
+    if let Some(c) = &caller {
+        super::rootless::check(&bundle.spec, c)?;
+    }
     let host = Host::detect()?;
-    let (cgroup, unit) = container_cgroup(&bundle.spec, id, &host, opts.cgroup_driver)?;
+    let (mut cgroup, unit) = container_cgroup(&bundle.spec, id, &host, opts.cgroup_driver)?;
+    if opts.rootless.applies(caller.as_ref()) && unit.is_none() {
+        cgroup = cgroup.delegated_to(nix::unistd::geteuid().as_raw(), &host);
+    }
     let dir = opts.root.join(id);
     let plan = Plan::build(
         &bundle.spec,
@@ -152,6 +187,7 @@ pub(crate) fn prepare(id: &str, source: Source<'_>, opts: &CreateOptions) -> Res
             preserve_fds: opts.preserve_fds,
             listen_fds: opts.listen_fds,
             trace: opts.trace,
+            caller: caller.as_ref(),
         },
     )?;
     Ok(Prepared {

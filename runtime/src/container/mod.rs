@@ -14,6 +14,7 @@ use crate::sys::{self, Errno};
 pub(crate) mod builder;
 pub(crate) mod create;
 pub(crate) mod resources;
+mod rootless;
 mod start;
 
 /// A container known to the state root.

@@ -91,7 +91,9 @@ pub fn apply<'a>(
         Err(Errno::EACCES) => false,
         Err(e) => return Err(fail(Step::Cwd, e, p.cwd.to_bytes())),
     };
-    sys::setgroups(&p.groups).map_err(|e| fail(Step::Setgroups, e, b"additionalGids"))?;
+    if let Some(groups) = &p.groups {
+        sys::setgroups(groups).map_err(|e| fail(Step::Setgroups, e, b"additionalGids"))?;
+    }
     sys::setgid_all(p.gid).map_err(|e| fail(Step::Setgid, e, b"user.gid"))?;
     sys::setuid_all(p.uid).map_err(|e| fail(Step::Setuid, e, b"user.uid"))?;
     sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0)

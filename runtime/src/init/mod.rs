@@ -248,13 +248,38 @@ fn setup<'a>(
 /// by an id the namespace cannot name. Until now the init kept the host's root ids: the steps before
 /// (the fifos in the host's state dir, the host's procfs files of a process that is not dumpable,
 /// which belong to the host's root) open files as their owner.
+/// Wait until the parent wrote our new user namespace's maps. A parent other than root can open
+/// our `/proc/<pid>/uid_map` only while we are dumpable (a non-dumpable process's files belong to
+/// the host's root: our memory was made in the host's user namespace), so for it we are dumpable
+/// during the wait, as runc's init is. Nothing else is in our new user namespace yet; the host
+/// user who may now ptrace us is the caller itself. Non-dumpable again after. We ask for the
+/// maps (`U`) when the parent cannot write them at once: it must wait until we are dumpable, and
+/// a staged init's namespace exists only once it unshared it.
+pub(crate) fn await_maps(plan: &Plan, chan: &channel::ChildSide<'_>) -> Result<(), Errno> {
+    if chan.mapped() {
+        return Ok(());
+    }
+    let unprivileged = plan.user.as_ref().is_some_and(|m| m.unprivileged());
+    if unprivileged {
+        let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1, 0);
+    }
+    if unprivileged || plan.staged.is_some() {
+        channel::ask_maps(chan.sock())?;
+    }
+    let waited = chan.wait_maps_written();
+    if unprivileged {
+        let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
+    }
+    waited
+}
+
 fn become_user_ns_root<'a>(plan: &'a Plan, chan: &channel::ChildSide<'_>) -> Result<(), Fail<'a>> {
     if plan.user.is_none() && plan.staged.is_none() {
         return Ok(());
     }
     let failed = |e| fail(Step::UserNamespace, e, b"user");
     if plan.user.is_some() {
-        chan.wait_maps_written().map_err(failed)?;
+        await_maps(plan, chan).map_err(failed)?;
     }
     sys::setgid_all(0).map_err(failed)?;
     sys::setuid_all(0).map_err(failed)?;

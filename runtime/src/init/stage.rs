@@ -37,8 +37,7 @@ pub(super) fn join<'a>(plan: &'a Plan, chan: &ChildSide<'_>) -> Result<(), Fail<
     if staged.new_user {
         let failed = |e| fail(Step::UserNamespace, e, b"user");
         sys::unshare(libc::CLONE_NEWUSER).map_err(failed)?;
-        channel::ask_maps(chan.sock()).map_err(failed)?;
-        chan.wait_maps_written().map_err(failed)?;
+        super::await_maps(plan, chan).map_err(failed)?;
     }
     Ok(())
 }

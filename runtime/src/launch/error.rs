@@ -18,6 +18,16 @@ pub enum LaunchError {
         /// The error.
         source: Errno,
     },
+    /// `newuidmap` or `newgidmap` refused a rootless container's map, or could not run.
+    #[error("unable to start container process: {field}: {helper}: {message}")]
+    MapHelper {
+        /// `linux.uidMappings` or `linux.gidMappings`.
+        field: &'static str,
+        /// `newuidmap` or `newgidmap`.
+        helper: &'static str,
+        /// Its error output, or why it did not run.
+        message: String,
+    },
     /// Joining an existing pid namespace failed.
     #[error("{field}: join pid namespace {}: {source}", path.display())]
     JoinPid {

@@ -78,6 +78,9 @@ fn user_ns(map: &IdMap) -> Result<OwnedFd, Errno> {
     drop(wait);
     let ns = map_and_open(pid, map);
     drop(release);
+    // Killed too: a helper cloned meanwhile by another thread of an embedder holds a copy of
+    // our write end, so the pipe's end alone may never come (the namespace fd keeps it alive).
+    let _ = sys::kill(pid, libc::SIGKILL);
     let _ = sys::waitpid(pid, 0);
     ns
 }

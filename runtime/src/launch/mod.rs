@@ -13,6 +13,7 @@ use crate::sys::{self, Errno, Forked};
 mod error;
 pub(crate) mod exec;
 pub(crate) mod idmap;
+mod maps;
 mod stage;
 
 pub use error::LaunchError;
@@ -87,7 +88,13 @@ pub fn spawn(
             Ok(init) => init,
             Err(e) => return reap_on_error(pid, Err(e)),
         },
-        (None, Some(maps)) => match map_user_ns(plan, maps, pid, parent_sock.as_fd()) {
+        (None, Some(maps)) => match if maps.unprivileged() {
+            stage::await_ask(plan, pid, parent_sock.as_fd())
+        } else {
+            Ok(())
+        }
+        .and_then(|()| maps::map_user_ns(plan, maps, pid, parent_sock.as_fd()))
+        {
             Ok(()) => pid,
             Err(e) => return reap_on_error(pid, Err(e)),
         },
@@ -102,48 +109,6 @@ pub fn spawn(
     drop(saved_ours);
     let result = await_ready(plan, join, hooks, parent_sock.as_fd(), pid, v2_pending);
     reap_on_error(pid, result)
-}
-
-/// The init's new user namespace, mapped from here (the init waits for `MapsWritten`): its
-/// `oom_score_adj` first (lowering it takes a capability in our namespace, not the init's),
-/// then `uid_map` and `gid_map`, each through our verified procfs. As root, `setgroups` stays
-/// allowed: the process's `additionalGids` need it, and no unprivileged mapper writes these maps.
-fn map_user_ns(
-    plan: &Plan,
-    maps: &crate::plan::userns::UserMaps,
-    pid: libc::pid_t,
-    sock: BorrowedFd<'_>,
-) -> Result<(), LaunchError> {
-    let mut proc = crate::procfs::HostProc::default();
-    let oom = plan.process.oom_score_adj.as_ref();
-    let writes = [
-        (oom, "oom_score_adj", "process.oomScoreAdj"),
-        (Some(&maps.uid_map), "uid_map", "linux.uidMappings"),
-        (Some(&maps.gid_map), "gid_map", "linux.gidMappings"),
-    ];
-    for (text, file, field) in writes {
-        let Some(text) = text else { continue };
-        let path = format!("/proc/{pid}/{file}");
-        let written = std::ffi::CString::new(path.as_str())
-            .map_err(|_| Errno::EINVAL)
-            .and_then(|p| proc.open_write(&p))
-            .and_then(|fd| sys::write(fd.as_fd(), text.to_bytes()));
-        match written {
-            Ok(n) if n == text.to_bytes().len() => {}
-            r => {
-                return Err(LaunchError::Init {
-                    field: Some(field.into()),
-                    step: "write",
-                    detail: path,
-                    errno: r.err().unwrap_or(Errno::EIO),
-                })
-            }
-        }
-    }
-    channel::send_maps_written(sock).map_err(|source| LaunchError::Parent {
-        call: "send MapsWritten",
-        source,
-    })
 }
 
 /// After a failure, the child (an init or an exec child) is killed and reaped here, and only here (a pid reaped twice could

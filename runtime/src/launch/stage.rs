@@ -3,7 +3,8 @@
 //! pid namespace, the pid of the container's pid 1 (the first process is reaped here).
 use std::os::fd::BorrowedFd;
 
-use super::{init_error, map_user_ns, next_message, origin, LaunchError};
+use super::maps::map_user_ns;
+use super::{init_error, next_message, origin, LaunchError};
 use crate::channel::{self, Message};
 use crate::plan::userns::Staged;
 use crate::plan::Plan;
@@ -18,10 +19,7 @@ pub(super) fn serve(
 ) -> Result<libc::pid_t, LaunchError> {
     let mut buf = [0u8; channel::MSG_MAX];
     if let Some(maps) = plan.user.as_ref().filter(|_| staged.new_user) {
-        let n = next_message(sock, &mut buf, None, first, "creating")?;
-        if buf[..n] != *b"U" {
-            return Err(unexpected(plan, &buf[..n]));
-        }
+        await_ask(plan, first, sock)?;
         map_user_ns(plan, maps, first, sock)?;
     }
     if !staged.new_pid {
@@ -34,6 +32,20 @@ pub(super) fn serve(
     // The first process exits once it has said this.
     let _ = sys::waitpid(first, 0);
     Ok(pid)
+}
+
+/// Wait until the init `pid` asks for its maps (`U`).
+pub(super) fn await_ask(
+    plan: &Plan,
+    pid: libc::pid_t,
+    sock: BorrowedFd<'_>,
+) -> Result<(), LaunchError> {
+    let mut buf = [0u8; channel::MSG_MAX];
+    let n = next_message(sock, &mut buf, None, pid, "creating")?;
+    if buf[..n] != *b"U" {
+        return Err(unexpected(plan, &buf[..n]));
+    }
+    Ok(())
 }
 
 /// The init's error, or end-of-file (it died), or a message out of turn.

@@ -15,6 +15,7 @@ pub mod idmap;
 pub mod lsm;
 pub mod mounts;
 pub mod process;
+pub mod rootless;
 pub mod userns;
 
 pub use mounts::{DeviceOp, MountKind, MountOp};
@@ -150,6 +151,25 @@ pub struct PlanInput<'a> {
     pub listen_fds: u32,
     /// Record per-phase trace instants.
     pub trace: bool,
+    /// The caller when it is not root (rootless): how the maps are written, and groups.
+    pub caller: Option<&'a rootless::Caller>,
+}
+
+/// The process, its groups left unset where the user namespace denies `setgroups`.
+fn plan_process(
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    input: &PlanInput<'_>,
+) -> Result<process::ProcessPlan, SpecError> {
+    let mut p = process::plan_process(
+        process,
+        input.rootfs,
+        input.listen_fds,
+        !input.no_new_keyring,
+    )?;
+    let denied = rootless::setgroups_denied(spec.linux().as_ref(), input.caller);
+    p.groups = rootless::groups(p.groups.take(), denied)?;
+    Ok(p)
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -475,7 +495,11 @@ impl Plan {
                 .then(|| cgroupns_position(spec, &mounts)),
             joined_at: (ns.unshare_cgroupns || late_join(input))
                 .then(|| cgroupns_position(spec, &mounts)),
-            user: userns::plan(linux, ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0)?,
+            user: userns::plan(
+                linux,
+                ns.clone_flags & libc::CLONE_NEWUSER as u64 != 0,
+                input.caller,
+            )?,
             join: ns.join,
             staged,
             time_offsets: ns.unshare_timens.then(|| time_offsets(linux)).transpose()?,
@@ -490,12 +514,7 @@ impl Plan {
             hostname: name_of(spec.hostname().as_ref(), "hostname")?,
             domainname: name_of(spec.domainname().as_ref(), "domainname")?,
             sysctl,
-            process: process::plan_process(
-                process,
-                input.rootfs,
-                input.listen_fds,
-                !input.no_new_keyring,
-            )?,
+            process: plan_process(spec, process, input)?,
             fifo: path_cstr(input.fifo, "exec.fifo")?,
             result_fifo: path_cstr(
                 &input.fifo.with_file_name(crate::state::RESULT_FILE),

@@ -47,8 +47,9 @@ pub struct ProcessPlan {
     pub uid: u32,
     /// gid.
     pub gid: u32,
-    /// additionalGids.
-    pub groups: Vec<libc::gid_t>,
+    /// additionalGids; `None` when the user namespace's `setgroups` is `deny` (a rootless
+    /// container mapping the caller's own gid alone), where `setgroups(2)` is not called.
+    pub groups: Option<Vec<libc::gid_t>>,
     /// umask, if set.
     pub umask: Option<u32>,
     /// Capabilities; all empty when the config gives none (then all are dropped, as runc).
@@ -292,7 +293,7 @@ pub fn plan_process(
         cwd: cstr(p.cwd().to_string_lossy().into_owned(), "process.cwd")?,
         uid: user.uid(),
         gid: user.gid(),
-        groups: user.additional_gids().clone().unwrap_or_default(),
+        groups: Some(user.additional_gids().clone().unwrap_or_default()),
         umask: user.umask(),
         caps: plan_caps(p.capabilities().as_ref(), last),
         last_cap: last,

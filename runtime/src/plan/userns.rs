@@ -4,6 +4,7 @@ use std::ffi::CString;
 
 use oci_spec::runtime::{Linux, LinuxIdMapping};
 
+use super::rootless::{writer, Caller, MapWriter};
 use super::JoinNs;
 use crate::spec::{cstr, SpecError};
 
@@ -62,6 +63,17 @@ pub struct UserMaps {
     pub uid_map: CString,
     /// `linux.gidMappings` as `gid_map` takes it.
     pub gid_map: CString,
+    /// Who writes `uid_map`.
+    pub uid_writer: MapWriter,
+    /// Who writes `gid_map` (for [`MapWriter::OwnId`], `setgroups` is `deny` first).
+    pub gid_writer: MapWriter,
+}
+
+impl UserMaps {
+    /// Written by a parent other than root: it waits until the init asks (`U`), dumpable.
+    pub fn unprivileged(&self) -> bool {
+        self.uid_writer != MapWriter::Direct
+    }
 }
 
 /// The lines of one list.
@@ -74,7 +86,11 @@ pub(super) fn lines(maps: &[LinuxIdMapping], field: &str) -> Result<CString, Spe
 }
 
 /// The maps, when the clone makes a new user namespace (`new`).
-pub fn plan(linux: Option<&Linux>, new: bool) -> Result<Option<UserMaps>, SpecError> {
+pub fn plan(
+    linux: Option<&Linux>,
+    new: bool,
+    caller: Option<&Caller>,
+) -> Result<Option<UserMaps>, SpecError> {
     if !new {
         return Ok(None);
     }
@@ -83,5 +99,15 @@ pub fn plan(linux: Option<&Linux>, new: bool) -> Result<Option<UserMaps>, SpecEr
     Ok(Some(UserMaps {
         uid_map: lines(uids.unwrap_or_default(), "linux.uidMappings")?,
         gid_map: lines(gids.unwrap_or_default(), "linux.gidMappings")?,
+        uid_writer: writer(
+            uids.unwrap_or_default(),
+            caller,
+            caller.map_or(0, |c| c.uid),
+        ),
+        gid_writer: writer(
+            gids.unwrap_or_default(),
+            caller,
+            caller.map_or(0, |c| c.gid),
+        ),
     }))
 }

@@ -39,6 +39,7 @@ fn options(ctx: &Ctx, args: &CreateArgs) -> Result<CreateOptions, CliError> {
         } else {
             CgroupDriver::Cgroupfs
         },
+        rootless: ctx.rootless,
         ..CreateOptions::default()
     })
 }
@@ -65,6 +66,7 @@ mod tests {
         let ctx = Ctx {
             root: PathBuf::from("/r"),
             systemd_cgroup: false,
+            rootless: sangja::Rootless::True,
             trace: None,
         };
         let opts = match options(&ctx, &args()) {
@@ -78,6 +80,7 @@ mod tests {
             .is_some_and(|p| p.is_absolute() && p.ends_with("rel.pid")));
         assert!(opts.no_pivot && !opts.no_new_keyring);
         assert_eq!(opts.preserve_fds, 3);
+        assert_eq!(opts.rootless, sangja::Rootless::True);
     }
 
     #[test]
@@ -85,6 +88,7 @@ mod tests {
         let ctx = |systemd_cgroup| Ctx {
             root: PathBuf::from("/r"),
             systemd_cgroup,
+            rootless: sangja::Rootless::Auto,
             trace: None,
         };
         let driver = |s| options(&ctx(s), &args()).map(|o| o.cgroup_driver).ok();

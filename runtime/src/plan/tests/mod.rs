@@ -83,6 +83,7 @@ fn build(spec: &Spec, o: &Opts<'_>) -> Result<Plan, SpecError> {
             preserve_fds: o.preserve_fds,
             listen_fds: o.listen_fds,
             trace: o.trace,
+            caller: None,
         },
     )
 }

@@ -41,7 +41,7 @@ fn process_identity_caps_rlimits_and_extras() {
     assert_eq!(strs(&p.exe_candidates), ["/srv/app/./run.sh"]);
     assert_eq!((s(&p.arg0), s(&p.cwd)), ("./run.sh", "/srv/app"));
     assert_eq!((p.uid, p.gid), (1000, 1001));
-    assert_eq!(p.groups, [5, 27]);
+    assert_eq!(p.groups, Some(vec![5, 27]));
     assert_eq!(p.umask, Some(0o22));
     let (chown, kill, sys_admin) = (1u64 << 0, 1u64 << 5, 1u64 << 21);
     assert_eq!(

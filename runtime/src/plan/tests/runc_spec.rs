@@ -178,7 +178,7 @@ fn runc_spec_process() {
     assert_eq!(s(&p.arg0), "sh");
     assert_eq!(s(&p.cwd), "/");
     assert_eq!((p.uid, p.gid, p.umask), (0, 0, None));
-    assert!(p.groups.is_empty());
+    assert_eq!(p.groups, Some(vec![]));
     // No inheritable set: the ambient caps cannot be raised, so none are planned.
     assert_eq!(
         p.caps,
