@@ -390,7 +390,7 @@ pub struct ChildSide<'a> {
     saved: Option<BorrowedFd<'a>>,
     expect_joined: bool,
     joined: std::cell::Cell<bool>,
-    expect_maps: bool,
+    expect_maps: std::cell::Cell<bool>,
     mapped: std::cell::Cell<bool>,
 }
 
@@ -403,18 +403,26 @@ impl<'a> ChildSide<'a> {
             saved,
             expect_joined,
             joined: std::cell::Cell::new(false),
-            expect_maps: false,
+            expect_maps: std::cell::Cell::new(false),
             mapped: std::cell::Cell::new(false),
         }
     }
 
-    /// The parent sends `MapsWritten` (before any `Joined`): the child is in a new user
-    /// namespace.
+    /// The parent sends `MapsWritten` (before any `Joined`) unasked: the child is in a new user
+    /// namespace that root maps at once.
     pub fn with_maps(self, expect_maps: bool) -> Self {
         ChildSide {
-            expect_maps,
+            expect_maps: std::cell::Cell::new(expect_maps),
             ..self
         }
+    }
+
+    /// Ask the parent for our maps (`U`): `MapsWritten` is due from now on (a failure before
+    /// the ask must not wait for it: the parent waits for the ask).
+    pub fn ask_maps(&self) -> Result<(), Errno> {
+        ask_maps(self.sock)?;
+        self.expect_maps.set(true);
+        Ok(())
     }
 
     /// Has `MapsWritten` come?
@@ -453,7 +461,7 @@ impl<'a> ChildSide<'a> {
     /// Report a failed step (after consuming a due `MapsWritten` and `Joined`, in the order the
     /// parent sends them).
     pub fn fail(&self, f: &Fail<'_>) {
-        if self.expect_maps && self.wait_maps_written().is_err() {
+        if self.expect_maps.get() && self.wait_maps_written().is_err() {
             // The parent sent something else or is gone: it reads no more of ours.
             return;
         }

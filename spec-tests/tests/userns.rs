@@ -450,3 +450,22 @@ fn ridmap_idmaps_the_mounts_below_and_idmap_does_not() {
         let _ = std::process::Command::new("umount").arg(&sub).status();
     }
 }
+
+/// A staged init that fails before it asks for its maps (here: a join path that is no namespace)
+/// reports the failure; it does not wait for maps the parent, waiting for the ask, never writes.
+/// Nothing is left: no state, no process.
+#[test]
+fn a_staged_init_failing_before_it_asks_for_its_maps_says_why() {
+    let h = harness!();
+    let mut b = h.bundle();
+    mapped(&mut b);
+    let list = b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces");
+    list.retain(|n| n["type"] != "network");
+    list.push(json!({"type": "network", "path": "/etc/hostname"}));
+    let id = h.id();
+    let (out, _) = h.try_create(&b, &id, &[]);
+    out.assert_error("/etc/hostname");
+    h.cmd(&["state", &id]).assert_error("does not exist");
+}

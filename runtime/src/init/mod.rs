@@ -63,7 +63,7 @@ pub fn run(
     trees: &crate::launch::idmap::Trees,
 ) -> ! {
     let chan = channel::ChildSide::new(sock.as_fd(), Some(saved.as_fd()), plan.joined_at.is_some())
-        .with_maps(plan.user.is_some());
+        .with_maps(plan.staged.is_none() && plan.user.as_ref().is_some_and(|m| !m.unprivileged()));
     let mut scratch = Scratch {
         hook_state: [0; channel::HOOK_STATE_MAX],
         hook_msg: [0; 1024],
@@ -264,7 +264,7 @@ pub(crate) fn await_maps(plan: &Plan, chan: &channel::ChildSide<'_>) -> Result<(
         let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1, 0);
     }
     if unprivileged || plan.staged.is_some() {
-        channel::ask_maps(chan.sock())?;
+        chan.ask_maps()?;
     }
     let waited = chan.wait_maps_written();
     if unprivileged {
